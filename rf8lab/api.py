@@ -1,0 +1,185 @@
+"""Public codec API: argument checking, backend choice, and the Encoded container."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ml_dtypes
+import numpy as np
+
+from . import reference
+from .formats import Format, formats, get_format
+from .layout import Layout, make_layout
+
+_ML_FLOATS = tuple(
+    np.dtype(getattr(ml_dtypes, n)) for n in (
+        "bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz",
+        "float8_e4m3b11fnuz", "float8_e4m3", "float8_e3m4", "float8_e8m0fnu",
+        "float6_e2m3fn", "float6_e3m2fn", "float4_e2m1fn") if hasattr(ml_dtypes, n))
+_OUT_DTYPES = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16), np.dtype(np.float32), np.dtype(np.float64))
+_ACCEPTED = "float16, bfloat16, float8 (ml_dtypes), float32, float64 or integer arrays"
+BACKENDS = ("auto", "reference")
+
+
+@dataclass(frozen=True, eq=False)
+class Encoded:
+    """Codes plus what decoding needs.
+
+    codes      uint8 array, the input's shape
+    scale_exp  int32 array of shape `layout.scale_shape` (X per group; value = code value * 2^X),
+               or None for int8, whose scale is not a power of two
+    scale      float64 multiplier per group (2^X, or int8's absmax/127)
+    fmt        format name; layout: which elements share a scale; dtype: what quantize returns
+    """
+    codes: np.ndarray
+    scale_exp: np.ndarray | None
+    scale: np.ndarray
+    fmt: str
+    layout: Layout
+    dtype: np.dtype
+    rounding: str = "nearest"
+    overflow: str = "saturate"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.codes.shape
+
+    @property
+    def nbytes(self) -> int:
+        """Storage: one byte per code plus one byte per E8M0-sized scale (4 for int8's float32-sized scale)."""
+        per_scale = 1 if self.scale_exp is not None else 4
+        return self.codes.size + per_scale * self.scale.size if self.layout.granularity else self.codes.size
+
+    def __repr__(self) -> str:
+        return (f"Encoded(fmt={self.fmt!r}, shape={self.shape}, scale={self.layout.granularity!r}, "
+                f"scale_shape={self.layout.scale_shape}, rounding={self.rounding!r}, overflow={self.overflow!r})")
+
+
+# ---- argument checking -------------------------------------------------------------------------
+def as_input(x) -> np.ndarray:
+    """x as an ndarray of an accepted dtype, or TypeError saying what is accepted."""
+    a = np.asarray(x)
+    dt = a.dtype
+    if dt.kind in "iu":
+        return a
+    if dt.kind == "f" and dt.itemsize in (2, 4, 8):
+        return a
+    if any(dt == m for m in _ML_FLOATS):
+        return a
+    raise TypeError(f"rf8lab cannot quantize an array of dtype {dt}; it accepts {_ACCEPTED}")
+
+
+def _check_choice(what: str, value, allowed, fmt: Format):
+    if value not in allowed:
+        raise ValueError(f"{what}={value!r} is not available for {fmt.name}; "
+                         f"choose one of {', '.join(repr(a) for a in allowed)}")
+
+
+def _out_dtype(dtype, in_dtype: np.dtype) -> np.dtype:
+    if dtype is None:  # float64 stays float64, integers widen to float64, the rest fit in float32
+        return np.dtype(np.float64) if in_dtype.kind in "iu" or in_dtype == np.float64 else np.dtype(np.float32)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt not in _OUT_DTYPES:
+        raise TypeError(f"dtype={dtype!r} is not an output dtype; choose float16, bfloat16, float32 or float64")
+    return dt
+
+
+def _random_bits(rng, random_bits, shape) -> np.ndarray:
+    if random_bits is not None:
+        if rng is not None:
+            raise ValueError("pass either rng or random_bits, not both")
+        bits = np.asarray(random_bits)
+        if bits.dtype != np.uint32 or bits.shape != tuple(shape):
+            raise ValueError(f"random_bits must be a uint32 array of shape {tuple(shape)}; "
+                             f"got {bits.dtype} of shape {bits.shape}")
+        return bits
+    if rng is None or isinstance(rng, (int, np.integer)):
+        rng = np.random.default_rng(rng)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be None, an int seed or a numpy Generator; got {type(rng).__name__}")
+    return rng.integers(0, 2 ** 32, size=shape, dtype=np.uint32)
+
+
+def _backend(backend: str):
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
+    return reference
+
+
+# ---- public functions --------------------------------------------------------------------------
+def encode(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="saturate", axis=None,
+           block=None, rng=None, random_bits=None, backend="auto") -> Encoded:
+    """Encode x into 8-bit codes of `fmt` with shared scales.
+
+    rounding  "nearest" (ties to even rank), "stochastic", or "log" (RF8 only: the paper's rule)
+    scale     "auto" (the format's default: "tensor", or "block" for mxfp8), None (X = 0),
+              "tensor", "channel" (along `axis`, default 0) or "block" (`block` elements, default 32,
+              along `axis`, default last)
+    overflow  "saturate" (clamp to +-max), "nan", or "inf" (e5m2 only)
+    rng / random_bits  the randomness of stochastic rounding: an int seed or Generator, or one uint32
+              per element (up iff bits / 2^32 < the fractional position between the neighbours)
+    """
+    f = get_format(fmt)
+    x = as_input(x)
+    if scale == "auto":
+        scale = f.default_scale
+    _check_choice("rounding", rounding, f.roundings, f)
+    _check_choice("overflow", overflow, f.overflows, f)
+    _check_choice("scale", scale, f.scales, f)
+    layout = make_layout(x.shape, scale, axis, block)
+    if f.nan_codes is None and x.dtype.kind in "fV" and np.isnan(x.astype(np.float32)).any():
+        raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
+                         "remove or replace the NaNs (e.g. np.nan_to_num) first")
+    bits = _random_bits(rng, random_bits, x.shape) if rounding == "stochastic" else None
+    codes, scale_exp, mult = _backend(backend).encode(x, f, layout, rounding, overflow, bits)
+    return Encoded(codes=codes, scale_exp=None if f.scale_rule == "absmax" else scale_exp, scale=mult,
+                   fmt=f.name, layout=layout, dtype=_out_dtype(None, x.dtype),
+                   rounding=rounding, overflow=overflow)
+
+
+def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
+    """Values of the codes times their scales, rounded once to `dtype` (default float32).
+
+    `enc` is an Encoded, or a plain uint8 array of codes together with `fmt=` (read unscaled, X = 0).
+    """
+    if not isinstance(enc, Encoded):
+        codes = np.asarray(enc)
+        if fmt is None or codes.dtype != np.uint8:
+            raise TypeError("decode takes an rf8lab.Encoded, or a uint8 array of codes with fmt=...; "
+                            f"got {type(enc).__name__}" + (f" of dtype {codes.dtype}" if fmt else " without fmt"))
+        f = get_format(fmt)
+        enc = Encoded(codes=codes, scale_exp=None if f.scale_rule == "absmax" else np.zeros((), np.int32),
+                      scale=np.ones(()), fmt=f.name, layout=make_layout(codes.shape, None),
+                      dtype=np.dtype(np.float32))
+    elif fmt is not None and get_format(fmt).name != enc.fmt:
+        raise ValueError(f"fmt={fmt!r} does not match the Encoded's format {enc.fmt!r}")
+    f = get_format(enc.fmt)
+    out = _out_dtype(dtype, enc.dtype)
+    scale_exp = enc.scale_exp if enc.scale_exp is not None else np.zeros(enc.layout.scale_shape, np.int32)
+    return _backend(backend).decode(enc.codes, f, enc.layout, scale_exp, enc.scale, out)
+
+
+def quantize(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="saturate", axis=None,
+             block=None, rng=None, random_bits=None, dtype=None, backend="auto") -> np.ndarray:
+    """x rounded onto the grid of `fmt` (same shape). Returns float64 for float64 and integer
+    input, float32 otherwise, or `dtype`. Equal to decode(encode(x, ...), dtype)."""
+    x = as_input(x)
+    out = _out_dtype(dtype, x.dtype)
+    enc = encode(x, fmt, rounding=rounding, scale=scale, overflow=overflow, axis=axis, block=block,
+                 rng=rng, random_bits=random_bits, backend=backend)
+    return decode(enc, out, backend=backend)
+
+
+def value_table(fmt="rf8") -> np.ndarray:
+    """The 256 code values at X = 0 as float64 (NaN for NaN codes, +-inf, -0.0 where they exist)."""
+    return np.array(get_format(fmt).values, np.float64)
+
+
+def format_info(fmt="rf8") -> Format:
+    """The Format object: exact code meanings, magnitudes, max, next_up, modes."""
+    return get_format(fmt)
+
+
+__all__ = ["Encoded", "encode", "decode", "quantize", "value_table", "formats", "format_info"]

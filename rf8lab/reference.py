@@ -1,0 +1,205 @@
+"""The reference codec: slow, exact, meant to be read beside docs/rf8-format.md.
+
+Every input element becomes an exact rational (`Fraction`), every decision is an exact
+comparison of rationals, and nothing is ever rounded twice. The fast kernels are tested
+against this module; it is reachable from the public API as `backend="reference"`.
+"""
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from fractions import Fraction
+
+import numpy as np
+
+from .formats import Format, floor_log2
+from .layout import Layout
+
+TWO = Fraction(2)
+OVERFLOW = -1  # rank returned when the rounded magnitude lies beyond the format's max
+
+
+# ---- element values -------------------------------------------------------------------
+def exact_values(x: np.ndarray) -> list[tuple[bool, "Fraction | float"]]:
+    """Each element as (negative, magnitude): an exact Fraction, or math.inf / math.nan (C order).
+    `negative` keeps the sign of -0.0 and of NaN."""
+    if x.dtype.kind in "iu":
+        return [(v < 0, Fraction(abs(v))) for v in x.ravel().tolist()]
+    # float16/32/64 and every ml_dtypes float convert to float64 exactly
+    out = []
+    with np.errstate(invalid="ignore"):  # ml_dtypes warns when casting NaN
+        x64 = x.astype(np.float64)
+    for v in x64.ravel().tolist():
+        mag = abs(v)
+        out.append((math.copysign(1.0, v) < 0, Fraction(mag) if math.isfinite(mag) else mag))
+    return out
+
+
+# ---- RF8 log-domain rounding (the paper's semantics) -------------------------------------
+def lead(a: Fraction) -> int:
+    """The log-domain nearest exponent: n with 2^(n-1/2) <= a < 2^(n+1/2).
+    The threshold 2^(n+1/2) is irrational, so comparing a^2 with 2^(2n+1) decides exactly."""
+    n = floor_log2(a)
+    return n + 1 if a * a > TWO ** (2 * n + 1) else n
+
+
+def round_log(a: Fraction) -> Fraction:
+    """RF8 of a positive magnitude with unbounded exponents: 2^e1, plus +-2^e2 when the
+    residual is nonzero and e1 - e2 <= 4."""
+    e1 = lead(a)
+    r = a - TWO ** e1
+    if r == 0:
+        return TWO ** e1
+    e2 = lead(abs(r))
+    if e1 - e2 > 4:
+        return TWO ** e1
+    return TWO ** e1 + (TWO ** e2 if r > 0 else -TWO ** e2)
+
+
+# ---- rounding onto a format's grid --------------------------------------------------------
+def _bracket(a: Fraction, grid: tuple) -> int:
+    """Index i with grid[i] <= a < grid[i+1] (grid sorted, grid[0] = 0 <= a)."""
+    return bisect_right(grid, a) - 1
+
+
+def rank_nearest(a: Fraction, fmt: Format) -> int:
+    """Nearest magnitude; an exact tie goes to the even rank. The grid is extended by
+    `next_up`, so values that round past max report OVERFLOW."""
+    grid = fmt.magnitudes + (fmt.next_up,)
+    i = _bracket(a, grid)
+    if i >= len(fmt.magnitudes):
+        return OVERFLOW
+    if grid[i] == a:
+        return i
+    lo, hi = grid[i], grid[i + 1]
+    twice = 2 * a
+    j = i if twice < lo + hi else i + 1 if twice > lo + hi else (i if i % 2 == 0 else i + 1)
+    return OVERFLOW if j >= len(fmt.magnitudes) else j
+
+
+def rank_stochastic(a: Fraction, fmt: Format, bits: int) -> int:
+    """Up in magnitude iff bits / 2^32 < (a - lo) / (hi - lo): P(up) = (a - lo)/(hi - lo)
+    to within 2^-32. Same extended grid as nearest."""
+    grid = fmt.magnitudes + (fmt.next_up,)
+    i = _bracket(a, grid)
+    if i >= len(fmt.magnitudes):
+        return OVERFLOW
+    if grid[i] == a:
+        return i
+    lo, hi = grid[i], grid[i + 1]
+    j = i + 1 if bits * (hi - lo) < (a - lo) * 2 ** 32 else i
+    return OVERFLOW if j >= len(fmt.magnitudes) else j
+
+
+def rank_log(a: Fraction, fmt: Format) -> int:
+    """RF8 log rounding, then the window: below min flushes to zero, above max overflows."""
+    if a == 0:
+        return 0
+    v = round_log(a)
+    if v < fmt.min_positive:
+        return 0
+    if v > fmt.max:
+        return OVERFLOW
+    return fmt.rank[v]  # every in-window log result is on the grid
+
+
+# ---- scales ---------------------------------------------------------------------------------
+def scale_of(fmt: Format, amax: Fraction, granularity) -> tuple[int, Fraction]:
+    """(scale exponent X, exact multiplier) for a group with finite absmax `amax`.
+    int8's multiplier is not a power of two; its X is reported as 0."""
+    if granularity is None:
+        return 0, Fraction(1)
+    if fmt.scale_rule == "absmax":
+        return 0, Fraction(float(amax) / 127.0) if amax > 0 else Fraction(1)
+    if amax == 0:
+        return 0, Fraction(1)
+    if fmt.scale_rule == "log":  # largest value lands at E = 15; 1.414 < 1.5 so nothing saturates
+        x = lead(amax)
+    elif fmt.scale_rule == "fit":  # smallest X with amax <= max * 2^X
+        ratio = amax / fmt.max
+        x = floor_log2(ratio)
+        x += ratio != TWO ** x
+    elif fmt.scale_rule == "mx":  # OCP MX: floor(log2 amax) - emax, within E8M0's range
+        x = min(127, max(-127, floor_log2(amax) - fmt.emax))
+    else:
+        raise AssertionError(fmt.scale_rule)
+    return x, TWO ** x
+
+
+# ---- encode / decode --------------------------------------------------------------------------
+def encode_element(negative: bool, mag, fmt: Format, scale: Fraction, rounding: str, overflow: str,
+                   bits: int = 0) -> int:
+    """Code of one exact input value (sign, magnitude) under a group multiplier `scale`."""
+    if isinstance(mag, float) and math.isnan(mag):
+        return fmt.nan_code(negative)
+    if isinstance(mag, float):  # inf
+        rank = OVERFLOW
+    else:
+        a = mag / scale
+        if rounding == "nearest":
+            rank = rank_nearest(a, fmt)
+        elif rounding == "stochastic":
+            rank = rank_stochastic(a, fmt, bits)
+        else:
+            rank = rank_log(a, fmt)
+    if rank == OVERFLOW:
+        if overflow == "saturate":
+            rank = len(fmt.magnitudes) - 1
+        elif overflow == "inf":
+            return fmt.inf_code(negative)
+        else:
+            return fmt.nan_code(negative)
+    return fmt.code_for(negative, rank)
+
+
+def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
+           random_bits: np.ndarray | None = None):
+    """Codes (uint8, x's shape), scale exponents (int32, layout.scale_shape) and exact multipliers."""
+    vals = exact_values(x)
+    gid = layout.group_ids().ravel().tolist()
+    ngroups = int(np.prod(layout.scale_shape, dtype=np.int64))
+    amax = [Fraction(0)] * ngroups
+    for g, (_, m) in zip(gid, vals):
+        if not isinstance(m, float) and m > amax[g]:
+            amax[g] = m
+    scales = [scale_of(fmt, m, layout.granularity) for m in amax]
+    bits = random_bits.ravel().tolist() if random_bits is not None else [0] * len(vals)
+    codes = [encode_element(neg, m, fmt, scales[g][1], rounding, overflow, b)
+             for g, (neg, m), b in zip(gid, vals, bits)]
+    scale_exp = np.array([s[0] for s in scales], np.int32).reshape(layout.scale_shape)
+    mult = np.array([float(s[1]) for s in scales], np.float64).reshape(layout.scale_shape)
+    return np.array(codes, np.uint8).reshape(x.shape), scale_exp, mult
+
+
+def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray, scale: np.ndarray,
+           dtype) -> np.ndarray:
+    """Exact value of each code times its group's multiplier, rounded once to `dtype`.
+    Power-of-two scales multiply exactly; int8's float scale multiplies in float64."""
+    gid = layout.group_ids().ravel().tolist()
+    xs, ms = scale_exp.ravel().tolist(), scale.ravel().tolist()
+    out = []
+    for c, g in zip(codes.ravel().tolist(), gid):
+        s, m = fmt.decoded[c]
+        if m is None:
+            out.append(math.nan)
+        elif m == math.inf:
+            out.append(s * math.inf)
+        elif fmt.scale_rule == "absmax":
+            out.append(s * float(m) * ms[g])
+        else:
+            out.append(math.copysign(_to_float(m * TWO ** xs[g]), s))
+    return _round_once(out, dtype).reshape(codes.shape)
+
+
+def _to_float(v: Fraction) -> float:
+    """Fraction -> float64, correctly rounded; saturates to inf like a cast would."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf
+
+
+def _round_once(vals: list, dtype) -> np.ndarray:
+    # Grid values carry at most 5 significant bits, so they are exact in float64 except far
+    # outside its range, and the cast to the output dtype is the only rounding.
+    return np.array(vals, np.float64).astype(dtype)

@@ -1,0 +1,78 @@
+"""Test helpers: an independent brute-force nearest search and input pools near every threshold."""
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+import rf8lab as rl
+
+BF16 = np.dtype(ml_dtypes.bfloat16)
+FLOAT_DTYPES = [np.dtype(np.float16), BF16, np.dtype(ml_dtypes.float8_e4m3fn), np.dtype(np.float32),
+                np.dtype(np.float64)]
+
+
+def grid(fmt: str) -> tuple[np.ndarray, np.ndarray]:
+    """(magnitudes, extended grid) at X = 0 read from the value table, not from the codec."""
+    vt = rl.value_table(fmt)
+    fin = vt[np.isfinite(vt)]
+    pos = set(np.abs(fin[fin >= 0]).tolist())
+    neg = set(np.abs(fin[fin < 0]).tolist())
+    mags = np.array(sorted(m for m in pos if m == 0 or m in neg))
+    nxt = rl.format_info(fmt).next_up
+    return mags, np.append(mags, float(nxt))
+
+
+def brute_nearest(x: np.ndarray, fmt: str, overflow: str = "saturate") -> np.ndarray:
+    """Nearest grid value by exhaustive search over all magnitudes (float64; the two nearest
+    distances are exact by Sterbenz' lemma). Ties to even rank; the extended top means overflow."""
+    mags, ext = grid(fmt)
+    x = np.asarray(x, np.float64).ravel()
+    # anything at or past the extended top overflows; clamping keeps the float64 distances exact
+    a = np.minimum(np.abs(x), 2 * ext[-1])
+    out = np.empty_like(x)
+    for s in range(0, len(x), 4096):
+        d = np.abs(a[s:s + 4096, None] - ext[None, :])
+        best = d.min(axis=1, keepdims=True)
+        cand = d == best
+        ranks = np.arange(len(ext))
+        # among (at most two) equally near candidates, prefer the even rank
+        score = np.where(cand, np.where(ranks % 2 == 0, 0, 1), 2)
+        r = np.argmin(score * len(ext) + ranks, axis=1)
+        v = ext[r]
+        over = r == len(mags)
+        if overflow == "saturate":
+            v[over] = mags[-1]
+        else:
+            v[over] = np.nan
+        out[s:s + 4096] = v
+    out = np.copysign(out, x)
+    out[np.isnan(x)] = np.nan
+    if overflow == "saturate":
+        out[np.isinf(x)] = np.copysign(mags[-1], x[np.isinf(x)])
+    else:
+        out[np.isinf(x)] = np.nan
+    return out
+
+
+def next_toward(x: np.ndarray, up: bool) -> np.ndarray:
+    """One ulp up or down in x's own dtype (ml_dtypes types step through their bit pattern;
+    stepping below +0 or past the top may give NaN, which callers filter)."""
+    x = np.asarray(x)
+    if x.dtype.kind == "f":
+        return np.nextafter(x, np.array(np.inf if up else -np.inf, x.dtype))
+    ut = np.uint8 if x.dtype.itemsize == 1 else np.uint16
+    bits = x.view(ut).astype(np.int64)
+    away = (x.astype(np.float32) >= 0) == up  # sign-magnitude: +1 on the pattern moves away from 0
+    return ((bits + np.where(away, 1, -1)) % (1 << (8 * x.dtype.itemsize))).astype(ut).view(x.dtype)
+
+
+def threshold_pool(fmt: str, dtype: np.dtype) -> np.ndarray:
+    """Every grid value and every midpoint (tie), in `dtype`, each also one ulp either side."""
+    _, ext = grid(fmt)
+    mids = (ext[1:] + ext[:-1]) / 2
+    base = np.concatenate([ext, mids, -ext, -mids])
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = base.astype(dtype)
+    v = v[np.isfinite(v.astype(np.float64))]
+    out = np.concatenate([v, next_toward(v, True), next_toward(v, False)])
+    return out[np.isfinite(out.astype(np.float64))]

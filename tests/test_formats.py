@@ -1,0 +1,95 @@
+"""The code tables: every code of every format means what its specification says."""
+import math
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import rf8lab as rl
+from rf8lab import docgen
+
+# m(T, D) straight from the RF8 v1 specification
+SPEC_M = {(0, 0): 1.5, (0, 1): 1.25, (0, 2): 1.125, (0, 3): 1.0625,
+          (1, 0): 1.0, (1, 1): 0.75, (1, 2): 0.875, (1, 3): 0.9375}
+ALL = np.arange(256, dtype=np.uint8)
+
+
+def test_formats_listed():
+    assert rl.formats() == ("rf8", "e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz", "int8", "mxfp8")
+
+
+def test_rf8_every_code_decodes_as_specified():
+    vt = rl.value_table("rf8")
+    assert vt.dtype == np.float64 and vt.shape == (256,)
+    assert vt[0] == 0 and not math.copysign(1, vt[0]) < 0
+    assert math.isnan(vt[0x80])
+    for c in range(256):
+        if c in (0x00, 0x80):
+            continue
+        s, e, t, d = c >> 7, (c >> 3) & 15, (c >> 2) & 1, c & 3
+        assert vt[c] == (-1) ** s * SPEC_M[(t, d)] * 2.0 ** (e - 15), hex(c)
+    # decoding raw codes gives the same table
+    np.testing.assert_array_equal(rl.decode(ALL, fmt="rf8", dtype=np.float64), vt)
+
+
+def test_rf8_magnitudes_and_window():
+    vt = rl.value_table("rf8")
+    pos = {v for v in vt if v > 0}
+    neg = {-v for v in vt if v < 0}
+    assert len(pos) == 113 and pos == neg
+    assert min(pos) == 0.75 * 2 ** -15 and max(pos) == 1.5
+    # 7 distinct magnitudes per octave [2^k, 2^(k+1)) in the interior
+    octave = sorted(v / 0.25 for v in pos if 0.25 <= v < 0.5)
+    assert octave == [1, 1.0625, 1.125, 1.25, 1.5, 1.75, 1.875]
+
+
+@pytest.mark.parametrize("name,mdt", [("e4m3", ml_dtypes.float8_e4m3fn), ("e5m2", ml_dtypes.float8_e5m2),
+                                      ("e4m3fnuz", ml_dtypes.float8_e4m3fnuz),
+                                      ("e5m2fnuz", ml_dtypes.float8_e5m2fnuz), ("mxfp8", ml_dtypes.float8_e4m3fn)])
+def test_fp8_tables_equal_ml_dtypes(name, mdt):
+    ours = rl.value_table(name)
+    theirs = ALL.view(mdt).astype(np.float64)
+    np.testing.assert_array_equal(ours, theirs)  # NaN positions and -0.0 signs included
+    np.testing.assert_array_equal(np.signbit(ours), np.signbit(theirs))
+
+
+def test_int8_table_is_twos_complement():
+    np.testing.assert_array_equal(rl.value_table("int8"), ALL.view(np.int8).astype(np.float64))
+
+
+def test_format_facts():
+    e4 = rl.format_info("e4m3")
+    assert e4.max == 448 and e4.min_positive == 2.0 ** -9 and e4.next_up == 480
+    assert rl.format_info("e5m2").max == 57344 and rl.format_info("e5m2").next_up == 65536
+    assert rl.format_info("e4m3fnuz").max == 240 and rl.format_info("rf8").next_up == 1.75
+    assert rl.format_info("int8").max == 127
+
+
+@pytest.mark.parametrize("fmt", rl.formats())
+def test_canonical_round_trip(fmt):
+    """encode(decode(code)) == code for every canonical code; RF8's twins map to (E+1).1.01."""
+    vt = rl.value_table(fmt)
+    overflow = "inf" if fmt == "e5m2" else "saturate"
+    scale = "block" if fmt == "mxfp8" else None
+    ok = ~np.isnan(vt)
+    if fmt == "int8":
+        ok[0x80] = False  # -128 is outside the symmetric range
+    x = vt[ok]
+    if fmt == "mxfp8":  # one element per block with X = 0: put the code next to 448 in a 2-element block
+        codes = np.array([rl.encode(np.array([v, 448.0]), fmt, scale="block", block=2).codes[0] for v in x])
+    else:
+        codes = rl.encode(x, fmt, scale=scale, overflow=overflow).codes
+    expected = ALL[ok].copy()
+    if fmt == "rf8":
+        s, e, t, d = expected >> 7, (expected >> 3) & 15, (expected >> 2) & 1, expected & 3
+        twin = (t == 0) & (d == 0) & (e >= 1) & (e <= 14)
+        expected[twin] = (s[twin] << 7) | ((e[twin] + 1) << 3) | 0b101
+    np.testing.assert_array_equal(codes, expected)
+
+
+def test_docs_tables_are_generated_from_the_code():
+    text = docgen.DOC.read_text()
+    assert docgen.BEGIN in text and docgen.END in text
+    assert docgen.render(text) == text, "docs/rf8-format.md is stale: run `python -m rf8lab.docgen`"
+    for c in (0x05, 0x0D, 0x78):
+        assert f"| 0x{c:02X} |" in text

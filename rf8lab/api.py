@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import ml_dtypes
 import numpy as np
 
-from . import reference
+from . import fast, reference
 from .formats import Format, formats, get_format
 from .layout import Layout, make_layout
 
@@ -17,7 +17,7 @@ _ML_FLOATS = tuple(
         "float6_e2m3fn", "float6_e3m2fn", "float4_e2m1fn") if hasattr(ml_dtypes, n))
 _OUT_DTYPES = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16), np.dtype(np.float32), np.dtype(np.float64))
 _ACCEPTED = "float16, bfloat16, float8 (ml_dtypes), float32, float64 or integer arrays"
-BACKENDS = ("auto", "reference")
+BACKENDS = ("auto", "numba", "reference")
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +105,7 @@ def _random_bits(rng, random_bits, shape) -> np.ndarray:
 def _backend(backend: str):
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
-    return reference
+    return reference if backend == "reference" else fast
 
 
 # ---- public functions --------------------------------------------------------------------------
@@ -167,6 +167,13 @@ def quantize(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="satura
     input, float32 otherwise, or `dtype`. Equal to decode(encode(x, ...), dtype)."""
     x = as_input(x)
     out = _out_dtype(dtype, x.dtype)
+    if backend in ("auto", "numba") and rounding == "nearest" and random_bits is None:
+        f = get_format(fmt)
+        sc = f.default_scale if scale == "auto" else scale
+        if sc in (None, "tensor") and sc in f.scales and overflow in f.overflows and axis is None and block is None:
+            fused = fast.quantize_fused(x, f, make_layout(x.shape, sc), rounding, overflow, out)
+            if fused is not None:
+                return fused
     enc = encode(x, fmt, rounding=rounding, scale=scale, overflow=overflow, axis=axis, block=block,
                  rng=rng, random_bits=random_bits, backend=backend)
     return decode(enc, out, backend=backend)

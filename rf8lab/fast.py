@@ -1,0 +1,196 @@
+"""The default backend: prepares arrays for the Numba kernels and computes the group scales.
+
+Falls back to the reference codec, documented, in two rare cases: integer inputs beyond 2^53
+in magnitude (not exact in float64) and int8 with stochastic rounding.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from . import kernels as K
+from . import reference
+from .formats import Format
+from .layout import Layout
+
+def _native(x: np.ndarray) -> np.ndarray:
+    """C-contiguous, native byte order; a view when it already is (no copy)."""
+    return np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("="))
+
+
+def _bits(x: np.ndarray):
+    """(flat bit patterns, mantissa bits of the pattern, lut) for the kernels."""
+    x = _native(x)
+    dt = x.dtype
+    if dt == np.float32:
+        return x.reshape(-1).view(np.uint32), 23, np.empty(0, np.uint32)
+    if dt == np.float64:
+        return x.reshape(-1).view(np.uint64), 52, np.empty(0, np.uint32)
+    if dt.kind in "iu":  # exact in float64: the caller checked |x| <= 2^53
+        return x.reshape(-1).astype(np.float64).view(np.uint64), 52, np.empty(0, np.uint32)
+    name = "float16" if dt == np.float16 else dt.name
+    lut = K.bits_lut(name)
+    width = np.uint16 if dt.itemsize == 2 else np.uint8
+    return x.reshape(-1).view(width), 23, lut
+
+
+def _view3(layout: Layout):
+    """(gid_mode, (outer, n, inner), block) of the layout's element -> group map."""
+    shape = layout.shape
+    if layout.granularity in (None, "tensor"):
+        return 0, np.array([1, max(1, int(np.prod(shape, dtype=np.int64))), 1], np.int64), 1
+    a = layout.axis
+    outer = int(np.prod(shape[:a], dtype=np.int64))
+    inner = int(np.prod(shape[a + 1:], dtype=np.int64))
+    s3 = np.array([outer, shape[a], inner], np.int64)
+    return (1, s3, 1) if layout.granularity == "channel" else (2, s3, layout.block)
+
+
+def needs_reference(x: np.ndarray, fmt: Format, rounding: str) -> bool:
+    if fmt.scale_rule == "absmax" and rounding == "stochastic":
+        return True
+    if x.dtype.kind in "iu" and x.size and x.dtype.itemsize == 8:
+        lo, hi = int(x.min()), int(x.max())
+        return max(abs(lo), abs(hi)) > 2 ** 53
+    return False
+
+
+def _scales(fmt: Format, amax: np.ndarray, granularity):
+    """Per-group (X int32, multiplier float64) from each group's exact absmax (-1: no finite value)."""
+    none = amax <= 0
+    m, e = np.frexp(np.where(none, 1.0, amax))  # amax = m * 2^e, m in [0.5, 1): exact
+    m, e = m * 2, e.astype(np.int64) - 1        # m in [1, 2)
+    if granularity is None:
+        X = np.zeros(amax.shape, np.int64)
+    elif fmt.scale_rule == "log":
+        X = e + (m > _SQRT2_BELOW)
+    elif fmt.scale_rule == "fit":
+        mmax = float(fmt.max) / 2.0 ** fmt.emax
+        X = e - fmt.emax + (m > mmax)
+    elif fmt.scale_rule == "mx":
+        X = np.clip(e - fmt.emax, -127, 127)
+    else:  # int8: float scale absmax / 127
+        s = np.where(none | (granularity is None), 1.0, amax / 127.0)
+        return np.zeros(amax.shape, np.int32), s
+    X = np.where(none, 0, X).astype(np.int32)
+    return X, np.ldexp(1.0, X)
+
+
+_SQRT2_BELOW = K._largest_float_below(2 ** 0.5, lambda f: f * f < 2)
+
+
+def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
+           random_bits: np.ndarray | None = None):
+    if x.size == 0 or needs_reference(x, fmt, rounding):
+        return reference.encode(x, fmt, layout, rounding, overflow, random_bits)
+    gid_mode, s3, block = _view3(layout)
+    ngroups = max(1, int(np.prod(layout.scale_shape, dtype=np.int64)))
+    bits, mbits, lut = _bits(x)
+    if layout.granularity is None:
+        amax = np.full(ngroups, -1.0)
+    elif gid_mode == 0:
+        amax = np.array([_tensor_amax(bits, mbits, lut)])
+    else:
+        amax = K.group_amax_float(bits, mbits, lut, gid_mode, s3, block, ngroups)
+    X, mult = _scales(fmt, amax, layout.granularity)
+    out = np.empty(x.size, np.uint8)
+    if _fast_path(bits, mbits, gid_mode, rounding, int(X.reshape(-1)[0])):
+        _lookup(bits, lut, key_table(fmt, int(X.reshape(-1)[0]), overflow), out)
+    elif fmt.scale_rule == "absmax":
+        xf = _native(x).reshape(-1)
+        if xf.dtype.kind not in "f" or xf.dtype == np.float16:
+            xf = xf.astype(np.float32) if xf.dtype.kind == "V" or xf.dtype == np.float16 else xf.astype(np.float64)
+        K.encode_int8(xf, gid_mode, s3, block, mult.reshape(-1), out)
+    else:
+        near, flo, ext, pos, neg, params = K._tables(fmt.name)
+        L, levels = K.log_breakpoints()
+        rb = _native(random_bits).reshape(-1) if random_bits is not None else np.empty(0, np.uint32)
+        K.encode_float(bits, mbits, lut, gid_mode, s3, block, X.reshape(-1).astype(np.int64), K.ROUND[rounding],
+                       K.OVER[overflow], rb, near, flo, ext, pos, neg, params, L, levels, out)
+    shape = layout.scale_shape
+    return out.reshape(x.shape), X.reshape(shape), mult.reshape(shape)
+
+
+def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str, dtype):
+    """One pass straight to float32 values (table of values instead of codes) when the fast path
+    applies; None otherwise. Equal to decode(encode(x)) by construction of the value table."""
+    if x.size == 0 or dtype != np.float32 or fmt.scale_rule == "absmax" or needs_reference(x, fmt, rounding):
+        return None
+    gid_mode, s3, block = _view3(layout)
+    bits, mbits, lut = _bits(x)
+    amax = np.array([_tensor_amax(bits, mbits, lut)]) if layout.granularity else np.array([-1.0])
+    X, _ = _scales(fmt, amax, layout.granularity)
+    x0 = int(X[0])
+    if not _fast_path(bits, mbits, gid_mode, rounding, x0):
+        return None
+    values = np.ldexp(np.array(fmt.values, np.float64), x0).astype(np.float32)
+    out = np.empty(x.size, np.float32)
+    _lookup(bits, lut, values[key_table(fmt, x0, overflow)], out)
+    return out.reshape(x.shape)
+
+
+def _tensor_amax(bits, mbits, lut) -> float:
+    """Largest finite |x| of the whole array, exact (integer max over bit patterns)."""
+    if mbits == 23:
+        top = K.max_abs_bits(bits, lut, np.uint64(0x7FFFFFFF), np.uint64(0x7F800000))
+        v = float(np.array([top], np.uint32).view(np.float32)[0])
+    else:
+        top = K.max_abs_bits(bits, lut, np.uint64(0x7FFFFFFFFFFFFFFF), np.uint64(0x7FF0000000000000))
+        v = float(np.array([top], np.uint64).view(np.float64)[0])
+    return v if v > 0 else -1.0
+
+
+def _fast_path(bits, mbits, gid_mode, rounding, X) -> bool:
+    """Table lookup on 16-bit round-to-odd keys: nearest, one scale, float32-or-narrower input,
+    big enough to pay for the table, and every float32 subnormal below the format's range."""
+    return (gid_mode == 0 and rounding == "nearest" and mbits == 23 and bits.size >= 1 << 16
+            and X > -100)
+
+
+@lru_cache(maxsize=256)
+def key_table(fmt: Format, X: int, overflow: str) -> np.ndarray:
+    near, flo, ext, pos, neg, params = K._tables(fmt.name)
+    return K.key16_table(X, K.OVER[overflow], near, pos, neg, params)
+
+
+def _lookup(bits, lut, tab, out):
+    if bits.dtype == np.uint16 and lut.size and _is_bf16_lut(lut):
+        K.lookup16(bits, tab, out)
+    else:
+        K.lookup32(bits, lut, tab, out)
+
+
+def _is_bf16_lut(lut) -> bool:
+    return lut.size == 65536 and lut[0x3F80] == 0x3F800000 and lut[1] == 0x00010000
+
+
+def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray, scale: np.ndarray,
+           dtype) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    if codes.size == 0:
+        return np.empty(codes.shape, dtype)
+    kernel_dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    gid_mode, s3, block = _view3(layout)
+    vt = np.array(fmt.values, np.float64)
+    X = scale_exp.reshape(-1).astype(np.int64)
+    ngroups = X.size
+    if ngroups * 256 <= max(4096, codes.size // 4):
+        with np.errstate(over="ignore", invalid="ignore"):
+            if fmt.scale_rule == "absmax":
+                tables = vt[None, :] * scale.reshape(-1)[:, None]
+            else:
+                tables = np.ldexp(vt[None, :], X[:, None])
+            tables = tables.astype(kernel_dtype)
+    else:
+        tables = np.empty((0, 256), kernel_dtype)
+    flat = _native(codes).reshape(-1)
+    out = np.empty(codes.size, kernel_dtype)
+    if tables.shape[0]:  # few groups: one lookup table each
+        K.decode_table(flat, gid_mode, s3, block, tables, out)
+    else:  # many small groups (blocks): scale each element
+        K.decode_scaled(flat, gid_mode, s3, block, vt, X, scale.reshape(-1).astype(np.float64),
+                        fmt.scale_rule == "absmax", out)
+    out = out.reshape(codes.shape)
+    return out if out.dtype == dtype else out.astype(dtype)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import ml_dtypes
 import numpy as np
 
-from . import fast, reference
+from . import fast, kernels, reference
 from .formats import Format, formats, get_format
 from .layout import Layout, make_layout
 

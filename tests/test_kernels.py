@@ -1,0 +1,124 @@
+"""The Numba kernels equal the reference codec bit for bit."""
+import ml_dtypes
+import numpy as np
+import pytest
+
+import rf8lab as rl
+
+from .helpers import threshold_pool
+from .oracles import log_magnitude, nearest_magnitude, window
+
+ALL16 = np.arange(2 ** 16, dtype=np.uint16)
+CONFIGS = [("rf8", r, o, s) for r in ("nearest", "log", "stochastic") for o in ("saturate", "nan")
+           for s in (None, "tensor")] + [
+    ("e4m3", "nearest", "nan", None), ("e4m3", "nearest", "saturate", "tensor"),
+    ("e5m2", "nearest", "inf", None), ("e4m3fnuz", "stochastic", "nan", None),
+    ("e5m2fnuz", "nearest", "saturate", "tensor")]
+
+
+def _same(a, b):
+    np.testing.assert_array_equal(a.codes, b.codes)
+    if a.scale_exp is not None:
+        np.testing.assert_array_equal(a.scale_exp, b.scale_exp)
+    np.testing.assert_array_equal(a.scale, b.scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16], ids=["float16", "bfloat16"])
+@pytest.mark.parametrize("fmt,rounding,overflow,scale", CONFIGS, ids=lambda v: str(v))
+def test_every_16_bit_pattern(dtype, fmt, rounding, overflow, scale):
+    x = ALL16.view(dtype)
+    if scale == "tensor":  # a finite tensor, so the scale is set by a real absmax
+        x = x[np.isfinite(x.astype(np.float32))]
+    bits = np.random.default_rng(0).integers(0, 2 ** 32, x.shape, dtype=np.uint32) if rounding == "stochastic" else None
+    kw = dict(rounding=rounding, overflow=overflow, scale=scale, random_bits=bits)
+    _same(rl.encode(x, fmt, backend="numba", **kw), rl.encode(x, fmt, backend="reference", **kw))
+
+
+@pytest.mark.parametrize("scale,axis", [("channel", 0), ("channel", 1), ("block", -1), ("block", 0)])
+def test_grouped_scales_on_every_bf16_pattern(scale, axis):
+    x = ALL16.view(ml_dtypes.bfloat16).reshape(256, 256)
+    x = np.where(np.isfinite(x.astype(np.float32)), x, 0).astype(ml_dtypes.bfloat16)
+    for fmt, rounding in (("rf8", "nearest"), ("rf8", "log"), ("mxfp8", "nearest"), ("int8", "nearest")):
+        if scale not in rl.format_info(fmt).scales:
+            continue
+        kw = dict(rounding=rounding, scale=scale, axis=axis)
+        _same(rl.encode(x, fmt, backend="numba", **kw), rl.encode(x, fmt, backend="reference", **kw))
+
+
+@pytest.mark.parametrize("fmt", rl.formats())
+def test_every_code_decodes(fmt):
+    codes = np.arange(256, dtype=np.uint8)
+    for X in (0, -7, 12):
+        enc = rl.encode(np.ldexp(np.linspace(-1, 1, 256), X), fmt)
+        enc = type(enc)(**{**enc.__dict__, "codes": codes})
+        for dt in (np.float32, np.float64, np.float16):
+            np.testing.assert_array_equal(rl.decode(enc, dt, backend="numba"), rl.decode(enc, dt, backend="reference"))
+
+
+def _float32_patterns(fmt: str, n: int = 1 << 22) -> np.ndarray:
+    """Every threshold and tie of the format at every scale 2^k (k = -40..40), +-1 and +-2 ulp,
+    then random patterns up to n."""
+    pool = threshold_pool(fmt, np.dtype(np.float32)).astype(np.float64)
+    scaled = (pool[None, :] * np.exp2(np.arange(-40, 41))[:, None]).astype(np.float32).ravel()
+    near = [scaled, np.nextafter(scaled, np.float32(np.inf)), np.nextafter(scaled, np.float32(-np.inf))]
+    near.append(np.nextafter(near[1], np.float32(np.inf)))
+    x = np.concatenate(near)
+    rest = np.random.default_rng(1).integers(0, 2 ** 32, max(0, n - x.size), dtype=np.uint32).view(np.float32)
+    return np.concatenate([x, rest])
+
+
+@pytest.mark.parametrize("fmt,overflow", [("rf8", "saturate"), ("rf8", "nan"), ("e4m3", "nan"), ("e5m2", "inf")])
+def test_nearest_on_4m_float32_patterns(fmt, overflow):
+    x = _float32_patterns(fmt)
+    q = rl.quantize(x, fmt, scale=None, overflow=overflow, dtype=np.float64)
+    a = np.abs(x.astype(np.float64))
+    want = nearest_magnitude(np.where(np.isfinite(a), a, np.inf), fmt)
+    info = rl.format_info(fmt)
+    big = float(info.max) if overflow == "saturate" else (np.inf if overflow == "inf" else np.nan)
+    want = np.copysign(np.where(np.isinf(want), big, want), x)
+    want[np.isnan(x)] = np.nan
+    np.testing.assert_array_equal(q, want)
+
+
+@pytest.mark.parametrize("overflow", ["saturate", "nan"])
+def test_log_on_4m_float32_patterns(overflow):
+    x = _float32_patterns("rf8")
+    x = x[np.isfinite(x)]
+    q = rl.quantize(x, "rf8", rounding="log", scale=None, overflow=overflow, dtype=np.float64)
+    w = window(log_magnitude(x))
+    w = np.where(np.isinf(w), 1.5 if overflow == "saturate" else np.nan, w)
+    np.testing.assert_array_equal(q, np.copysign(w, x))
+
+
+def test_stochastic_on_4m_float32_patterns():
+    x = _float32_patterns("rf8")
+    x = x[np.isfinite(x) & (np.abs(x) < 1.5)]
+    bits = np.random.default_rng(2).integers(0, 2 ** 32, x.shape, dtype=np.uint32)
+    q = rl.quantize(x, "rf8", rounding="stochastic", scale=None, random_bits=bits, dtype=np.float64)
+    info = rl.format_info("rf8")
+    ext = np.array([float(m) for m in info.magnitudes] + [1.75])
+    a = np.abs(x.astype(np.float64))
+    i = np.searchsorted(ext, a, side="right") - 1
+    lo, hi = ext[i], ext[i + 1]
+    up = (a != lo) & (bits * (hi - lo) < (a - lo) * 2.0 ** 32)
+    np.testing.assert_array_equal(q, np.copysign(np.where(up, hi, lo), x))
+
+
+def test_float64_near_every_threshold():
+    """float64 inputs 1 and 2 ulps around every threshold and tie, at several scales, all modes."""
+    pool = threshold_pool("rf8", np.dtype(np.float64))
+    x = np.concatenate([pool * 2.0 ** k for k in (-3, 0, 9)])
+    x = np.concatenate([x, np.nextafter(x, np.inf), np.nextafter(x, -np.inf)])
+    L = rl.kernels.log_breakpoints()[0]
+    logt = np.concatenate([L, np.nextafter(L, 3), np.nextafter(L, 0)]) / 2
+    x = np.concatenate([x, logt, -logt])
+    for r in ("nearest", "log", "stochastic"):
+        for s in (None, "tensor", "block"):
+            kw = dict(rounding=r, scale=s, rng=3 if r == "stochastic" else None)
+            _same(rl.encode(x, "rf8", backend="numba", **kw), rl.encode(x, "rf8", backend="reference", **kw))
+
+
+def test_noncontiguous_and_big_endian_inputs():
+    x = np.random.default_rng(5).standard_normal((300, 400)).astype(">f4")[:, ::3]
+    want = rl.encode(np.ascontiguousarray(x.astype("<f4")), "rf8", backend="reference")
+    _same(rl.encode(x, "rf8"), want)

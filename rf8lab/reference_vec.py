@@ -1,7 +1,12 @@
-"""Vectorized exact oracles for float32 input (independent of the kernels' tables and constants)."""
+"""Vectorized exact reference for float32 (and narrower) inputs, at X = 0.
+
+Independent of the kernels' tables and constants: nearest by binary search on the grid with exact
+midpoint comparisons, log by integer arithmetic on the 24-bit mantissa. Used by
+analysis/verify_exhaustive.py over all 2^32 float32 patterns, and tested against reference.py.
+"""
 import numpy as np
 
-import rf8lab as rl
+from . import api as rl
 
 
 def _ext(fmt):

@@ -288,12 +288,40 @@ def _int8_code(x, s, rnd):
 
 
 # ---- array kernels ----------------------------------------------------------------------------
+# Element t of an (outer, n, inner) view is (o, j, i); its group is
+#   gid_mode 0: 0 (tensor);  1: j (channel);  2: (o * nblocks + j // block) * inner + i (block).
+# Kernels walk chunks of the flat array and carry (o, j, i) along instead of dividing per element.
+
+@nb.njit(inline="always", **_JIT)
+def _position(t, n, inner):
+    return t // (n * inner), (t // inner) % n, t % inner
+
+
+@nb.njit(inline="always", **_JIT)
+def _group(gid_mode, o, j, i, nblocks, block, inner):
+    if gid_mode == 0:
+        return 0
+    if gid_mode == 1:
+        return j
+    return (o * nblocks + j // block) * inner + i
+
+
+@nb.njit(inline="always", **_JIT)
+def _advance(o, j, i, n, inner):
+    i += 1
+    if i == inner:
+        i = 0
+        j += 1
+        if j == n:
+            j = 0
+            o += 1
+    return o, j, i
+
+
 @nb.njit(parallel=True, **_JIT)
 def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits, near, flo, ext, pos, negc,
                  params, L, levels, out):
-    """Encode a flat array of float bit patterns (uint32 or uint64; through `lut` if it is non-empty).
-    Element t = (o, j, i) of an (outer, n, inner) view belongs to group:
-      gid_mode 0: 0;  1: j (channel);  2: (o * nblocks + j // block) * inner + i (block)."""
+    """Encode a flat array of float bit patterns (uint32 or uint64; through `lut` if it is non-empty)."""
     outer, n, inner = shape3[0], shape3[1], shape3[2]
     total = bits.size
     nchunk = max(1, min(total // 65536, 4096))
@@ -306,16 +334,9 @@ def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits,
         t1 = min(total, t0 + per)
         if t0 >= t1:
             continue
-        o = t0 // (n * inner)
-        j = (t0 // inner) % n
-        i = t0 % inner
+        o, j, i = _position(t0, n, inner)
         for t in range(t0, t1):
-            if gid_mode == 0:
-                g = 0
-            elif gid_mode == 1:
-                g = j
-            else:
-                g = (o * nblocks + j // block) * inner + i
+            g = _group(gid_mode, o, j, i, nblocks, block, inner)
             if use_lut:
                 b = np.uint64(lut[np.int64(bits[t])])
             else:
@@ -327,13 +348,7 @@ def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits,
             rb = np.uint64(rbits[t]) if has_r else np.uint64(0)
             out[t] = _float_code(neg, kind, e, man, mbits, X[g], rnd, over, rb, near, flo, ext, pos, negc,
                                  params, L, levels)
-            i += 1
-            if i == inner:
-                i = 0
-                j += 1
-                if j == n:
-                    j = 0
-                    o += 1
+            o, j, i = _advance(o, j, i, n, inner)
     return out
 
 
@@ -352,16 +367,9 @@ def group_amax_float(bits, mbits, lut, gid_mode, shape3, block, ngroups):
         t1 = min(total, t0 + per)
         if t0 >= t1:
             continue
-        o = t0 // (n * inner)
-        j = (t0 // inner) % n
-        i = t0 % inner
+        o, j, i = _position(t0, n, inner)
         for t in range(t0, t1):
-            if gid_mode == 0:
-                g = 0
-            elif gid_mode == 1:
-                g = j
-            else:
-                g = (o * nblocks + j // block) * inner + i
+            g = _group(gid_mode, o, j, i, nblocks, block, inner)
             if use_lut:
                 b = np.uint64(lut[np.int64(bits[t])])
             else:
@@ -374,13 +382,7 @@ def group_amax_float(bits, mbits, lut, gid_mode, shape3, block, ngroups):
                 v = math.ldexp(1.0 + man * (2.0 ** -mbits), e)
                 if v > part[c, g]:
                     part[c, g] = v
-            i += 1
-            if i == inner:
-                i = 0
-                j += 1
-                if j == n:
-                    j = 0
-                    o += 1
+            o, j, i = _advance(o, j, i, n, inner)
     best = np.full(ngroups, -1.0, np.float64)
     for c in range(nchunk):
         for g in range(ngroups):
@@ -395,15 +397,8 @@ def encode_int8(x, gid_mode, shape3, block, scale, out):
     total = x.size
     nblocks = (n + block - 1) // block
     for t in nb.prange(total):
-        o = t // (n * inner)
-        j = (t // inner) % n
-        i = t % inner
-        if gid_mode == 0:
-            g = 0
-        elif gid_mode == 1:
-            g = j
-        else:
-            g = (o * nblocks + j // block) * inner + i
+        o, j, i = _position(t, n, inner)
+        g = _group(gid_mode, o, j, i, nblocks, block, inner)
         out[t] = _int8_code(np.float64(x[t]), scale[g], 0)
     return out
 
@@ -426,22 +421,10 @@ def decode_table(codes, gid_mode, shape3, block, tables, out):
             for t in range(t0, t1):
                 out[t] = tab[codes[t]]
             continue
-        o = t0 // (n * inner)
-        j = (t0 // inner) % n
-        i = t0 % inner
+        o, j, i = _position(t0, n, inner)
         for t in range(t0, t1):
-            if gid_mode == 1:
-                g = j
-            else:
-                g = (o * nblocks + j // block) * inner + i
-            out[t] = tables[g, codes[t]]
-            i += 1
-            if i == inner:
-                i = 0
-                j += 1
-                if j == n:
-                    j = 0
-                    o += 1
+            out[t] = tables[_group(gid_mode, o, j, i, nblocks, block, inner), codes[t]]
+            o, j, i = _advance(o, j, i, n, inner)
     return out
 
 
@@ -458,25 +441,12 @@ def decode_scaled(codes, gid_mode, shape3, block, vt, X, mult, use_mult, out):
         t1 = min(total, t0 + per)
         if t0 >= t1:
             continue
-        o = t0 // (n * inner)
-        j = (t0 // inner) % n
-        i = t0 % inner
+        o, j, i = _position(t0, n, inner)
         for t in range(t0, t1):
-            if gid_mode == 0:
-                g = 0
-            elif gid_mode == 1:
-                g = j
-            else:
-                g = (o * nblocks + j // block) * inner + i
+            g = _group(gid_mode, o, j, i, nblocks, block, inner)
             v = vt[codes[t]]
             out[t] = v * mult[g] if use_mult else math.ldexp(v, X[g])
-            i += 1
-            if i == inner:
-                i = 0
-                j += 1
-                if j == n:
-                    j = 0
-                    o += 1
+            o, j, i = _advance(o, j, i, n, inner)
     return out
 
 

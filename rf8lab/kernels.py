@@ -352,42 +352,47 @@ def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits,
     return out
 
 
+@nb.njit(inline="always", **_JIT)
+def _magnitude(bits, t, mbits, lut):
+    """|x| of element t as an exact float64, or -1.0 for NaN and inf."""
+    b = np.uint64(lut[np.int64(bits[t])]) if lut.size > 0 else np.uint64(bits[t])
+    if mbits == 23:
+        neg, kind, e, man = _split32(np.uint32(b))
+    else:
+        neg, kind, e, man = _split64(b)
+    if kind == 0:
+        return 0.0
+    if kind == 1:
+        return math.ldexp(1.0 + man * (2.0 ** -mbits), e)
+    return -1.0
+
+
 @nb.njit(parallel=True, **_JIT)
 def group_amax_float(bits, mbits, lut, gid_mode, shape3, block, ngroups):
-    """Each group's largest finite magnitude, exact in float64; -1.0 if the group has none."""
+    """Each group's largest finite magnitude, exact in float64; -1.0 if the group has none.
+    Channel (gid_mode 1) and block (2) layouts only; each parallel task owns its groups."""
     outer, n, inner = shape3[0], shape3[1], shape3[2]
-    total = bits.size
-    nchunk = max(1, min(total // 65536, 256))
-    per = (total + nchunk - 1) // nchunk
-    nblocks = (n + block - 1) // block
-    part = np.full((nchunk, ngroups), -1.0, np.float64)  # per chunk partial maxima
-    use_lut = lut.size > 0
-    for c in nb.prange(nchunk):
-        t0 = c * per
-        t1 = min(total, t0 + per)
-        if t0 >= t1:
-            continue
-        o, j, i = _position(t0, n, inner)
-        for t in range(t0, t1):
-            g = _group(gid_mode, o, j, i, nblocks, block, inner)
-            if use_lut:
-                b = np.uint64(lut[np.int64(bits[t])])
-            else:
-                b = np.uint64(bits[t])
-            if mbits == 23:
-                neg, kind, e, man = _split32(np.uint32(b))
-            else:
-                neg, kind, e, man = _split64(b)
-            if kind == 1:
-                v = math.ldexp(1.0 + man * (2.0 ** -mbits), e)
-                if v > part[c, g]:
-                    part[c, g] = v
-            o, j, i = _advance(o, j, i, n, inner)
     best = np.full(ngroups, -1.0, np.float64)
-    for c in range(nchunk):
-        for g in range(ngroups):
-            if part[c, g] > best[g]:
-                best[g] = part[c, g]
+    if gid_mode == 1:
+        for j in nb.prange(n):
+            m = -1.0
+            for o in range(outer):
+                for i in range(inner):
+                    v = _magnitude(bits, (o * n + j) * inner + i, mbits, lut)
+                    if v > m:
+                        m = v
+            best[j] = m
+    else:
+        nblocks = (n + block - 1) // block
+        for ob in nb.prange(outer * nblocks):
+            o = ob // nblocks
+            jb = ob % nblocks
+            for j in range(jb * block, min(n, (jb + 1) * block)):
+                for i in range(inner):
+                    v = _magnitude(bits, (o * n + j) * inner + i, mbits, lut)
+                    g = ob * inner + i
+                    if v > best[g]:
+                        best[g] = v
     return best
 
 

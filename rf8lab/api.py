@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import ml_dtypes
 import numpy as np
 
-from . import fast, kernels, reference
+from . import fast, reference
 from .formats import Format, formats, get_format
 from .layout import Layout, make_layout
 
@@ -121,6 +121,12 @@ def encode(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="saturate
     rng / random_bits  the randomness of stochastic rounding: an int seed or Generator, or one uint32
               per element (up iff bits / 2^32 < the fractional position between the neighbours)
     """
+    x, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
+    return _encode(x, f, layout, rounding, overflow, bits, _backend(backend))
+
+
+def _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits):
+    """Check every argument of encode/quantize; (x, Format, Layout, random bits or None)."""
     f = get_format(fmt)
     x = as_input(x)
     if scale == "auto":
@@ -133,7 +139,11 @@ def encode(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="saturate
         raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
                          "remove or replace the NaNs (e.g. np.nan_to_num) first")
     bits = _random_bits(rng, random_bits, x.shape) if rounding == "stochastic" else None
-    codes, scale_exp, mult = _backend(backend).encode(x, f, layout, rounding, overflow, bits)
+    return x, f, layout, bits
+
+
+def _encode(x, f: Format, layout: Layout, rounding, overflow, bits, backend) -> Encoded:
+    codes, scale_exp, mult = backend.encode(x, f, layout, rounding, overflow, bits)
     return Encoded(codes=codes, scale_exp=None if f.scale_rule == "absmax" else scale_exp, scale=mult,
                    fmt=f.name, layout=layout, dtype=_out_dtype(None, x.dtype),
                    rounding=rounding, overflow=overflow)
@@ -165,18 +175,14 @@ def quantize(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="satura
              block=None, rng=None, random_bits=None, dtype=None, backend="auto") -> np.ndarray:
     """x rounded onto the grid of `fmt` (same shape). Returns float64 for float64 and integer
     input, float32 otherwise, or `dtype`. Equal to decode(encode(x, ...), dtype)."""
-    x = as_input(x)
+    x, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
     out = _out_dtype(dtype, x.dtype)
-    if backend in ("auto", "numba") and rounding == "nearest" and random_bits is None:
-        f = get_format(fmt)
-        sc = f.default_scale if scale == "auto" else scale
-        if sc in (None, "tensor") and sc in f.scales and overflow in f.overflows and axis is None and block is None:
-            fused = fast.quantize_fused(x, f, make_layout(x.shape, sc), rounding, overflow, out)
-            if fused is not None:
-                return fused
-    enc = encode(x, fmt, rounding=rounding, scale=scale, overflow=overflow, axis=axis, block=block,
-                 rng=rng, random_bits=random_bits, backend=backend)
-    return decode(enc, out, backend=backend)
+    be = _backend(backend)
+    if be is fast:  # one pass straight to values where the kernels allow it
+        fused = fast.quantize_fused(x, f, layout, rounding, overflow, out)
+        if fused is not None:
+            return fused
+    return decode(_encode(x, f, layout, rounding, overflow, bits, be), out, backend=backend)
 
 
 def value_table(fmt="rf8") -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,25 +16,34 @@ from . import reference
 from .formats import Format
 from .layout import Layout
 
+
 def _native(x: np.ndarray) -> np.ndarray:
     """C-contiguous, native byte order; a view when it already is (no copy)."""
     return np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("="))
 
 
-def _bits(x: np.ndarray):
-    """(flat bit patterns, mantissa bits of the pattern, lut) for the kernels."""
-    x = _native(x)
+class _Input(NamedTuple):
+    """Flat bit patterns for the kernels: float32 patterns (mbits 23; 16- and 8-bit types through
+    `lut`) or float64 patterns (mbits 52). key16: the patterns are bfloat16, i.e. already the top
+    16 bits of the float32 pattern."""
+    bits: np.ndarray
+    mbits: int
+    lut: np.ndarray
+    key16: bool = False
+
+
+def _bits(x: np.ndarray) -> _Input:
+    x = _native(x).reshape(-1)
     dt = x.dtype
+    none = np.empty(0, np.uint32)
     if dt == np.float32:
-        return x.reshape(-1).view(np.uint32), 23, np.empty(0, np.uint32)
+        return _Input(x.view(np.uint32), 23, none)
     if dt == np.float64:
-        return x.reshape(-1).view(np.uint64), 52, np.empty(0, np.uint32)
+        return _Input(x.view(np.uint64), 52, none)
     if dt.kind in "iu":  # exact in float64: the caller checked |x| <= 2^53
-        return x.reshape(-1).astype(np.float64).view(np.uint64), 52, np.empty(0, np.uint32)
-    name = "float16" if dt == np.float16 else dt.name
-    lut = K.bits_lut(name)
+        return _Input(x.astype(np.float64).view(np.uint64), 52, none)
     width = np.uint16 if dt.itemsize == 2 else np.uint8
-    return x.reshape(-1).view(width), 23, lut
+    return _Input(x.view(width), 23, K.bits_lut(dt), key16=dt.name == "bfloat16")
 
 
 def _view3(layout: Layout):
@@ -81,72 +91,73 @@ def _scales(fmt: Format, amax: np.ndarray, granularity):
 _SQRT2_BELOW = K._largest_float_below(2 ** 0.5, lambda f: f * f < 2)
 
 
+def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
+    """Kernel inputs, the element -> group map and each group's scale (X, multiplier)."""
+    gid_mode, s3, block = _view3(layout)
+    inp = _bits(x)
+    ngroups = max(1, int(np.prod(layout.scale_shape, dtype=np.int64)))
+    if layout.granularity is None:
+        amax = np.full(ngroups, -1.0)
+    elif gid_mode == 0:
+        amax = np.array([_tensor_amax(inp)])
+    else:
+        amax = K.group_amax_float(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, ngroups)
+    X, mult = _scales(fmt, amax, layout.granularity)
+    return inp, gid_mode, s3, block, X, mult
+
+
+def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
+    """Table lookup on 16-bit round-to-odd keys: nearest, one scale, float32-or-narrower input,
+    big enough to pay for the table (and, checked with X, every float32 subnormal flushes)."""
+    return (layout.granularity in (None, "tensor") and rounding == "nearest" and fmt.scale_rule != "absmax"
+            and x.dtype.kind != "i" and x.dtype.kind != "u" and x.dtype.itemsize <= 4 and x.size >= 1 << 16)
+
+
 def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
            random_bits: np.ndarray | None = None):
     if x.size == 0 or needs_reference(x, fmt, rounding):
         return reference.encode(x, fmt, layout, rounding, overflow, random_bits)
-    gid_mode, s3, block = _view3(layout)
-    ngroups = max(1, int(np.prod(layout.scale_shape, dtype=np.int64)))
-    bits, mbits, lut = _bits(x)
-    if layout.granularity is None:
-        amax = np.full(ngroups, -1.0)
-    elif gid_mode == 0:
-        amax = np.array([_tensor_amax(bits, mbits, lut)])
-    else:
-        amax = K.group_amax_float(bits, mbits, lut, gid_mode, s3, block, ngroups)
-    X, mult = _scales(fmt, amax, layout.granularity)
+    inp, gid_mode, s3, block, X, mult = _prepare(x, fmt, layout)
+    Xf = X.reshape(-1).astype(np.int64)
     out = np.empty(x.size, np.uint8)
-    if _fast_path(bits, mbits, gid_mode, rounding, int(X.reshape(-1)[0])):
-        _lookup(bits, lut, key_table(fmt, int(X.reshape(-1)[0]), overflow), out)
+    if _fast_path(x, fmt, layout, rounding) and Xf[0] > -100:
+        _lookup(inp, key_table(fmt, int(Xf[0]), overflow), out)
     elif fmt.scale_rule == "absmax":
-        xf = _native(x).reshape(-1)
-        if xf.dtype.kind not in "f" or xf.dtype == np.float16:
-            xf = xf.astype(np.float32) if xf.dtype.kind == "V" or xf.dtype == np.float16 else xf.astype(np.float64)
-        K.encode_int8(xf, gid_mode, s3, block, mult.reshape(-1), out)
+        K.encode_int8(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1), out)
     else:
         near, flo, ext, pos, neg, params = K._tables(fmt.name)
         L, levels = K.log_breakpoints()
         rb = _native(random_bits).reshape(-1) if random_bits is not None else np.empty(0, np.uint32)
-        K.encode_float(bits, mbits, lut, gid_mode, s3, block, X.reshape(-1).astype(np.int64), K.ROUND[rounding],
+        K.encode_float(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, Xf, K.ROUND[rounding],
                        K.OVER[overflow], rb, near, flo, ext, pos, neg, params, L, levels, out)
     shape = layout.scale_shape
     return out.reshape(x.shape), X.reshape(shape), mult.reshape(shape)
 
 
 def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str, dtype):
-    """One pass straight to float32 values (table of values instead of codes) when the fast path
+    """One pass straight to float32 values (a table of values instead of codes) when the fast path
     applies; None otherwise. Equal to decode(encode(x)) by construction of the value table."""
-    if x.size == 0 or dtype != np.float32 or fmt.scale_rule == "absmax" or needs_reference(x, fmt, rounding):
+    if dtype != np.float32 or not _fast_path(x, fmt, layout, rounding):
         return None
-    gid_mode, s3, block = _view3(layout)
-    bits, mbits, lut = _bits(x)
-    amax = np.array([_tensor_amax(bits, mbits, lut)]) if layout.granularity else np.array([-1.0])
-    X, _ = _scales(fmt, amax, layout.granularity)
-    x0 = int(X[0])
-    if not _fast_path(bits, mbits, gid_mode, rounding, x0):
+    inp, _, _, _, X, _ = _prepare(x, fmt, layout)
+    x0 = int(X.reshape(-1)[0])
+    if x0 <= -100:
         return None
     values = np.ldexp(np.array(fmt.values, np.float64), x0).astype(np.float32)
     out = np.empty(x.size, np.float32)
-    _lookup(bits, lut, values[key_table(fmt, x0, overflow)], out)
+    _lookup(inp, values[key_table(fmt, x0, overflow)], out)
     return out.reshape(x.shape)
 
 
-def _tensor_amax(bits, mbits, lut) -> float:
+def _tensor_amax(inp: _Input) -> float:
     """Largest finite |x| of the whole array, exact (integer max over bit patterns)."""
-    if mbits == 23:
-        top = K.max_abs_bits(bits, lut, np.uint64(0x7FFFFFFF), np.uint64(0x7F800000))
+    if inp.mbits == 23:
+        top = K.max_abs_bits(inp.bits, inp.lut, np.uint64(0x7FFFFFFF), np.uint64(0x7F800000))
         v = float(np.array([top], np.uint32).view(np.float32)[0])
     else:
-        top = K.max_abs_bits(bits, lut, np.uint64(0x7FFFFFFFFFFFFFFF), np.uint64(0x7FF0000000000000))
+        top = K.max_abs_bits(inp.bits, inp.lut, np.uint64(0x7FFFFFFFFFFFFFFF), np.uint64(0x7FF0000000000000))
         v = float(np.array([top], np.uint64).view(np.float64)[0])
     return v if v > 0 else -1.0
-
-
-def _fast_path(bits, mbits, gid_mode, rounding, X) -> bool:
-    """Table lookup on 16-bit round-to-odd keys: nearest, one scale, float32-or-narrower input,
-    big enough to pay for the table, and every float32 subnormal below the format's range."""
-    return (gid_mode == 0 and rounding == "nearest" and mbits == 23 and bits.size >= 1 << 16
-            and X > -100)
 
 
 @lru_cache(maxsize=256)
@@ -155,15 +166,11 @@ def key_table(fmt: Format, X: int, overflow: str) -> np.ndarray:
     return K.key16_table(X, K.OVER[overflow], near, pos, neg, params)
 
 
-def _lookup(bits, lut, tab, out):
-    if bits.dtype == np.uint16 and lut.size and _is_bf16_lut(lut):
-        K.lookup16(bits, tab, out)
+def _lookup(inp: _Input, tab: np.ndarray, out: np.ndarray) -> None:
+    if inp.key16:
+        K.lookup16(inp.bits, tab, out)
     else:
-        K.lookup32(bits, lut, tab, out)
-
-
-def _is_bf16_lut(lut) -> bool:
-    return lut.size == 65536 and lut[0x3F80] == 0x3F800000 and lut[1] == 0x00010000
+        K.lookup32(inp.bits, inp.lut, tab, out)
 
 
 def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray, scale: np.ndarray,

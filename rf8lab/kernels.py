@@ -26,12 +26,12 @@ import numba as nb
 import numpy as np
 
 from . import reference
-from .formats import Format, floor_log2
+from .formats import floor_log2, get_format
 
 KEYBITS = 7  # mantissa bits in the table key, plus one sticky bit
+KEYSHIFT = KEYBITS + 1  # bits of the key below the binade
 ROUND = {"nearest": 0, "log": 1, "stochastic": 2}
 OVER = {"saturate": 0, "nan": 1, "inf": 2}
-RULE = {"log": 0, "fit": 1, "mx": 2, "absmax": 3}
 
 
 # ---- tables built from the reference ------------------------------------------------------
@@ -63,7 +63,7 @@ def log_breakpoints() -> tuple[np.ndarray, np.ndarray]:
 @lru_cache(maxsize=None)
 def _tables(name: str) -> tuple:
     """Key-indexed rank tables for a format, filled by the reference."""
-    fmt = reference_format(name)
+    fmt = get_format(name)
     mags, nxt = fmt.magnitudes, fmt.next_up
     grid = mags + (nxt,)
     emin = floor_log2(fmt.min_positive) - 1  # binade of min/2; everything below rounds to 0
@@ -73,17 +73,17 @@ def _tables(name: str) -> tuple:
         frac = g / Fraction(2) ** floor_log2(g) * (1 << (KEYBITS - 1))
         assert frac.denominator == 1, f"{name}: threshold {g} needs more than {KEYBITS - 1} fraction bits"
     nb_ = emax - emin + 1
-    near = np.empty(nb_ << (KEYBITS + 1), np.int16)
+    near = np.empty(nb_ << KEYSHIFT, np.int16)
     flo = np.empty_like(near)
     n = len(mags)
     for b in range(nb_):
         base = Fraction(2) ** (emin + b)
         for m7 in range(1 << KEYBITS):
             for sticky in (0, 1):
-                a = base * (1 + Fraction(2 * m7 + sticky, 1 << (KEYBITS + 1)))
+                a = base * (1 + Fraction(2 * m7 + sticky, 1 << KEYSHIFT))
                 r = reference.rank_nearest(a, fmt)
-                near[(b << (KEYBITS + 1)) | (m7 << 1) | sticky] = n if r == reference.OVERFLOW else r
-                flo[(b << (KEYBITS + 1)) | (m7 << 1) | sticky] = reference._bracket(a, grid)
+                near[(b << KEYSHIFT) | (m7 << 1) | sticky] = n if r == reference.OVERFLOW else r
+                flo[(b << KEYSHIFT) | (m7 << 1) | sticky] = reference._bracket(a, grid)
     ext = np.array([float(g) for g in grid], np.float64)
     pos = np.array([fmt.code_for(False, r) for r in range(n)], np.uint8)
     neg = np.array([fmt.code_for(True, r) for r in range(n)], np.uint8)
@@ -94,24 +94,13 @@ def _tables(name: str) -> tuple:
     return near, flo, ext, pos, neg, params
 
 
-def reference_format(name: str) -> Format:
-    from .formats import get_format
-    return get_format(name)
-
-
 @lru_cache(maxsize=None)
-def bits_lut(dtype_str: str) -> np.ndarray:
+def bits_lut(dtype: np.dtype) -> np.ndarray:
     """float32 bit pattern of every value of a 16- or 8-bit float type."""
-    dt = np.dtype(dtype_str) if dtype_str in ("float16",) else _ml_dtype(dtype_str)
-    width = np.uint16 if dt.itemsize == 2 else np.uint8
+    width = np.uint16 if dtype.itemsize == 2 else np.uint8
     with np.errstate(invalid="ignore", over="ignore"):
-        vals = np.arange(1 << (8 * dt.itemsize), dtype=np.uint32).astype(width).view(dt).astype(np.float32)
+        vals = np.arange(1 << (8 * dtype.itemsize), dtype=np.uint32).astype(width).view(dtype).astype(np.float32)
     return vals.view(np.uint32)
-
-
-def _ml_dtype(name):
-    import ml_dtypes
-    return np.dtype(getattr(ml_dtypes, name))
 
 
 # ---- element kernels ------------------------------------------------------------------------
@@ -119,41 +108,27 @@ _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
 
 
 @nb.njit(inline="always", **_JIT)
-def _split32(b):
-    """float32 bits -> (negative, kind, e, man23) with kind 0 zero, 1 finite, 2 inf, 3 nan."""
-    neg = (b >> np.uint32(31)) != 0
-    ex = np.int64((b >> np.uint32(23)) & np.uint32(0xFF))
-    man = np.int64(b & np.uint32(0x7FFFFF))
-    if ex == 255:
+def _split(b, mbits):
+    """float32 (mbits 23) or float64 (mbits 52) bits -> (negative, kind, e, mantissa) with kind
+    0 zero, 1 finite, 2 inf, 3 nan; subnormals are normalized."""
+    b = np.uint64(b)
+    ebits = 8 if mbits == 23 else 11
+    emask = (1 << ebits) - 1
+    bias = emask >> 1
+    neg = (b >> np.uint64(ebits + mbits)) != 0
+    ex = np.int64(b >> np.uint64(mbits)) & emask
+    man = np.int64(b & np.uint64((1 << mbits) - 1))
+    if ex == emask:
         return neg, (3 if man != 0 else 2), 0, 0
     if ex == 0:
         if man == 0:
             return neg, 0, 0, 0
-        e = -126
-        while man < 0x800000:
+        e = 1 - bias
+        while man < (1 << mbits):
             man <<= 1
             e -= 1
-        return neg, 1, e, man & 0x7FFFFF
-    return neg, 1, ex - 127, man
-
-
-@nb.njit(inline="always", **_JIT)
-def _split64(b):
-    """float64 bits -> (negative, kind, e, man52)."""
-    neg = (b >> np.uint64(63)) != 0
-    ex = np.int64((b >> np.uint64(52)) & np.uint64(0x7FF))
-    man = np.int64(b & np.uint64(0xFFFFFFFFFFFFF))
-    if ex == 2047:
-        return neg, (3 if man != 0 else 2), 0, 0
-    if ex == 0:
-        if man == 0:
-            return neg, 0, 0, 0
-        e = -1022
-        while man < (1 << 52):
-            man <<= 1
-            e -= 1
-        return neg, 1, e, man & ((1 << 52) - 1)
-    return neg, 1, ex - 1023, man
+        return neg, 1, e, man & ((1 << mbits) - 1)
+    return neg, 1, ex - bias, man
 
 
 @nb.njit(inline="always", **_JIT)
@@ -187,7 +162,7 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, near, flo, ext, p
         elif er > emax:
             r = n
         else:
-            r = near[((er - emin) << 8) | (m7 << 1) | sticky]
+            r = near[((er - emin) << KEYSHIFT) | (m7 << 1) | sticky]
     elif rnd == 1:  # log (RF8)
         m = 1.0 + man * (2.0 ** -mbits)
         c = 0
@@ -203,7 +178,7 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, near, flo, ext, p
         else:
             ev = er + (1 if c == 7 else 0)
             mv = 0 if c == 7 else np.int64(lv * 128.0) - 128
-            r = near[((ev - emin) << 8) | (mv << 1)]
+            r = near[((ev - emin) << KEYSHIFT) | (mv << 1)]
     else:  # stochastic
         if er > emax:
             r = n
@@ -211,7 +186,7 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, near, flo, ext, p
             if er < emin:
                 r = 0
             else:
-                r = flo[((er - emin) << 8) | (m7 << 1) | sticky]
+                r = flo[((er - emin) << KEYSHIFT) | (m7 << 1) | sticky]
             if r < n:
                 lo, hi = ext[r], ext[r + 1]
                 if er < -1000:  # |a| underflows float64 but is > 0 = lo: up iff bits == 0
@@ -259,7 +234,7 @@ def _sign_diff(x, k, s):
 
 
 @nb.njit(inline="always", **_JIT)
-def _int8_code(x, s, rnd):
+def _int8_code(x, s):
     """Two's complement code of the nearest integer to x / s (ties to even), clamped to +-127."""
     if x != x:
         return 0
@@ -341,10 +316,7 @@ def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits,
                 b = np.uint64(lut[np.int64(bits[t])])
             else:
                 b = np.uint64(bits[t])
-            if mbits == 23:
-                neg, kind, e, man = _split32(np.uint32(b))
-            else:
-                neg, kind, e, man = _split64(b)
+            neg, kind, e, man = _split(b, mbits)
             rb = np.uint64(rbits[t]) if has_r else np.uint64(0)
             out[t] = _float_code(neg, kind, e, man, mbits, X[g], rnd, over, rb, near, flo, ext, pos, negc,
                                  params, L, levels)
@@ -356,10 +328,7 @@ def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits,
 def _magnitude(bits, t, mbits, lut):
     """|x| of element t as an exact float64, or -1.0 for NaN and inf."""
     b = np.uint64(lut[np.int64(bits[t])]) if lut.size > 0 else np.uint64(bits[t])
-    if mbits == 23:
-        neg, kind, e, man = _split32(np.uint32(b))
-    else:
-        neg, kind, e, man = _split64(b)
+    neg, kind, e, man = _split(b, mbits)
     if kind == 0:
         return 0.0
     if kind == 1:
@@ -397,14 +366,18 @@ def group_amax_float(bits, mbits, lut, gid_mode, shape3, block, ngroups):
 
 
 @nb.njit(parallel=True, **_JIT)
-def encode_int8(x, gid_mode, shape3, block, scale, out):
+def encode_int8(bits, mbits, lut, gid_mode, shape3, block, scale, out):
+    """int8 codes of float bit patterns (no NaN here: the API rejects it)."""
     outer, n, inner = shape3[0], shape3[1], shape3[2]
-    total = x.size
     nblocks = (n + block - 1) // block
-    for t in nb.prange(total):
+    use_lut = lut.size > 0
+    for t in nb.prange(bits.size):
         o, j, i = _position(t, n, inner)
         g = _group(gid_mode, o, j, i, nblocks, block, inner)
-        out[t] = _int8_code(np.float64(x[t]), scale[g], 0)
+        b = np.uint64(lut[np.int64(bits[t])]) if use_lut else np.uint64(bits[t])
+        neg, kind, e, man = _split(b, mbits)
+        v = math.inf if kind == 2 else (0.0 if kind == 0 else math.ldexp(1.0 + man * (2.0 ** -mbits), e))
+        out[t] = _int8_code(-v if neg else v, scale[g])
     return out
 
 
@@ -482,7 +455,7 @@ def key16_table(X, over, near, pos, negc, params):
             elif er > emax:
                 r = n
             else:
-                r = near[((er - emin) << 8) | (m7 << 1)]
+                r = near[((er - emin) << KEYSHIFT) | (m7 << 1)]
         if r >= n:
             if over == 0:
                 r = n - 1

@@ -192,12 +192,8 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
             tables = tables.astype(kernel_dtype)
     else:
         tables = np.empty((0, 256), kernel_dtype)
-    flat = _native(codes).reshape(-1)
     out = np.empty(codes.size, kernel_dtype)
-    if tables.shape[0]:  # few groups: one lookup table each
-        K.decode_table(flat, gid_mode, s3, block, tables, out)
-    else:  # many small groups (blocks): scale each element
-        K.decode_scaled(flat, gid_mode, s3, block, vt, X, scale.reshape(-1).astype(np.float64),
-                        fmt.scale_rule == "absmax", out)
+    K.decode_codes(_native(codes).reshape(-1), gid_mode, s3, block, tables, vt, X,
+                   scale.reshape(-1).astype(np.float64), fmt.scale_rule == "absmax", out)
     out = out.reshape(codes.shape)
     return out if out.dtype == dtype else out.astype(dtype)

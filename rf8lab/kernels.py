@@ -382,48 +382,33 @@ def encode_int8(bits, mbits, lut, gid_mode, shape3, block, scale, out):
 
 
 @nb.njit(parallel=True, **_JIT)
-def decode_table(codes, gid_mode, shape3, block, tables, out):
-    """out[t] = tables[group(t), codes[t]] (one 256-entry table of output values per group)."""
+def decode_codes(codes, gid_mode, shape3, block, tables, vt, X, mult, use_mult, out):
+    """out[t] = value of codes[t] in its group: tables[group, code] when a table per group is given
+    (few groups), else vt[code] * 2^X[group] (ldexp, one rounding) or vt[code] * mult[group] (int8)."""
     outer, n, inner = shape3[0], shape3[1], shape3[2]
     total = codes.size
     nchunk = max(1, min(total // 65536, 4096))
     per = (total + nchunk - 1) // nchunk
     nblocks = (n + block - 1) // block
+    use_tables = tables.shape[0] > 0
     for c in nb.prange(nchunk):
         t0 = c * per
         t1 = min(total, t0 + per)
         if t0 >= t1:
             continue
-        if gid_mode == 0:
+        if gid_mode == 0 and use_tables:  # the common case: one table, a plain gather
             tab = tables[0]
             for t in range(t0, t1):
                 out[t] = tab[codes[t]]
             continue
         o, j, i = _position(t0, n, inner)
         for t in range(t0, t1):
-            out[t] = tables[_group(gid_mode, o, j, i, nblocks, block, inner), codes[t]]
-            o, j, i = _advance(o, j, i, n, inner)
-    return out
-
-
-@nb.njit(parallel=True, **_JIT)
-def decode_scaled(codes, gid_mode, shape3, block, vt, X, mult, use_mult, out):
-    """out[t] = vt[code] * 2^X[group] (one rounding, ldexp), or vt[code] * mult[group] for int8."""
-    outer, n, inner = shape3[0], shape3[1], shape3[2]
-    total = codes.size
-    nchunk = max(1, min(total // 65536, 4096))
-    per = (total + nchunk - 1) // nchunk
-    nblocks = (n + block - 1) // block
-    for c in nb.prange(nchunk):
-        t0 = c * per
-        t1 = min(total, t0 + per)
-        if t0 >= t1:
-            continue
-        o, j, i = _position(t0, n, inner)
-        for t in range(t0, t1):
             g = _group(gid_mode, o, j, i, nblocks, block, inner)
-            v = vt[codes[t]]
-            out[t] = v * mult[g] if use_mult else math.ldexp(v, X[g])
+            if use_tables:
+                out[t] = tables[g, codes[t]]
+            else:
+                v = vt[codes[t]]
+                out[t] = v * mult[g] if use_mult else math.ldexp(v, X[g])
             o, j, i = _advance(o, j, i, n, inner)
     return out
 

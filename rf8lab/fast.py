@@ -1,7 +1,7 @@
 """The default backend: prepares arrays for the Numba kernels and computes the group scales.
 
-Falls back to the reference codec, documented, in two rare cases: integer inputs beyond 2^53
-in magnitude (not exact in float64) and int8 with stochastic rounding.
+Falls back to the reference codec, documented, in one rare case: integer inputs beyond 2^53 in
+magnitude (not exact in float64).
 """
 from __future__ import annotations
 
@@ -58,9 +58,8 @@ def _view3(layout: Layout):
     return (1, s3, 1) if layout.granularity == "channel" else (2, s3, layout.block)
 
 
-def needs_reference(x: np.ndarray, fmt: Format, rounding: str) -> bool:
-    if fmt.scale_rule == "absmax" and rounding == "stochastic":
-        return True
+def needs_reference(x: np.ndarray) -> bool:
+    """Integers beyond 2^53 in magnitude are not exact in float64: the reference takes them."""
     if x.dtype.kind in "iu" and x.size and x.dtype.itemsize == 8:
         lo, hi = int(x.min()), int(x.max())
         return max(abs(lo), abs(hi)) > 2 ** 53
@@ -110,24 +109,25 @@ def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> boo
     """Table lookup on 16-bit round-to-odd keys: nearest, one scale, float32-or-narrower input,
     big enough to pay for the table (and, checked with X, every float32 subnormal flushes)."""
     return (layout.granularity in (None, "tensor") and rounding == "nearest" and fmt.scale_rule != "absmax"
-            and x.dtype.kind != "i" and x.dtype.kind != "u" and x.dtype.itemsize <= 4 and x.size >= 1 << 16)
+            and x.dtype.kind not in "iu" and x.dtype.itemsize <= 4 and x.size >= 1 << 16)
 
 
 def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
            random_bits: np.ndarray | None = None):
-    if x.size == 0 or needs_reference(x, fmt, rounding):
+    if x.size == 0 or needs_reference(x):
         return reference.encode(x, fmt, layout, rounding, overflow, random_bits)
     inp, gid_mode, s3, block, X, mult = _prepare(x, fmt, layout)
     Xf = X.reshape(-1).astype(np.int64)
     out = np.empty(x.size, np.uint8)
+    rb = _native(random_bits).reshape(-1) if random_bits is not None else np.empty(0, np.uint32)
     if _fast_path(x, fmt, layout, rounding) and Xf[0] > -100:
         _lookup(inp, key_table(fmt, int(Xf[0]), overflow), out)
     elif fmt.scale_rule == "absmax":
-        K.encode_int8(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1), out)
+        K.encode_int8(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1),
+                      rounding == "stochastic", rb, out)
     else:
         near, flo, ext, pos, neg, params = K._tables(fmt.name)
         L, levels = K.log_breakpoints()
-        rb = _native(random_bits).reshape(-1) if random_bits is not None else np.empty(0, np.uint32)
         K.encode_float(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, Xf, K.ROUND[rounding],
                        K.OVER[overflow], rb, near, flo, ext, pos, neg, params, L, levels, out)
     shape = layout.scale_shape

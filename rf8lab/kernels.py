@@ -234,8 +234,9 @@ def _sign_diff(x, k, s):
 
 
 @nb.njit(inline="always", **_JIT)
-def _int8_code(x, s):
-    """Two's complement code of the nearest integer to x / s (ties to even), clamped to +-127."""
+def _int8_code(x, s, stochastic, rbits):
+    """Two's complement code of x / s rounded to an integer, clamped to +-127: nearest (ties to
+    even) or stochastic (up iff rbits / 2^32 < x / s - floor(x / s))."""
     if x != x:
         return 0
     a = abs(x)
@@ -251,9 +252,19 @@ def _int8_code(x, s):
                 k -= 1
             elif _sign_diff(a, float(k + 1), s) >= 0:
                 k += 1
-            # now k = floor(a / s) exactly; compare with k + 1/2: sign of 2a - (2k+1)s
-            t = _sign_diff(2.0 * a, float(2 * k + 1), s)
-            if t > 0 or (t == 0 and k % 2 == 1):
+            # now k = floor(a / s) exactly
+            if stochastic:
+                # up iff rbits * s < (a - k s) 2^32, i.e. a 2^32 - (k 2^32 + rbits) s > 0, where
+                # k 2^32 + rbits < 2^39 is an exact integer; scale the side that cannot overflow
+                nk = float(k) * 4294967296.0 + float(rbits)
+                if a < 2.0 ** 960:
+                    up = _sign_diff(a * 4294967296.0, nk, s) > 0
+                else:
+                    up = _sign_diff(a, nk, s * 2.0 ** -32) > 0
+            else:  # compare with k + 1/2: sign of 2a - (2k+1)s
+                t = _sign_diff(2.0 * a, float(2 * k + 1), s)
+                up = t > 0 or (t == 0 and k % 2 == 1)
+            if up:
                 k += 1
             if k > 127:
                 k = 127
@@ -366,7 +377,7 @@ def group_amax_float(bits, mbits, lut, gid_mode, shape3, block, ngroups):
 
 
 @nb.njit(parallel=True, **_JIT)
-def encode_int8(bits, mbits, lut, gid_mode, shape3, block, scale, out):
+def encode_int8(bits, mbits, lut, gid_mode, shape3, block, scale, stochastic, rbits, out):
     """int8 codes of float bit patterns (no NaN here: the API rejects it)."""
     outer, n, inner = shape3[0], shape3[1], shape3[2]
     nblocks = (n + block - 1) // block
@@ -377,7 +388,8 @@ def encode_int8(bits, mbits, lut, gid_mode, shape3, block, scale, out):
         b = np.uint64(lut[np.int64(bits[t])]) if use_lut else np.uint64(bits[t])
         neg, kind, e, man = _split(b, mbits)
         v = math.inf if kind == 2 else (0.0 if kind == 0 else math.ldexp(1.0 + man * (2.0 ** -mbits), e))
-        out[t] = _int8_code(-v if neg else v, scale[g])
+        rb = np.uint64(rbits[t]) if stochastic else np.uint64(0)
+        out[t] = _int8_code(-v if neg else v, scale[g], stochastic, rb)
     return out
 
 

@@ -13,7 +13,8 @@ CONFIGS = [("rf8", r, o, s) for r in ("nearest", "log", "stochastic") for o in (
            for s in (None, "tensor")] + [
     ("e4m3", "nearest", "nan", None), ("e4m3", "nearest", "saturate", "tensor"),
     ("e5m2", "nearest", "inf", None), ("e4m3fnuz", "stochastic", "nan", None),
-    ("e5m2fnuz", "nearest", "saturate", "tensor")]
+    ("e5m2fnuz", "nearest", "saturate", "tensor"), ("int8", "nearest", "saturate", "tensor"),
+    ("int8", "stochastic", "saturate", "tensor")]
 
 
 def _same(a, b):
@@ -116,6 +117,22 @@ def test_float64_near_every_threshold():
         for s in (None, "tensor", "block"):
             kw = dict(rounding=r, scale=s, rng=3 if r == "stochastic" else None)
             _same(rl.encode(x, "rf8", backend="numba", **kw), rl.encode(x, "rf8", backend="reference", **kw))
+
+
+def test_int8_near_every_decision_point():
+    """float64 inputs at and 1 ulp around k * s and (k + 1/2) * s, where s = absmax / 127 is rounded:
+    the kernel's Dekker-corrected decisions equal the reference's exact ones, in both modes."""
+    for amax in (1.0, 0.3, 7e-5, 3e10):
+        s = amax / 127
+        k = np.arange(128.0)
+        pts = np.concatenate([k * s, (k + 0.5) * s])
+        x = np.concatenate([[amax], pts, np.nextafter(pts, np.inf), np.nextafter(pts, 0)])
+        x = np.concatenate([x, -x])
+        for bits in (None, np.zeros(x.shape, np.uint32), np.full(x.shape, 2 ** 32 - 1, np.uint32),
+                     np.random.default_rng(4).integers(0, 2 ** 32, x.shape, dtype=np.uint32)):
+            r = "nearest" if bits is None else "stochastic"
+            kw = dict(rounding=r, random_bits=bits)
+            _same(rl.encode(x, "int8", backend="numba", **kw), rl.encode(x, "int8", backend="reference", **kw))
 
 
 def test_noncontiguous_and_big_endian_inputs():

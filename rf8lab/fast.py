@@ -97,10 +97,8 @@ def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
     ngroups = max(1, int(np.prod(layout.scale_shape, dtype=np.int64)))
     if layout.granularity is None:
         amax = np.full(ngroups, -1.0)
-    elif gid_mode == 0:
-        amax = np.array([_tensor_amax(inp)])
     else:
-        amax = K.group_amax_float(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, ngroups)
+        amax = _group_amax(inp, gid_mode, s3, block, ngroups)
     X, mult = _scales(fmt, amax, layout.granularity)
     return inp, gid_mode, s3, block, X, mult
 
@@ -139,7 +137,7 @@ def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, ov
     applies; None otherwise. Equal to decode(encode(x)) by construction of the value table."""
     if dtype != np.float32 or not _fast_path(x, fmt, layout, rounding):
         return None
-    inp, _, _, _, X, _ = _prepare(x, fmt, layout)
+    inp, _, _, _, X, _ = _prepare(x, fmt, layout)  # one group: the whole tensor
     x0 = int(X.reshape(-1)[0])
     if x0 <= -100:
         return None
@@ -149,15 +147,18 @@ def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, ov
     return out.reshape(x.shape)
 
 
-def _tensor_amax(inp: _Input) -> float:
-    """Largest finite |x| of the whole array, exact (integer max over bit patterns)."""
-    if inp.mbits == 23:
-        top = K.max_abs_bits(inp.bits, inp.lut, np.uint64(0x7FFFFFFF), np.uint64(0x7F800000))
-        v = float(np.array([top], np.uint32).view(np.float32)[0])
+def _group_amax(inp: _Input, gid_mode, s3, block, ngroups) -> np.ndarray:
+    """Each group's largest finite |x|, exact in float64 (-1 where there is none): an integer max
+    over bit patterns, which order like the magnitudes."""
+    f32 = inp.mbits == 23
+    mask = np.uint64(0x7FFFFFFF if f32 else 0x7FFFFFFFFFFFFFFF)
+    inf_bits = np.uint64(0x7F800000 if f32 else 0x7FF0000000000000)
+    if gid_mode == 0:
+        top = np.array([K.max_abs_bits(inp.bits, inp.lut, mask, inf_bits)], np.uint64)
     else:
-        top = K.max_abs_bits(inp.bits, inp.lut, np.uint64(0x7FFFFFFFFFFFFFFF), np.uint64(0x7FF0000000000000))
-        v = float(np.array([top], np.uint64).view(np.float64)[0])
-    return v if v > 0 else -1.0
+        top = K.group_max_abs_bits(inp.bits, inp.lut, mask, inf_bits, gid_mode, s3, block, ngroups)
+    v = top.astype(np.uint32).view(np.float32).astype(np.float64) if f32 else top.view(np.float64)
+    return np.where(v > 0, v, -1.0)
 
 
 @lru_cache(maxsize=256)

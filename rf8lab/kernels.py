@@ -336,43 +336,37 @@ def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits,
 
 
 @nb.njit(inline="always", **_JIT)
-def _magnitude(bits, t, mbits, lut):
-    """|x| of element t as an exact float64, or -1.0 for NaN and inf."""
-    b = np.uint64(lut[np.int64(bits[t])]) if lut.size > 0 else np.uint64(bits[t])
-    neg, kind, e, man = _split(b, mbits)
-    if kind == 0:
-        return 0.0
-    if kind == 1:
-        return math.ldexp(1.0 + man * (2.0 ** -mbits), e)
-    return -1.0
+def _abs_pattern(bits, t, lut, mask, inf_bits):
+    """Bit pattern of |x| for element t (monotone in |x|), or 0 for NaN and inf."""
+    b = (np.uint64(lut[np.int64(bits[t])]) if lut.size > 0 else np.uint64(bits[t])) & mask
+    return b if b < inf_bits else np.uint64(0)
 
 
 @nb.njit(parallel=True, **_JIT)
-def group_amax_float(bits, mbits, lut, gid_mode, shape3, block, ngroups):
-    """Each group's largest finite magnitude, exact in float64; -1.0 if the group has none.
-    Channel (gid_mode 1) and block (2) layouts only; each parallel task owns its groups."""
+def group_max_abs_bits(bits, lut, mask, inf_bits, gid_mode, shape3, block, ngroups):
+    """Each group's largest finite |x| as a bit pattern (0 if none). Channel (gid_mode 1) and block (2)
+    layouts; each parallel task owns its groups, so there are no races and no partial arrays."""
     outer, n, inner = shape3[0], shape3[1], shape3[2]
-    best = np.full(ngroups, -1.0, np.float64)
+    best = np.zeros(ngroups, np.uint64)
     if gid_mode == 1:
         for j in nb.prange(n):
-            m = -1.0
+            m = np.uint64(0)
             for o in range(outer):
                 for i in range(inner):
-                    v = _magnitude(bits, (o * n + j) * inner + i, mbits, lut)
+                    v = _abs_pattern(bits, (o * n + j) * inner + i, lut, mask, inf_bits)
                     if v > m:
                         m = v
             best[j] = m
     else:
         nblocks = (n + block - 1) // block
         for ob in nb.prange(outer * nblocks):
-            o = ob // nblocks
             jb = ob % nblocks
+            o = ob // nblocks
             for j in range(jb * block, min(n, (jb + 1) * block)):
                 for i in range(inner):
-                    v = _magnitude(bits, (o * n + j) * inner + i, mbits, lut)
-                    g = ob * inner + i
-                    if v > best[g]:
-                        best[g] = v
+                    v = _abs_pattern(bits, (o * n + j) * inner + i, lut, mask, inf_bits)
+                    if v > best[ob * inner + i]:
+                        best[ob * inner + i] = v
     return best
 
 

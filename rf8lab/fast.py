@@ -5,7 +5,6 @@ magnitude (not exact in float64).
 """
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -103,6 +102,11 @@ def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
     return inp, gid_mode, s3, block, X, mult
 
 
+# The 16-bit key tables read every float32 subnormal as zero: right while the subnormals lie below
+# the format's grid, i.e. 2^-126 / 2^X < 2^emin with emin >= -18 for every format here.
+FAST_PATH_MIN_X = -100
+
+
 def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
     """Table lookup on 16-bit round-to-odd keys: nearest, one scale, float32-or-narrower input,
     big enough to pay for the table (and, checked with X, every float32 subnormal flushes)."""
@@ -118,7 +122,7 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
     Xf = X.reshape(-1).astype(np.int64)
     out = np.empty(x.size, np.uint8)
     rb = _native(random_bits).reshape(-1) if random_bits is not None else np.empty(0, np.uint32)
-    if _fast_path(x, fmt, layout, rounding) and Xf[0] > -100:
+    if _fast_path(x, fmt, layout, rounding) and Xf[0] > FAST_PATH_MIN_X:
         _lookup(inp, key_table(fmt, int(Xf[0]), overflow), out)
     elif fmt.scale_rule == "absmax":
         K.encode_int8(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1),
@@ -139,7 +143,7 @@ def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, ov
         return None
     inp, _, _, _, X, _ = _prepare(x, fmt, layout)  # one group: the whole tensor
     x0 = int(X.reshape(-1)[0])
-    if x0 <= -100:
+    if x0 <= FAST_PATH_MIN_X:
         return None
     values = np.ldexp(np.array(fmt.values, np.float64), x0).astype(np.float32)
     out = np.empty(x.size, np.float32)

@@ -308,7 +308,7 @@ def _advance(o, j, i, n, inner):
 def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits, near, flo, ext, pos, negc,
                  params, L, levels, out):
     """Encode a flat array of float bit patterns (uint32 or uint64; through `lut` if it is non-empty)."""
-    outer, n, inner = shape3[0], shape3[1], shape3[2]
+    n, inner = shape3[1], shape3[2]
     total = bits.size
     nchunk = max(1, min(total // 65536, 4096))
     per = (total + nchunk - 1) // nchunk
@@ -373,7 +373,7 @@ def group_max_abs_bits(bits, lut, mask, inf_bits, gid_mode, shape3, block, ngrou
 @nb.njit(parallel=True, **_JIT)
 def encode_int8(bits, mbits, lut, gid_mode, shape3, block, scale, stochastic, rbits, out):
     """int8 codes of float bit patterns (no NaN here: the API rejects it)."""
-    outer, n, inner = shape3[0], shape3[1], shape3[2]
+    n, inner = shape3[1], shape3[2]
     nblocks = (n + block - 1) // block
     use_lut = lut.size > 0
     for t in nb.prange(bits.size):
@@ -391,7 +391,7 @@ def encode_int8(bits, mbits, lut, gid_mode, shape3, block, scale, stochastic, rb
 def decode_codes(codes, gid_mode, shape3, block, tables, vt, X, mult, use_mult, out):
     """out[t] = value of codes[t] in its group: tables[group, code] when a table per group is given
     (few groups), else vt[code] * 2^X[group] (ldexp, one rounding) or vt[code] * mult[group] (int8)."""
-    outer, n, inner = shape3[0], shape3[1], shape3[2]
+    n, inner = shape3[1], shape3[2]
     total = codes.size
     nchunk = max(1, min(total // 65536, 4096))
     per = (total + nchunk - 1) // nchunk

@@ -23,12 +23,10 @@ def _native(x: np.ndarray) -> np.ndarray:
 
 class _Input(NamedTuple):
     """Flat bit patterns for the kernels: float32 patterns (mbits 23; 16- and 8-bit types through
-    `lut`) or float64 patterns (mbits 52). key16: the patterns are bfloat16, i.e. already the top
-    16 bits of the float32 pattern."""
+    `lut`) or float64 patterns (mbits 52)."""
     bits: np.ndarray
     mbits: int
     lut: np.ndarray
-    key16: bool = False
 
 
 def _bits(x: np.ndarray) -> _Input:
@@ -42,7 +40,7 @@ def _bits(x: np.ndarray) -> _Input:
     if dt.kind in "iu":  # exact in float64: the caller checked |x| <= 2^53
         return _Input(x.astype(np.float64).view(np.uint64), 52, none)
     width = np.uint16 if dt.itemsize == 2 else np.uint8
-    return _Input(x.view(width), 23, K.bits_lut(dt), key16=dt.name == "bfloat16")
+    return _Input(x.view(width), 23, K.bits_lut(dt))
 
 
 def _view3(layout: Layout):
@@ -102,16 +100,12 @@ def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
     return inp, gid_mode, s3, block, X, mult
 
 
-# The 16-bit key tables read every float32 subnormal as zero: right while the subnormals lie below
-# the format's grid, i.e. 2^-126 / 2^X < 2^emin with emin >= -18 for every format here.
-FAST_PATH_MIN_X = -100
-
-
 def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
-    """Table lookup on 16-bit round-to-odd keys: nearest, one scale, float32-or-narrower input,
-    big enough to pay for the table (and, checked with X, every float32 subnormal flushes)."""
-    return (layout.granularity in (None, "tensor") and rounding == "nearest" and fmt.scale_rule != "absmax"
-            and x.dtype.kind not in "iu" and x.dtype.itemsize <= 4 and x.size >= 1 << 16)
+    """16-bit key tables: nearest or log, one scale, float32-or-narrower input, big enough to pay
+    for building the table."""
+    return (layout.granularity in (None, "tensor") and rounding in ("nearest", "log")
+            and fmt.scale_rule != "absmax" and x.dtype.kind not in "iu" and x.dtype.itemsize <= 4
+            and x.size >= 1 << 16)
 
 
 def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
@@ -122,8 +116,8 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
     Xf = X.reshape(-1).astype(np.int64)
     out = np.empty(x.size, np.uint8)
     rb = _native(random_bits).reshape(-1) if random_bits is not None else np.empty(0, np.uint32)
-    if _fast_path(x, fmt, layout, rounding) and Xf[0] > FAST_PATH_MIN_X:
-        _lookup(inp, key_table(fmt, int(Xf[0]), overflow), out)
+    if _fast_path(x, fmt, layout, rounding):
+        _lookup(inp, fmt, int(Xf[0]), rounding, overflow, np.empty(0, np.uint8), out)
     elif fmt.scale_rule == "absmax":
         K.encode_int8(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1),
                       rounding == "stochastic", rb, out)
@@ -143,11 +137,9 @@ def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, ov
         return None
     inp, _, _, _, X, _ = _prepare(x, fmt, layout)  # one group: the whole tensor
     x0 = int(X.reshape(-1)[0])
-    if x0 <= FAST_PATH_MIN_X:
-        return None
     values = np.ldexp(np.array(fmt.values, np.float64), x0).astype(np.float32)
     out = np.empty(x.size, np.float32)
-    _lookup(inp, values[key_table(fmt, x0, overflow)], out)
+    _lookup(inp, fmt, x0, rounding, overflow, values, out)
     return out.reshape(x.shape)
 
 
@@ -166,16 +158,23 @@ def _group_amax(inp: _Input, gid_mode, s3, block, ngroups) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def key_table(fmt: Format, X: int, overflow: str) -> np.ndarray:
-    near, flo, ext, pos, neg, params = K._tables(fmt.name)
-    return K.key16_table(X, K.OVER[overflow], near, pos, neg, params)
+def key_table(fmt: Format, X: int, rounding: str, overflow: str) -> tuple[np.ndarray, bool]:
+    """The 16-bit key table and whether every entry is decided (no -1)."""
+    tab = K.key16_table(X, K.ROUND[rounding], K.OVER[overflow], *K._tables(fmt.name), *K.log_breakpoints())
+    return tab, bool((tab >= 0).all())
 
 
-def _lookup(inp: _Input, tab: np.ndarray, out: np.ndarray) -> None:
-    if inp.key16:
-        K.lookup16(inp.bits, tab, out)
-    else:
-        K.lookup32(inp.bits, inp.lut, tab, out)
+def _lookup(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals, out) -> None:
+    """Codes (or, with `vals`, their values) from the 16-bit key table, then exact rounding for the
+    few elements whose key does not decide."""
+    tab, decided = key_table(fmt, X, rounding, overflow)
+    odd = rounding == "nearest"
+    safe = np.maximum(tab, 0)
+    K.lookup(inp.bits, inp.lut, odd, vals[safe] if vals.size else safe.astype(np.uint8), out)
+    if not decided:
+        near, flo, ext, pos, neg, params = K._tables(fmt.name)
+        K.fill_undecided(inp.bits, inp.lut, odd, tab < 0, X, K.ROUND[rounding], K.OVER[overflow],
+                         near, flo, ext, pos, neg, params, *K.log_breakpoints(), vals, out)
 
 
 def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray, scale: np.ndarray,

@@ -90,7 +90,12 @@ def _tables(name: str) -> tuple:
     nan_p, nan_n = fmt.nan_codes or (0, 0)
     inf_p = fmt.inf_code(False) if fmt.has_inf else 0
     inf_n = fmt.inf_code(True) if fmt.has_inf else 0
-    params = np.array([emin, emax, n, nan_p, nan_n, inf_p, inf_n], np.int64)
+    def key(g):  # table key of a grid magnitude (sticky 0); keys order like the magnitudes
+        e = floor_log2(g)
+        return ((e - emin) << KEYSHIFT) | (int((g / Fraction(2) ** e - 1) * (1 << KEYBITS)) << 1)
+
+    params = np.array([emin, emax, n, nan_p, nan_n, inf_p, inf_n, key(fmt.min_positive), key(fmt.max)],
+                      np.int64)
     return near, flo, ext, pos, neg, params
 
 
@@ -164,21 +169,21 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, near, flo, ext, p
         else:
             r = near[((er - emin) << KEYSHIFT) | (m7 << 1) | sticky]
     elif rnd == 1:  # log (RF8)
-        m = 1.0 + man * (2.0 ** -mbits)
+        m = 1.0 + man / float(1 << mbits)
         c = 0
         for i in range(7):
             if m > L[i]:
                 c += 1
-        lv = levels[c]
-        v = math.ldexp(lv, er) if er > -1100 else 0.0
-        if er > emax + 1 or v > ext[n - 1]:
-            r = n
-        elif v < ext[1]:
+        # the result levels[c] * 2^er as a table key; compare keys with those of min and max
+        ev = er + (1 if c == 7 else 0)
+        mv = 0 if c == 7 else np.int64(levels[c] * 128.0) - 128
+        if ev < emin:
             r = 0
+        elif ev > emax:
+            r = n
         else:
-            ev = er + (1 if c == 7 else 0)
-            mv = 0 if c == 7 else np.int64(lv * 128.0) - 128
-            r = near[((ev - emin) << KEYSHIFT) | (mv << 1)]
+            kv = ((ev - emin) << KEYSHIFT) | (mv << 1)
+            r = 0 if kv < params[7] else (n if kv > params[8] else near[kv])
     else:  # stochastic
         if er > emax:
             r = n
@@ -193,7 +198,7 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, near, flo, ext, p
                     if rbits == 0:
                         r += 1
                 else:
-                    a = math.ldexp(1.0 + man * (2.0 ** -mbits), er)
+                    a = math.ldexp(1.0 + man / float(1 << mbits), er)
                     if a != lo and rbits * (hi - lo) < (a - lo) * 4294967296.0:
                         r += 1
     if r >= n:
@@ -381,7 +386,7 @@ def encode_int8(bits, mbits, lut, gid_mode, shape3, block, scale, stochastic, rb
         g = _group(gid_mode, o, j, i, nblocks, block, inner)
         b = np.uint64(lut[np.int64(bits[t])]) if use_lut else np.uint64(bits[t])
         neg, kind, e, man = _split(b, mbits)
-        v = math.inf if kind == 2 else (0.0 if kind == 0 else math.ldexp(1.0 + man * (2.0 ** -mbits), e))
+        v = math.inf if kind == 2 else (0.0 if kind == 0 else math.ldexp(1.0 + man / float(1 << mbits), e))
         rb = np.uint64(rbits[t]) if stochastic else np.uint64(0)
         out[t] = _int8_code(-v if neg else v, scale[g], stochastic, rb)
     return out
@@ -419,62 +424,77 @@ def decode_codes(codes, gid_mode, shape3, block, tables, vt, X, mult, use_mult, 
     return out
 
 
-# ---- fast path: per-tensor scale, nearest, inputs with float32 bit patterns ----------------------
-# Round-to-odd to 16 bits keeps every decision when thresholds have <= 6 fraction bits (true for
-# every float format here): key = top 16 bits of the float32 pattern, its last bit OR-ed with any
-# lower bit. One 64 Ki-entry table per (format, X, overflow) then answers each element.
+# ---- fast path: one scale, nearest or log, inputs with float32 bit patterns ----------------------
+# A 64 Ki-entry table per (format, X, rounding, overflow) answers each element from 16 bits of its
+# float32 pattern. Nearest uses round-to-odd keys (top 16 bits, the last OR-ed with any lower bit):
+# for normal numbers that decides every case, since no threshold needs more than 6 fraction bits.
+# Otherwise a key stands for an interval of patterns; the rounding is monotone, so when both ends
+# of the interval get the same code every pattern in it does, and the entry holds that code; when
+# they differ (a log breakpoint, or a subnormal split across keys) it holds -1 and the element is
+# rounded exactly by _float_code. Each entry is computed by _float_code itself.
+
+@nb.njit(inline="always", **_JIT)
+def _code32(b, X, rnd, over, near, flo, ext, pos, negc, params, L, levels):
+    neg, kind, e, man = _split(b, 23)
+    return _float_code(neg, kind, e, man, 23, X, rnd, over, np.uint64(0), near, flo, ext, pos, negc,
+                       params, L, levels)
+
 
 @nb.njit(**_JIT)
-def key16_table(X, over, near, pos, negc, params):
-    """Code for every 16-bit round-to-odd key (sign, 8 exponent bits, 7 mantissa bits) at scale X."""
-    tab = np.empty(65536, np.uint8)
-    n, emin, emax = params[2], params[0], params[1]
+def key16_table(X, rnd, over, near, flo, ext, pos, negc, params, L, levels):
+    """int16 code for every 16-bit key at scale X, or -1 where the key does not decide."""
+    tab = np.empty(65536, np.int16)
+    odd = rnd == 0
     for k in range(65536):
-        neg = k >= 32768
-        ex = (k >> 7) & 255
-        m7 = k & 127
-        if ex == 255:
-            kind = 3 if m7 != 0 else 2
-            tab[k] = _special(neg, kind, over, params, pos, negc)
+        normal = ((k >> 7) & 255) not in (0, 255)
+        if odd and (k % 2 == 0 or normal):
+            # an even round-to-odd key is the single pattern k << 16; an odd one of a normal
+            # number lies strictly between two 7-bit points, where no threshold is
+            tab[k] = _code32(np.uint64(k) << np.uint64(16), X, rnd, over, near, flo, ext, pos, negc,
+                             params, L, levels)
             continue
-        if ex == 0:  # zero and float32 subnormals (the caller checked they all flush)
-            r = 0
-        else:
-            er = ex - 127 - X
-            if er < emin:
-                r = 0
-            elif er > emax:
-                r = n
-            else:
-                r = near[((er - emin) << KEYSHIFT) | (m7 << 1)]
-        if r >= n:
-            if over == 0:
-                r = n - 1
-            elif over == 2:
-                tab[k] = params[6] if neg else params[5]
-                continue
-            else:
-                tab[k] = params[4] if neg else params[3]
-                continue
-        tab[k] = negc[r] if neg else pos[r]
+        # the patterns of key k: (k-1)<<16 (exclusive) .. k<<16 | 0xFFFF (odd keys), or k<<16 ..
+        # k<<16 | 0xFFFF (truncated keys)
+        lo = (np.uint64(k - 1) << np.uint64(16)) + np.uint64(1) if odd else np.uint64(k) << np.uint64(16)
+        hi = (np.uint64(k) << np.uint64(16)) | np.uint64(0xFFFF)
+        c0 = _code32(lo, X, rnd, over, near, flo, ext, pos, negc, params, L, levels)
+        c1 = _code32(hi, X, rnd, over, near, flo, ext, pos, negc, params, L, levels)
+        tab[k] = c0 if c0 == c1 else -1
     return tab
 
 
 @nb.njit(parallel=True, **_JIT)
-def lookup32(bits, lut, tab, out):
-    """out[t] = tab[round_to_odd16(bits[t])] for float32 patterns (through `lut` if non-empty)."""
+def lookup(bits, lut, odd, tab, out):
+    """out[t] = tab[key of element t]: a plain gather (codes, or their values for quantize in one
+    pass). Entries the key does not decide are filled afterwards by `fill_undecided`."""
     use_lut = lut.size > 0
     for t in nb.prange(bits.size):
         b = lut[np.int64(bits[t])] if use_lut else np.uint32(bits[t])
-        out[t] = tab[(b >> np.uint32(16)) | np.uint32((b & np.uint32(0xFFFF)) != 0)]
+        k = b >> np.uint32(16)
+        if odd:
+            k |= np.uint32((b & np.uint32(0xFFFF)) != 0)
+        out[t] = tab[k]
     return out
 
 
 @nb.njit(parallel=True, **_JIT)
-def lookup16(bits, tab, out):
-    """out[t] = tab[bits[t]] for bfloat16 patterns (already 16-bit keys)."""
+def fill_undecided(bits, lut, odd, undecided, X, rnd, over, near, flo, ext, pos, negc, params, L, levels,
+                   vals, out):
+    """Second pass for the elements whose key does not decide: round them exactly (_float_code).
+    A separate pass keeps `lookup` a tight, vectorizable loop."""
+    use_lut = lut.size > 0
+    use_vals = vals.size > 0
     for t in nb.prange(bits.size):
-        out[t] = tab[bits[t]]
+        b = lut[np.int64(bits[t])] if use_lut else np.uint32(bits[t])
+        k = b >> np.uint32(16)
+        if odd:
+            k |= np.uint32((b & np.uint32(0xFFFF)) != 0)
+        if undecided[k]:
+            c = _code32(np.uint64(b), X, rnd, over, near, flo, ext, pos, negc, params, L, levels)
+            if use_vals:
+                out[t] = vals[c]
+            else:
+                out[t] = c
     return out
 
 

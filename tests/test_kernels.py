@@ -119,6 +119,21 @@ def test_float64_near_every_threshold():
             _same(rl.encode(x, "rf8", backend="numba", **kw), rl.encode(x, "rf8", backend="reference", **kw))
 
 
+@pytest.mark.parametrize("rounding", ["nearest", "log"])
+def test_key_tables_with_subnormal_inputs(rounding):
+    """Tiny float32 tensors (X near -140) put subnormal patterns inside the grid, where a 16-bit key
+    does not decide and the exact second pass must; >= 2^16 elements so the key tables are used."""
+    rng = np.random.default_rng(6)
+    sub = rng.integers(1, 1 << 23, 1 << 16, dtype=np.uint32)  # every subnormal exponent range
+    sub = (sub >> rng.integers(0, 23, sub.size).astype(np.uint32)).astype(np.uint32) | 1
+    x = np.concatenate([sub.view(np.float32), rng.integers(0x00800000, 0x01000000, 4096, dtype=np.uint32).view(np.float32)])
+    x = x * rng.choice(np.array([-1, 1], np.float32), x.size)
+    for scale in (None, "tensor"):
+        kw = dict(rounding=rounding, scale=scale)
+        _same(rl.encode(x, "rf8", backend="numba", **kw), rl.encode(x, "rf8", backend="reference", **kw))
+        np.testing.assert_array_equal(rl.quantize(x, "rf8", **kw), rl.quantize(x, "rf8", backend="reference", **kw))
+
+
 def test_int8_near_every_decision_point():
     """float64 inputs at and 1 ulp around k * s and (k + 1/2) * s, where s = absmax / 127 is rounded:
     the kernel's Dekker-corrected decisions equal the reference's exact ones, in both modes."""

@@ -39,7 +39,8 @@ class GG:
 
     def cdf(self, x):
         z = (np.asarray(x, np.float64) - self.loc) / self.scale
-        return 0.5 + 0.5 * np.sign(z) * special.gammainc(1 / self.shape, np.abs(z) ** self.shape)
+        tail = 0.5 * special.gammaincc(1 / self.shape, np.abs(z) ** self.shape)  # accurate far out
+        return np.where(z < 0, tail, 1 - tail)
 
     def sf(self, x):
         return self.cdf(2 * self.loc - np.asarray(x, np.float64))

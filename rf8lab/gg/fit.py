@@ -26,21 +26,60 @@ NU_MIN, NU_MAX = 0.02, 50.0
 MIN_N = 8
 
 
+CHUNK = 1 << 15  # elements per parallel task: one long row still uses every core
+
+
 @nb.njit(parallel=True, cache=True)
-def _sums(logy, w, nu):
-    """Per row: S0, S1, S2 = sum w y^nu (1, ln y, ln^2 y) over entries with w > 0. Parallel over
-    (row, chunk) pieces, so one long row uses every core too."""
-    rows, m = logy.shape
-    chunk = 1 << 15
-    nch = (m + chunk - 1) // chunk
-    part = np.zeros((3, rows * nch))
+def _prepare(x, w, loc, logy):
+    """logy = ln|x - loc| (NaN for zeros), and per row: weighted count of nonzero values, of zeros,
+    of non-finite values, sum of y and y^2, smallest and largest y. w.size == 0 means weight 1."""
+    rows, m = x.shape
+    nch = (m + CHUNK - 1) // CHUNK
+    part = np.zeros((7, rows * nch))
+    unit = w.size == 0
     for q in nb.prange(rows * nch):
         r, c = q // nch, q % nch
+        n = nz = bad = s1 = s2 = 0.0
+        lo, hi = np.inf, 0.0
+        for j in range(c * CHUNK, min(m, (c + 1) * CHUNK)):
+            wt = 1.0 if unit else w[r, j]
+            logy[r, j] = np.nan
+            if wt == 0:
+                continue
+            y = abs(np.float64(x[r, j]) - loc)
+            if not np.isfinite(y):
+                bad += wt
+            elif y == 0:
+                nz += wt
+            else:
+                logy[r, j] = np.log(y)
+                n += wt
+                s1 += wt * y
+                s2 += wt * y * y
+                lo = min(lo, y)
+                hi = max(hi, y)
+        part[0, q], part[1, q], part[2, q], part[3, q], part[4, q] = n, nz, bad, s1, s2
+        part[5, q], part[6, q] = lo, hi
+    return part.reshape(7, rows, nch)
+
+
+@nb.njit(parallel=True, cache=True)
+def _sums(logy, w, nu, shift, active):
+    """Per active row: S0, S1, S2 = sum w y^nu (1, ln y, ln^2 y) of y = exp(logy - shift), NaN skipped."""
+    rows, m = logy.shape
+    nch = (m + CHUNK - 1) // CHUNK
+    part = np.zeros((3, rows * nch))
+    unit = w.size == 0
+    for q in nb.prange(rows * nch):
+        r, c = q // nch, q % nch
+        if not active[r]:
+            continue
         s0 = s1 = s2 = 0.0
-        for j in range(c * chunk, min(m, (c + 1) * chunk)):
-            if w[r, j] > 0:
-                l = logy[r, j]
-                p = w[r, j] * np.exp(nu[r] * l)
+        for j in range(c * CHUNK, min(m, (c + 1) * CHUNK)):
+            l = logy[r, j]
+            if l == l:
+                l -= shift[r]
+                p = np.exp(nu[r] * l) if unit else w[r, j] * np.exp(nu[r] * l)
                 s0 += p
                 s1 += p * l
                 s2 += p * l * l
@@ -113,55 +152,58 @@ def _distinct(x: np.ndarray):
     return vals, counts[nz].astype(np.float64)
 
 
-def _check_finite(v, w):
-    bad = ~np.isfinite(v) & (w > 0)
+def _fit_rows(x, w, loc, method: str, rows: bool, max_iter: int = 100) -> "FitResult":
+    """Fit each row of x (2-D; weights w, or an empty array for weight 1) about `loc`."""
+    logy = np.empty(x.shape, np.float64)
+    part = _prepare(x, w, float(loc), logy)
+    n, n_zero, bad, s1, s2 = part[:5].sum(axis=2)
+    lo, hi = part[5].min(axis=1), part[6].max(axis=1)
     if bad.any():
-        raise ValueError(f"cannot fit a GG to data with NaN or inf; found {int(w[bad].sum())} such values")
-
-
-# ---- the fit ------------------------------------------------------------------------------------
-def _fit_rows(y, w, method: str, max_iter: int = 100):
-    """Fit rows of magnitudes y (2-D) with weights w (0 = excluded). Returns a dict of row arrays."""
-    n = w.sum(axis=1)
-    r = np.sqrt((w * y * y).sum(axis=1) / n)  # RMS: fit on y / r, which is well scaled
-    yn = y / r[:, None]
-    with np.errstate(divide="ignore"):
-        logy = np.where(w > 0, np.log(np.where(w > 0, yn, 1.0)), 0.0)
-    m1 = (w * yn).sum(axis=1) / n
-    nu = shape_from_moment_ratio(1.0 / m1 ** 2)  # E[yn^2] = 1 after normalization
+        raise ValueError(f"cannot fit a GG to data with NaN or inf; found {int(bad.sum())} such values")
+    where = (lambda r: f" (row {r})") if rows else (lambda r: "")
+    few = np.flatnonzero(n < MIN_N)
+    if few.size:
+        raise ValueError(f"a GG fit needs at least {MIN_N} finite nonzero values; got {int(n[few[0]])}"
+                         + where(few[0]))
+    const = np.flatnonzero(lo == hi)
+    if const.size:
+        raise ValueError("cannot fit a GG to data whose nonzero magnitudes are all equal" + where(const[0]))
+    r = np.sqrt(s2 / n)  # RMS: the sums are taken on y / r, which is well scaled
+    shift = np.log(r)
+    nu = shape_from_moment_ratio(1.0 / (s1 / (n * r)) ** 2)  # E[(y/r)^2] = 1
     its = np.zeros(len(n), np.int64)
-    converged = np.ones(len(n), bool)
-    S = _sums(logy, w, nu)
-    if method == "mle":
-        converged[:] = False
-        for it in range(max_iter):
-            S0, S1, S2 = S
-            lp = _profile(nu, S0, n)
-            q, ln_a = S1 / S0, np.log(nu * S0 / n)
-            psi, psi1 = special.psi(1 / nu), special.polygamma(1, 1 / nu)
-            g = 1 + psi / nu + ln_a / nu - q
-            gp = (-psi - psi1 / nu + 1 + nu * q - ln_a) / nu ** 2 - S2 / S0 + q * q
-            step = np.where(gp < 0, -g / gp, np.sign(g) * 0.25 * nu)  # ascent direction if not concave
-            step = np.clip(step, -0.5 * nu, nu)
-            todo = ~converged
-            for _ in range(40):  # damping: halve until the profile likelihood does not decrease
-                cand = np.clip(nu + step, NU_MIN, NU_MAX)
-                Sc = _sums(logy, w, cand)  # all three sums: the next iteration starts from them
-                worse = todo & ~(_profile(cand, Sc[0], n) >= lp - 1e-15 * np.abs(lp))
-                if not worse.any():
-                    break
-                step = np.where(worse, step / 2, step)
-            its += todo
-            converged |= todo & (np.abs(cand - nu) <= 1e-10 * nu)
-            S = np.where(todo, Sc, S)
-            nu = np.where(todo, cand, nu)
-            if converged.all():
+    converged = np.full(len(n), method != "mle")
+    S = _sums(logy, w, nu, shift, np.ones(len(n), bool))
+    while not converged.all() and its.max() < max_iter:
+        S0, S1, S2 = S
+        lp = _profile(nu, S0, n)
+        q, ln_a = S1 / S0, np.log(nu * S0 / n)
+        psi, psi1 = special.psi(1 / nu), special.polygamma(1, 1 / nu)
+        g = 1 + psi / nu + ln_a / nu - q
+        gp = (-psi - psi1 / nu + 1 + nu * q - ln_a) / nu ** 2 - S2 / S0 + q * q
+        step = np.where(gp < 0, -g / gp, np.sign(g) * 0.25 * nu)  # ascent direction if not concave
+        step = np.clip(step, -0.5 * nu, nu)
+        todo = ~converged
+        cand, Sc = nu.copy(), S.copy()
+        for _ in range(40):  # damping: halve until the profile likelihood does not decrease
+            cand = np.where(todo, np.clip(nu + step, NU_MIN, NU_MAX), cand)
+            Sc = np.where(todo, _sums(logy, w, cand, shift, todo), Sc)  # the next iteration starts here
+            worse = todo & ~(_profile(cand, Sc[0], n) >= lp - 1e-15 * np.abs(lp))
+            if not worse.any():
                 break
+            step = np.where(worse, step / 2, step)
+            todo = worse
+        moved = ~converged
+        its += moved
+        converged |= moved & (np.abs(cand - nu) <= 1e-10 * nu)
+        S = np.where(moved, Sc, S)
+        nu = np.where(moved, cand, nu)
     S0, S1, S2 = S
     a_n = (nu * S0 / n) ** (1 / nu)
-    loglik = n * _profile(nu, S0, n) - n * np.log(r)  # back to the data's units
-    cov = _covariance(nu, a_n, S0, S1, S2, n)
-    return dict(shape=nu, scale=a_n * r, cov=cov, r=r, loglik=loglik, n=n, iterations=its, converged=converged)
+    res = dict(shape=nu, scale=a_n * r, cov=_covariance(nu, a_n, S0, S1, S2, n), r=r,
+               loglik=n * _profile(nu, S0, n) - n * shift,  # back to the data's units
+               n=n, iterations=its, converged=converged)
+    return _result(res, n_zero, loc, method, rows)
 
 
 def _covariance(nu, a, S0, S1, S2, n):
@@ -211,7 +253,8 @@ def fit(x, loc=0.0, method: str = "mle", axis=None) -> FitResult:
     Exact zeros (x == loc) are excluded and counted; NaN or inf raise ValueError, and so does a
     row with fewer than 8 finite nonzero values or with all magnitudes equal.
     Low-precision inputs (float16, bfloat16, float8) are reduced to their distinct values by one
-    bincount when axis is None, which gives the same sums exactly and much faster.
+    bincount when axis is None, which gives the same sums exactly and much faster; so are the codes
+    of an rf8lab.Encoded with one scale.
     """
     if method not in ("mle", "moments"):
         raise ValueError(f"method must be 'mle' or 'moments'; got {method!r}")
@@ -224,44 +267,18 @@ def fit(x, loc=0.0, method: str = "mle", axis=None) -> FitResult:
         return _fit_with_loc(x, method)
     if axis is None:
         dist = _distinct(x)
-        v, w = dist if dist is not None else (x.astype(np.float64).ravel(), np.ones(x.size))
-        return _fit_weighted(v, w, float(loc), method)
-    x = x.astype(np.float64)
+        if dist is not None:
+            return _fit_rows(dist[0][None, :], dist[1][None, :], loc, method, rows=False)
+        return _fit_rows(np.ascontiguousarray(x).reshape(1, -1), _UNIT, loc, method, rows=False)
+    if x.dtype.kind == "V" or x.dtype == np.float16:
+        x = x.astype(np.float32)  # exact; the kernels read float32
     if x.ndim == 0 or not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis={axis!r} is out of range for an array of {x.ndim} dimension(s)")
-    rows = np.moveaxis(x, axis, 0).reshape(x.shape[axis], -1)
-    _check_finite(rows, np.ones_like(rows))
-    y = np.abs(rows - loc)
-    w = (y > 0).astype(np.float64)
-    _check_rows(y, w)
-    res = _fit_rows(y, w, method)
-    return _result(res, (w == 0).sum(axis=1), loc, method, rows=True)
+    rows = np.ascontiguousarray(np.moveaxis(x, axis, 0)).reshape(x.shape[axis], -1)
+    return _fit_rows(rows, _UNIT, loc, method, rows=True)
 
 
-def _check_rows(y, w, rows=True):
-    """Enough nonzero values, and not all of the same magnitude, in every row."""
-    where = (lambda r: f" (row {r})") if rows else (lambda r: "")
-    n = w.sum(axis=1)
-    few = np.flatnonzero(n < MIN_N)
-    if few.size:
-        raise ValueError(f"a GG fit needs at least {MIN_N} finite nonzero values; got {int(n[few[0]])}"
-                         + where(few[0]))
-    ymax = np.where(w > 0, y, -np.inf).max(axis=1)
-    ymin = np.where(w > 0, y, np.inf).min(axis=1)
-    const = np.flatnonzero(ymax == ymin)
-    if const.size:
-        raise ValueError("cannot fit a GG to data whose nonzero magnitudes are all equal" + where(const[0]))
-
-
-def _fit_weighted(v, w, loc, method) -> FitResult:
-    _check_finite(v, w)
-    y = np.abs(v - loc)
-    keep = (y > 0) & (w > 0)
-    n_zero = w[(y == 0)].sum()
-    yk, wk = y[keep][None, :], w[keep][None, :]
-    _check_rows(yk, wk, rows=False)
-    res = _fit_rows(yk, wk, method)
-    return _result(res, np.array([n_zero]), loc, method, rows=False)
+_UNIT = np.empty((0, 0))  # "every weight is 1"
 
 
 def _fit_encoded(enc, loc, method) -> FitResult:
@@ -273,25 +290,27 @@ def _fit_encoded(enc, loc, method) -> FitResult:
     enc1 = type(enc)(**{**enc.__dict__, "codes": nz.astype(np.uint8),
                         "layout": type(enc.layout)(enc.layout.granularity, (nz.size,))})
     vals = decode(enc1, np.float64)
-    return _fit_weighted(vals, counts[nz].astype(np.float64), 0.0 if loc is None else float(loc), method)
+    return _fit_rows(vals[None, :], counts[nz][None, :].astype(np.float64), 0.0 if loc is None else loc,
+                     method, rows=False)
 
 
 def _fit_with_loc(x, method) -> FitResult:
     """Location by a bounded scalar search of the profile log-likelihood, shape and scale profiled."""
-    v = x.astype(np.float64).ravel()
-    _check_finite(v, np.ones_like(v))
+    v = x.astype(np.float64).reshape(1, -1)  # exact for every accepted dtype
+    if not np.isfinite(v).all():
+        raise ValueError("cannot fit a GG to data with NaN or inf")
     med = float(np.median(v))
     spread = float(np.std(v)) or 1.0
 
     def neg(mu):
         try:
-            return -_fit_weighted(v, np.ones_like(v), mu, method).loglik
+            return -_fit_rows(v, _UNIT, mu, method, rows=False).loglik
         except ValueError:
             return np.inf
 
     opt = optimize.minimize_scalar(neg, bounds=(med - 0.5 * spread, med + 0.5 * spread), method="bounded",
                                    options={"xatol": 1e-9 * spread})
-    res = _fit_weighted(v, np.ones_like(v), float(opt.x), method)
+    res = _fit_rows(v, _UNIT, float(opt.x), method, rows=False)
     h = 1e-4 * spread  # curvature of the profile in mu: a standard error where the profile is smooth
     curv = (neg(opt.x + h) - 2 * neg(opt.x) + neg(opt.x - h)) / h ** 2
     res.loc_se = float(1 / np.sqrt(curv)) if curv > 0 and res.shape > 1 else float("nan")

@@ -58,7 +58,10 @@ def test_mle_is_at_least_as_likely_as_scipy_and_the_start(nu):
     assert r.loglik >= ll_scipy - 1e-9 * abs(ll_scipy)
     assert np.isclose(r.loglik, gg.gg(r.shape, r.scale).logpdf(x).sum(), rtol=1e-12)
     m = gg.fit(x, method="moments")
-    assert r.loglik >= gg.gg(m.shape, m.scale).logpdf(x).sum()
+    assert np.isclose(m.loglik, gg.gg(m.shape, m.scale).logpdf(x).sum(), rtol=1e-12) and np.isnan(m.shape_se)
+    assert np.isclose(m.scale ** 2 * np.exp(special.gammaln(3 / m.shape) - special.gammaln(1 / m.shape)),
+                      np.mean(x ** 2), rtol=1e-12)  # the moment scale matches the variance
+    assert r.loglik >= m.loglik
     assert r.converged and r.method == "mle" and m.method == "moments" and r.n == x.size
 
 

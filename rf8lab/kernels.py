@@ -463,17 +463,22 @@ def key16_table(X, rnd, over, near, flo, ext, pos, negc, params, L, levels):
     return tab
 
 
+@nb.njit(inline="always", **_JIT)
+def _key16(bits, t, lut, odd):
+    """(float32 pattern, 16-bit key) of element t: round-to-odd key if `odd`, else truncated."""
+    b = lut[np.int64(bits[t])] if lut.size > 0 else np.uint32(bits[t])
+    k = b >> np.uint32(16)
+    if odd:
+        k |= np.uint32((b & np.uint32(0xFFFF)) != 0)
+    return b, k
+
+
 @nb.njit(parallel=True, **_JIT)
 def lookup(bits, lut, odd, tab, out):
     """out[t] = tab[key of element t]: a plain gather (codes, or their values for quantize in one
     pass). Entries the key does not decide are filled afterwards by `fill_undecided`."""
-    use_lut = lut.size > 0
     for t in nb.prange(bits.size):
-        b = lut[np.int64(bits[t])] if use_lut else np.uint32(bits[t])
-        k = b >> np.uint32(16)
-        if odd:
-            k |= np.uint32((b & np.uint32(0xFFFF)) != 0)
-        out[t] = tab[k]
+        out[t] = tab[_key16(bits, t, lut, odd)[1]]
     return out
 
 
@@ -482,13 +487,9 @@ def fill_undecided(bits, lut, odd, undecided, X, rnd, over, near, flo, ext, pos,
                    vals, out):
     """Second pass for the elements whose key does not decide: round them exactly (_float_code).
     A separate pass keeps `lookup` a tight, vectorizable loop."""
-    use_lut = lut.size > 0
     use_vals = vals.size > 0
     for t in nb.prange(bits.size):
-        b = lut[np.int64(bits[t])] if use_lut else np.uint32(bits[t])
-        k = b >> np.uint32(16)
-        if odd:
-            k |= np.uint32((b & np.uint32(0xFFFF)) != 0)
+        b, k = _key16(bits, t, lut, odd)
         if undecided[k]:
             c = _code32(np.uint64(b), X, rnd, over, near, flo, ext, pos, negc, params, L, levels)
             if use_vals:

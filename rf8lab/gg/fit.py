@@ -29,6 +29,13 @@ MIN_N = 8
 CHUNK = 1 << 15  # elements per parallel task: one long row still uses every core
 
 
+@nb.njit(inline="always", cache=True)
+def _piece(q, nch, m):
+    """Row and element range of parallel task q (rows are cut into chunks of CHUNK)."""
+    r, c = q // nch, q % nch
+    return r, c * CHUNK, min(m, (c + 1) * CHUNK)
+
+
 @nb.njit(parallel=True, cache=True)
 def _prepare(x, w, loc, logy):
     """logy = ln|x - loc| (NaN for zeros), and per row: weighted count of nonzero values, of zeros,
@@ -38,10 +45,10 @@ def _prepare(x, w, loc, logy):
     part = np.zeros((7, rows * nch))
     unit = w.size == 0
     for q in nb.prange(rows * nch):
-        r, c = q // nch, q % nch
+        r, j0, j1 = _piece(q, nch, m)
         n = nz = bad = s1 = s2 = 0.0
         lo, hi = np.inf, 0.0
-        for j in range(c * CHUNK, min(m, (c + 1) * CHUNK)):
+        for j in range(j0, j1):
             wt = 1.0 if unit else w[r, j]
             logy[r, j] = np.nan
             if wt == 0:
@@ -71,11 +78,11 @@ def _sums(logy, w, nu, shift, active):
     part = np.zeros((3, rows * nch))
     unit = w.size == 0
     for q in nb.prange(rows * nch):
-        r, c = q // nch, q % nch
+        r, j0, j1 = _piece(q, nch, m)
         if not active[r]:
             continue
         s0 = s1 = s2 = 0.0
-        for j in range(c * CHUNK, min(m, (c + 1) * CHUNK)):
+        for j in range(j0, j1):
             l = logy[r, j]
             if l == l:
                 l -= shift[r]

@@ -7,8 +7,9 @@ unbounded as nu -> 0), S_k = sum y^nu ln^k y and normalized data (divided by the
     l_p(nu)   = ln nu - ln 2 - lnGamma(1/nu) - (1 + ln(nu S0 / n)) / nu        (per sample)
     g(nu)     = nu dl_p/dnu = 1 + psi(1/nu)/nu + ln(nu S0/n)/nu - S1/S0
 
-Newton on g from the moment-ratio estimate, each step halved until l_p does not decrease
-(Do & Vetterli 2002). Many rows (channels) are fitted at once: the sums run in a Numba kernel in
+Root-finding on g from the moment-ratio estimate (Do & Vetterli 2002 use Newton; here Halley's
+method, whose third sum costs nothing extra in the same pass and saves a pass), each step halved
+until l_p does not decrease. Many rows (channels) are fitted at once: the sums run in a Numba kernel in
 parallel over rows, the Newton updates are vectorized over rows in numpy.
 """
 from __future__ import annotations
@@ -72,26 +73,29 @@ def _prepare(x, w, loc, logy):
 
 @nb.njit(parallel=True, cache=True)
 def _sums(logy, w, nu, shift, active):
-    """Per active row: S0, S1, S2 = sum w y^nu (1, ln y, ln^2 y) of y = exp(logy - shift), NaN skipped."""
+    """Per active row: S_k = sum w y^nu ln^k y, k = 0..3, of y = exp(logy - shift), NaN skipped."""
     rows, m = logy.shape
     nch = (m + CHUNK - 1) // CHUNK
-    part = np.zeros((3, rows * nch))
+    part = np.zeros((4, rows * nch))
     unit = w.size == 0
     for q in nb.prange(rows * nch):
         r, j0, j1 = _piece(q, nch, m)
         if not active[r]:
             continue
-        s0 = s1 = s2 = 0.0
+        s0 = s1 = s2 = s3 = 0.0
         for j in range(j0, j1):
             l = logy[r, j]
             if l == l:
                 l -= shift[r]
                 p = np.exp(nu[r] * l) if unit else w[r, j] * np.exp(nu[r] * l)
                 s0 += p
-                s1 += p * l
-                s2 += p * l * l
-        part[0, q], part[1, q], part[2, q] = s0, s1, s2
-    return part.reshape(3, rows, nch).sum(axis=2)
+                p *= l
+                s1 += p
+                p *= l
+                s2 += p
+                s3 += p * l
+        part[0, q], part[1, q], part[2, q], part[3, q] = s0, s1, s2, s3
+    return part.reshape(4, rows, nch).sum(axis=2)
 
 
 def _rho(nu):
@@ -110,6 +114,23 @@ def shape_from_moment_ratio(rho):
         above = _rho(np.exp(mid)) > rho  # rho too large: the shape must grow
         lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
     return np.exp((lo + hi) / 2)
+
+
+def _halley_step(nu, S, n):
+    """Step toward the root of g(nu) = nu dl_p/dnu: Halley's -2 g g' / (2 g'^2 - g g''), from the
+    four sums (one data pass), or Newton's / a plain ascent step where Halley's is unsafe."""
+    S0, S1, S2, S3 = S
+    u, C, L = 1 / nu, S1 / S0, np.log(nu * S0 / n)
+    psi, p1, p2 = special.psi(u), special.polygamma(1, u), special.polygamma(2, u)
+    g = 1 + psi * u + u * L - C
+    g1 = u * u * (-psi - u * p1 + 1 + C / u - L) - S2 / S0 + C * C
+    g2 = (4 * u ** 4 * p1 + u ** 5 * p2 + 2 * u ** 3 * psi + 2 * u ** 3 * L - 3 * u ** 3 - 2 * u * u * C
+          + u * (S2 / S0 - C * C) - S3 / S0 + 3 * C * S2 / S0 - 2 * C ** 3)
+    den = 2 * g1 * g1 - g * g2
+    newton = np.where(g1 < 0, -g / np.where(g1 < 0, g1, -1.0), np.sign(g) * 0.25 * nu)
+    halley = -2 * g * g1 / np.where(den > 0, den, 1.0)
+    step = np.where((g1 < 0) & (den > 0), halley, newton)
+    return np.clip(step, -0.5 * nu, nu)
 
 
 def _profile(nu, S0, n):
@@ -183,17 +204,11 @@ def _fit_rows(x, w, loc, method: str, rows: bool, max_iter: int = 100) -> "FitRe
     converged = np.full(len(n), method != "mle")
     S = _sums(logy, w, nu, shift, np.ones(len(n), bool))
     while not converged.all() and its.max() < max_iter:
-        S0, S1, S2 = S
-        lp = _profile(nu, S0, n)
-        q, ln_a = S1 / S0, np.log(nu * S0 / n)
-        psi, psi1 = special.psi(1 / nu), special.polygamma(1, 1 / nu)
-        g = 1 + psi / nu + ln_a / nu - q
-        gp = (-psi - psi1 / nu + 1 + nu * q - ln_a) / nu ** 2 - S2 / S0 + q * q
-        step = np.where(gp < 0, -g / gp, np.sign(g) * 0.25 * nu)  # ascent direction if not concave
-        step = np.clip(step, -0.5 * nu, nu)
-        # Newton converges quadratically: a proposed step this small means nu is already within
-        # about that much of the optimum (a likelihood deficit ~1e-13 relative), so stop here and
-        # save the pass that would evaluate it
+        lp = _profile(nu, S[0], n)
+        step = _halley_step(nu, S, n)
+        # Halley converges cubically: a proposed step this small means nu is already within about
+        # that much of the optimum (a likelihood deficit ~1e-13 relative), so stop here and save
+        # the pass that would evaluate it
         converged |= np.abs(step) <= 1e-7 * nu
         todo = ~converged
         if not todo.any():
@@ -211,7 +226,7 @@ def _fit_rows(x, w, loc, method: str, rows: bool, max_iter: int = 100) -> "FitRe
         its += moved
         S = np.where(moved, Sc, S)
         nu = np.where(moved, cand, nu)
-    S0, S1, S2 = S
+    S0, S1, S2, _ = S
     if method == "mle":
         a_n = (nu * S0 / n) ** (1 / nu)  # the scale that maximizes the likelihood at this shape
         loglik = n * _profile(nu, S0, n) - n * shift  # back to the data's units

@@ -65,6 +65,8 @@ def main(argv=None) -> int:
         bits = rng.integers(0, 2 ** 32, n, dtype=np.uint32) if r == "stochastic" else None
         add(f"rf8lab RF8 encode ({r})", lambda r=r, bits=bits: rl.encode(w, "rf8", rounding=r, random_bits=bits))
         add(f"rf8lab RF8 quantize ({r})", lambda r=r, bits=bits: rl.quantize(w, "rf8", rounding=r, random_bits=bits))
+    add("rf8lab RF8 quantize (log, scale=None: the authors' semantics)",
+        lambda: rl.quantize(w, "rf8", rounding="log", scale=None))
     enc = rl.encode(w, "rf8")
     add("rf8lab RF8 decode -> float32", lambda: rl.decode(enc))
     add("rf8lab E4M3 encode (scale=None)", lambda: rl.encode(w, "e4m3", scale=None))
@@ -118,7 +120,10 @@ def main(argv=None) -> int:
     }
     if "torch float8_e4m3fn -> float32" in d:
         head["decode_vs_torch_e4m3_decode"] = round(d["rf8lab RF8 decode -> float32"] / d["torch float8_e4m3fn -> float32"], 2)
-        head["encode_vs_authors_style"] = round(d["rf8lab RF8 encode (nearest)"] / d["authors' style RF8 in torch (log2/round/pow)"], 2)
+        authors = d["authors' style RF8 in torch (log2/round/pow)"]
+        head["encode_vs_authors_style"] = round(d["rf8lab RF8 encode (nearest)"] / authors, 2)
+        head["same_semantics_vs_authors_style"] = round(
+            d["rf8lab RF8 quantize (log, scale=None: the authors' semantics)"] / authors, 2)
     head["versions"] = versions
     if a.markdown:
         with open(a.markdown, "w") as f:

@@ -164,11 +164,26 @@ def key_table(fmt: Format, X: int, rounding: str, overflow: str) -> tuple[np.nda
     return tab, bool((tab >= 0).all())
 
 
+_IDENTITY = np.arange(256, dtype=np.uint8)  # "values" that are the codes themselves
+
+
+@lru_cache(maxsize=256)
+def refined_table(fmt: Format, X: int, rounding: str, overflow: str):
+    return K.refine_table(key_table(fmt, X, rounding, overflow)[0], X, K.ROUND[rounding], K.OVER[overflow],
+                          *K._tables(fmt.name), *K.log_breakpoints())
+
+
 def _lookup(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals, out) -> None:
     """Codes (or, with `vals`, their values) from the 16-bit key table, then exact rounding for the
     few elements whose key does not decide."""
     tab, decided = key_table(fmt, X, rounding, overflow)
     odd = rounding == "nearest"
+    if not decided and not odd:  # truncated keys: a second level of 8 bits decides nearly all the rest
+        ref, sub = refined_table(fmt, X, rounding, overflow)
+        near, flo, ext, pos, neg, params = K._tables(fmt.name)
+        K.lookup_refined(inp.bits, inp.lut, ref, sub, vals if vals.size else _IDENTITY, X, K.ROUND[rounding],
+                         K.OVER[overflow], near, flo, ext, pos, neg, params, *K.log_breakpoints(), out)
+        return
     safe = np.maximum(tab, 0)
     K.lookup(inp.bits, inp.lut, odd, vals[safe] if vals.size else safe.astype(np.uint8), out)
     if not decided:

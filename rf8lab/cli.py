@@ -64,7 +64,8 @@ def train(args) -> int:
     init_kw = {"shape": args.shape, "xi": args.xi, "fan": args.fan} if args.init == "gg" else \
         {"xi": args.xi, "fan": args.fan} if args.init == "kaiming" else {}
     tc = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
-                     eval_every=args.eval_every, seed=args.seed, init=args.init, init_kw=init_kw, dtype=args.dtype)
+                     eval_every=args.eval_every, seed=args.seed, init=args.init, init_kw=init_kw, dtype=args.dtype,
+                     shards=args.shards)
     print(f"{args.kind}: {nn.n_params(nn.init_params(cfg))} parameters, data {data.source} "
           f"(sha256 {data.sha256[:12]}), init {args.init} {init_kw}, seed {args.seed}")
     try:
@@ -120,6 +121,8 @@ def main(argv=None) -> int:
     r.add_argument("--fan", choices=["in", "out"], default="in")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    r.add_argument("--shards", type=int, default=1,
+                   help="compute each batch as this many parts in parallel threads (2 uses 2 cores)")
     r.set_defaults(func=train)
     args = p.parse_args(argv)
     return args.func(args)

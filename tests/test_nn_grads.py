@@ -161,3 +161,16 @@ def test_float32_gradients_close_to_float64():
     for k in p:
         assert g32[k].dtype == np.float32
         np.testing.assert_allclose(g32[k], g64[k], atol=2e-5 * np.abs(g64[k]).max() + 1e-7, err_msg=k)
+
+
+def test_sharded_step_equals_whole_batch():
+    cfg, p, x, y = _model("gpt")
+    loss, grads = nn.loss_and_grads(p, cfg, x[:2], y[:2])
+    l2, g2 = nn.loss_and_grads(p, cfg, x[:2], y[:2], shards=2)
+    assert l2 == pytest.approx(loss, rel=1e-12)
+    for k in p:
+        np.testing.assert_allclose(g2[k], grads[k], rtol=1e-10, atol=1e-14, err_msg=k)
+    l3, g3 = nn.loss_and_grads(p, cfg, x[:2], y[:2], shards=2)
+    assert l3 == l2 and all(np.array_equal(g3[k], g2[k]) for k in p)  # deterministic
+    with pytest.raises(ValueError, match="dividing the batch size 3"):
+        nn.loss_and_grads(p, cfg, x, y, shards=2)

@@ -198,9 +198,53 @@ def backward(params: dict, cfg: Config, cache) -> dict:
     return {k: grads[k] for k in p}
 
 
-def loss_and_grads(params: dict, cfg: Config, inputs, targets):
-    loss, _, cache = forward(params, cfg, inputs, targets)
-    return loss, backward(params, cfg, cache)
+def loss_and_grads(params: dict, cfg: Config, inputs, targets, shards: int = 1):
+    """Mean loss over the batch and its gradients.
+
+    shards > 1 splits the batch into that many equal parts, computed at once in threads (BLAS at
+    one thread each, the Numba kernels release the GIL), and averages their losses and gradients:
+    how a step uses several cores without BLAS's and Numba's thread pools fighting. The result
+    depends on `shards` (the order of the sums) but not on the number of cores."""
+    if shards == 1:
+        loss, _, cache = forward(params, cfg, inputs, targets)
+        return loss, backward(params, cfg, cache)
+    B = len(inputs)
+    if not isinstance(shards, int) or shards < 1 or B % shards:
+        raise ValueError(f"shards must be a positive integer dividing the batch size {B}, got {shards!r}")
+    n = B // shards
+
+    def part(i):
+        sl = slice(i * n, (i + 1) * n)
+        loss, _, cache = forward(params, cfg, inputs[sl], targets[sl])
+        return loss, backward(params, cfg, cache)
+
+    with _blas_single_thread():
+        results = list(_executor(shards).map(part, range(shards)))
+    loss = sum(r[0] for r in results) / shards
+    grads = results[0][1]
+    for _, g in results[1:]:
+        for k in grads:
+            grads[k] += g[k]
+    for k in grads:
+        grads[k] /= shards
+    return loss, grads
+
+
+_EXECUTORS: dict = {}
+
+
+def _executor(n):
+    from concurrent.futures import ThreadPoolExecutor
+
+    if n not in _EXECUTORS:
+        _EXECUTORS[n] = ThreadPoolExecutor(n, thread_name_prefix="rf8lab-shard")
+    return _EXECUTORS[n]
+
+
+def _blas_single_thread():
+    from .layers import _one_blas_thread
+
+    return _one_blas_thread()
 
 
 def logits(params: dict, cfg: Config, inputs) -> np.ndarray:

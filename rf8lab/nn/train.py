@@ -48,11 +48,14 @@ class TrainConfig:
     init: str = "normal"
     init_kw: dict = field(default_factory=dict)
     dtype: str = "float32"
+    shards: int = 1  # split each batch into this many parts computed in parallel threads (see loss_and_grads)
 
     def __post_init__(self):
         for f in ("steps", "batch_size", "eval_every"):
             if not isinstance(getattr(self, f), int) or getattr(self, f) < 1:
                 raise ValueError(f"{f} must be a positive integer, got {getattr(self, f)!r}")
+        if not isinstance(self.shards, int) or self.shards < 1 or self.batch_size % self.shards:
+            raise ValueError(f"shards must be a positive integer dividing batch_size {self.batch_size}, got {self.shards!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if not self.lr > 0:
@@ -196,14 +199,14 @@ def train(cfg: M.Config, tc: TrainConfig, data, out=None, resume: bool = False, 
         from tqdm.auto import tqdm
 
         bar = tqdm(total=tc.steps, initial=start, desc=f"train {cfg.kind}", unit="step", dynamic_ncols=True)
-    losses, t0 = list(pending), time.perf_counter()
+    losses, t0, val, row = list(pending), time.perf_counter(), "-", {}
     try:
         for step in range(start, tc.steps):
             if cfg.kind == "gpt":
                 x, y = data.batch(batch_rng, tc.batch_size, cfg.block_size)
             else:
                 x, y = data.batch(batch_rng, tc.batch_size)
-            loss, grads = M.loss_and_grads(params, cfg, x, y)
+            loss, grads = M.loss_and_grads(params, cfg, x, y, tc.shards)
             if on_grads is not None:
                 on_grads(step, params, grads)
             norm = clip_grad_norm(grads, tc.grad_clip)
@@ -226,12 +229,15 @@ def train(cfg: M.Config, tc: TrainConfig, data, out=None, resume: bool = False, 
                 history.append(row)
                 losses, t0 = [], time.perf_counter()
                 if bar is not None:
-                    bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{row['val_loss']:.3f}",
-                                    tok_s=f"{row['tokens_per_s']:.0f}")
+                    val = f"{row['val_loss']:.3f}"
             if ck is not None and (done % every == 0 or done == tc.steps):
                 save(done)
                 last_good = done
             if bar is not None:
+                if done % 10 == 0 or done == tc.steps:  # running loss and speed, every 10 steps
+                    tok_s = len(losses) * tokens / (time.perf_counter() - t0) if losses else row["tokens_per_s"]
+                    shown = losses[-10:] or [row["train_loss"]]
+                    bar.set_postfix(loss=f"{np.mean(shown):.3f}", val=val, tok_s=f"{tok_s:.0f}", refresh=False)
                 bar.update(1)
     finally:
         if bar is not None:

@@ -1,4 +1,4 @@
-"""Command line: `rf8lab demo`, `rf8lab fit`, `rf8lab table FORMAT`, `rf8lab train gpt|vit`."""
+"""Command line: `rf8lab demo`, `rf8lab fit`, `rf8lab table FORMAT`, `rf8lab train gpt|vit`, `rf8lab pipeline`."""
 from __future__ import annotations
 
 import argparse
@@ -80,6 +80,28 @@ def train(args) -> int:
     return 0
 
 
+def pipeline(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .nn import pipeline as P
+
+    lams = tuple(float(v) for v in args.lams.split(","))
+    r = P.run(args.kind, args.seed, lams=lams, steps=args.steps, text=args.text, progress=True)
+    m = "val_acc" if args.kind == "vit" else "val_loss"
+    fmts = list(P.FORMATS)
+    print(f"{args.kind} seed {args.seed}: {m} by stage and format; bits/weight at step 2^-10")
+    print(f"{'stage':48} {'EG bits':>7} {'zeros':>6} " + " ".join(f"{f.split(',')[0][:11]:>11}" for f in fmts))
+    for row in r["results"]:
+        print(f"{row['stage'][:48]:48} {row['sizes']['exp_golomb']:7.2f} {row['sizes']['zero_fraction']:6.3f} "
+              + " ".join(f"{row['formats'][f][m]:11.4f}" for f in fmts))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pipeline.json").write_text(json.dumps(r, indent=1))
+    print(f"wrote {out / 'pipeline.json'}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="rf8lab", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -124,6 +146,14 @@ def main(argv=None) -> int:
     r.add_argument("--shards", type=int, default=1,
                    help="compute each batch as this many parts in parallel threads (2 uses 2 cores)")
     r.set_defaults(func=train)
+    q = sub.add_parser("pipeline", help="train, BackSlash, DeepShape, convert to every 8-bit format, evaluate")
+    q.add_argument("kind", choices=["gpt", "vit"])
+    q.add_argument("-o", "--out", default="pipeline_run")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--steps", type=int, default=None, help="training steps per stage (default 800 GPT, 600 ViT)")
+    q.add_argument("--lams", default="10,30,100,300", help="BackSlash lambdas, comma-separated")
+    q.add_argument("--text", default=None, help="GPT: a UTF-8 text file instead of CPython's docs")
+    q.set_defaults(func=pipeline)
     args = p.parse_args(argv)
     return args.func(args)
 

@@ -174,3 +174,24 @@ def test_sharded_step_equals_whole_batch():
     assert l3 == l2 and all(np.array_equal(g3[k], g2[k]) for k in p)  # deterministic
     with pytest.raises(ValueError, match="dividing the batch size 3"):
         nn.loss_and_grads(p, cfg, x, y, shards=2)
+
+
+def test_float32_kernels_match_float64():
+    """The float32 exp and erf approximations stay within the errors docs/nn.md states."""
+    from rf8lab.nn import kernels as K
+
+    h = np.linspace(-12, 12, 200001)
+    y64, d64 = np.empty_like(h), np.empty_like(h)
+    K.gelu_forward(h, y64, d64)
+    h32 = h.astype(np.float32)
+    y32, d32 = np.empty_like(h32), np.empty_like(h32)
+    K.gelu_forward(h32, y32, d32)
+    assert np.max(np.abs(y32 - y64) / np.maximum(np.abs(h), 1)) < 1e-6
+    assert np.max(np.abs(d32 - d64)) < 1e-6
+    s = RNG.normal(0, 30, (4000, 16))
+    s[:, 3] = -np.inf  # a padded key
+    p64, p32 = np.empty_like(s), np.empty(s.shape, np.float32)
+    K.softmax_forward(s, 0.25, True, p64)
+    K.softmax_forward(s.astype(np.float32), 0.25, True, p32)
+    assert np.max(np.abs(p32 - p64)) < 1e-6 and (p32[:, 3] == 0).all() and (p64[4:, 3] == 0).all()
+    np.testing.assert_allclose(p64.sum(1), 1.0)

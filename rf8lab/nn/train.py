@@ -10,6 +10,7 @@ so a crash leaves either the old or the new checkpoint, never half of one.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -151,13 +152,14 @@ def evaluate(params: dict, cfg: M.Config, data, tc: TrainConfig) -> dict:
 
 # ---- the loop ----------------------------------------------------------------------------------
 def train(cfg: M.Config, tc: TrainConfig, data, out=None, resume: bool = False, progress: bool = True,
-          on_grads=None, on_step=None) -> TrainResult:
+          on_grads=None, on_step=None, start: dict | None = None) -> TrainResult:
     """Train cfg on data (a CharCorpus for 'gpt', Digits for 'vit') for tc.steps steps.
 
     out: a folder for checkpoint.safetensors, model.safetensors (final weights) and config.json; with
     resume=True an existing checkpoint there is continued, giving the same result bit for bit as an
     uninterrupted run. on_grads(step, params, grads) may change the gradients before clipping;
-    on_step(step, params) runs after each optimizer step.
+    on_step(step, params) runs after each optimizer step. start: weights to begin from (fine-tuning)
+    instead of tc.init; their SHA-256 is recorded.
     """
     if cfg.kind not in ("gpt", "vit"):
         raise ValueError(f"train() trains 'gpt' or 'vit' models, not {cfg.kind!r}")
@@ -166,12 +168,21 @@ def train(cfg: M.Config, tc: TrainConfig, data, out=None, resume: bool = False, 
     meta = {"model_config": cfg.to_dict(), "train_config": tc.to_dict(), "data": data_info}
     batch_rng = np.random.default_rng([tc.seed, 1])
     params = {k: np.zeros(s, tc.dtype) for k, s in M.param_shapes(cfg).items()}
-    initialize(params, tc.init, rng=np.random.default_rng([tc.seed, 0]), **tc.init_kw)
+    if start is None:
+        initialize(params, tc.init, rng=np.random.default_rng([tc.seed, 0]), **tc.init_kw)
+    else:
+        M.check_params(start, cfg)
+        for k in params:
+            params[k][...] = start[k]
+        h = hashlib.sha256(b"".join(np.ascontiguousarray(params[k]).tobytes() for k in sorted(params)))
+        meta["start_sha256"] = h.hexdigest()
     opt = AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
     start, history, pending = 0, [], []
     ck = out / CHECKPOINT if out is not None else None
     if resume and ck is not None and ck.exists():
         p0, cfg0, meta0, opt0 = load_checkpoint(ck)
+        if meta0.get("start_sha256") != meta.get("start_sha256"):
+            raise TrainingError(f"cannot resume {ck}: it started from other weights (start_sha256 differs)")
         for key in ("model_config", "train_config", "data"):
             if meta0[key] != meta[key]:
                 diff = {k: (meta0[key].get(k), v) for k, v in meta[key].items() if meta0[key].get(k) != v}

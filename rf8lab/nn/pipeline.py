@@ -41,12 +41,15 @@ def convert(params: dict, spec: dict | None) -> dict:
     if spec is None:
         return out
     for k in weights(params):
-        w = params[k]
-        s = dict(spec)
-        if s.get("scale") == "block" and w.shape[-1] % 32:
-            s["block"] = w.shape[-1]  # a row shorter than 32 or not a multiple: one block per row
-        out[k] = api.quantize(w, **s).astype(w.dtype)
+        out[k] = api.quantize(params[k], **_fit(spec, params[k])).astype(params[k].dtype)
     return out
+
+
+def _fit(spec: dict, w: np.ndarray) -> dict:
+    """Block scales need rows that are a multiple of 32; otherwise one block per row."""
+    if spec.get("scale") == "block" and w.shape[-1] % 32:
+        return {**spec, "block": w.shape[-1]}
+    return spec
 
 
 def sizes(params: dict, step: float = STEP) -> dict:
@@ -60,9 +63,7 @@ def sizes(params: dict, step: float = STEP) -> dict:
 
 def code_sizes(params: dict, spec: dict) -> dict:
     """Bits per weight of the format's own codes (8 fixed) after entropy coding them."""
-    codes = np.concatenate([api.encode(params[k], **{**spec, **({"block": params[k].shape[-1]} if spec.get("scale") == "block"
-                                                                and params[k].shape[-1] % 32 else {})}).codes.ravel()
-                            for k in weights(params)])
+    codes = np.concatenate([api.encode(params[k], **_fit(spec, params[k])).codes.ravel() for k in weights(params)])
     return bits_per_param(codes, fmt=spec["fmt"])
 
 

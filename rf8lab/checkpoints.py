@@ -70,6 +70,55 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def read_metadata(path) -> dict:
+    """The safetensors file's __metadata__ (string to string), {} if it has none."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise CheckpointError(f"{path}: truncated safetensors file (no header length)")
+        (hlen,) = struct.unpack("<Q", head)
+        if hlen > path.stat().st_size - 8:
+            raise CheckpointError(f"{path}: header length {hlen} exceeds the file: truncated or not a safetensors file")
+        try:
+            return json.loads(f.read(hlen)).get("__metadata__", {}) or {}
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise CheckpointError(f"{path}: safetensors header is not valid JSON ({e})") from None
+
+
+def write_safetensors(path, tensors: dict, metadata: dict | None = None) -> None:
+    """Write named arrays (any dtype in the table above, bfloat16 and float8 included) as
+    safetensors, atomically: a temporary file renamed over the target."""
+    import os
+
+    names = {np.dtype(v): k for k, v in _ST_DTYPES.items()}
+    header, blobs, off = {}, [], 0
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a)
+        if a.dtype not in names:
+            raise CheckpointError(f"tensor {name!r} has dtype {a.dtype}, which safetensors cannot store here; "
+                                  f"dtypes: {', '.join(str(np.dtype(t)) for t in _ST_DTYPES.values())}")
+        b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": names[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    path = Path(path)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(struct.pack("<Q", len(h)) + h)
+            for b in blobs:
+                f.write(b)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:

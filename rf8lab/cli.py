@@ -102,6 +102,34 @@ def pipeline(args) -> int:
     return 0
 
 
+def pack_cmd(args) -> int:
+    from .checkpoints import CheckpointError
+    from .pack import pack
+
+    try:
+        r = pack(args.checkpoint, args.out, fmt=args.fmt, rounding=args.rounding, scale=args.scale,
+                 overflow=args.overflow, block=args.block, tensors=args.tensors)
+    except (CheckpointError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"packed {r['packed']} tensors to {args.fmt} ({args.scale} scales), copied {r['copied']}; "
+          f"{r['bytes_in']} -> {r['bytes_out']} bytes ({r['bytes_in'] / max(1, r['bytes_out']):.2f}x smaller): {args.out}")
+    return 0
+
+
+def unpack_cmd(args) -> int:
+    from .checkpoints import CheckpointError
+    from .pack import unpack
+
+    try:
+        out = unpack(args.packed, args.out, dtype=args.dtype)
+    except (CheckpointError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"unpacked {len(out)} tensors: {args.out}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="rf8lab", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -154,6 +182,21 @@ def main(argv=None) -> int:
     q.add_argument("--lams", default="10,30,100,300", help="BackSlash lambdas, comma-separated")
     q.add_argument("--text", default=None, help="GPT: a UTF-8 text file instead of CPython's docs")
     q.set_defaults(func=pipeline)
+    k = sub.add_parser("pack", help="store a checkpoint's weight matrices as 8-bit codes + scales (safetensors)")
+    k.add_argument("checkpoint", help="a .safetensors, .npz or torch file, or 'minilm'")
+    k.add_argument("-o", "--out", required=True, help="the packed .safetensors to write")
+    k.add_argument("--fmt", default="rf8")
+    k.add_argument("--rounding", default="nearest")
+    k.add_argument("--scale", default="channel", help="tensor, channel or block (default channel)")
+    k.add_argument("--overflow", default="saturate")
+    k.add_argument("--block", type=int, default=None)
+    k.add_argument("--tensors", default=None, help="glob(s) of tensors to pack, comma-separated (default: all 2-D+)")
+    k.set_defaults(func=pack_cmd)
+    u = sub.add_parser("unpack", help="floats back from a file written by rf8lab pack")
+    u.add_argument("packed")
+    u.add_argument("-o", "--out", required=True)
+    u.add_argument("--dtype", default=None, help="output dtype (default: each tensor's original dtype)")
+    u.set_defaults(func=unpack_cmd)
     args = p.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,99 @@
+"""Packed checkpoints: `rf8lab pack` stores weight matrices as 8-bit codes plus their scales,
+`rf8lab unpack` gives floats back.
+
+A packed file is safetensors. A packed tensor `name` is stored as `name` (uint8 codes) and
+`name.scale_exp` (int32 scale exponents) or, for int8, `name.scale` (float64 multipliers); the
+metadata key "rf8lab_pack" holds JSON with, per packed tensor, the format, rounding, overflow,
+scale layout, original dtype and shape. Other tensors are copied unchanged.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+
+import numpy as np
+
+from . import api
+from .checkpoints import CheckpointError, load, read_metadata, write_safetensors
+from .layout import make_layout
+
+KEY = "rf8lab_pack"
+VERSION = 1
+
+
+def pack(src, dst, fmt="rf8", rounding="nearest", scale="channel", overflow="saturate", block=None,
+         tensors: str | None = None, min_ndim: int = 2) -> dict:
+    """Pack every floating tensor with at least `min_ndim` dimensions (and matching the globs in
+    `tensors`, comma-separated) of the checkpoint `src` into `dst`. Returns a summary."""
+    arrays = load(src)
+    globs = [g.strip() for g in tensors.split(",")] if tensors else None
+    out, meta = {}, {}
+    before = after = 0
+    for name, a in arrays.items():
+        before += a.nbytes
+        is_float = a.dtype.kind == "f" or a.dtype.name in ("bfloat16", "float8_e4m3fn", "float8_e5m2")
+        if is_float and a.ndim >= min_ndim and (globs is None or any(fnmatch.fnmatchcase(name, g) for g in globs)):
+            enc = api.encode(a, fmt, rounding=rounding, scale=scale, overflow=overflow,
+                             block=block if scale == "block" else None)
+            out[name] = enc.codes
+            if enc.scale_exp is not None:
+                out[name + ".scale_exp"] = np.asarray(enc.scale_exp, np.int32).reshape(enc.layout.scale_shape)
+            else:
+                out[name + ".scale"] = np.asarray(enc.scale, np.float64).reshape(enc.layout.scale_shape)
+            lay = enc.layout
+            meta[name] = {"fmt": enc.fmt, "rounding": rounding, "overflow": overflow, "granularity": lay.granularity,
+                          "axis": lay.axis, "block": lay.block, "dtype": str(a.dtype), "shape": list(a.shape)}
+        else:
+            out[name] = a
+    for name in out:
+        after += out[name].nbytes
+    write_safetensors(dst, out, {KEY: json.dumps({"version": VERSION, "tensors": meta})})
+    return {"packed": len(meta), "copied": len(arrays) - len(meta), "bytes_in": before, "bytes_out": after}
+
+
+def _meta(path) -> dict:
+    md = read_metadata(path)
+    if KEY not in md:
+        raise CheckpointError(f"{path} is not an rf8lab pack file (no '{KEY}' metadata); make one with rf8lab pack")
+    try:
+        m = json.loads(md[KEY])
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: the '{KEY}' metadata is not valid JSON ({e})") from None
+    if m.get("version") != VERSION:
+        raise CheckpointError(f"{path}: pack version {m.get('version')!r} is not supported (this rf8lab reads {VERSION})")
+    return m["tensors"]
+
+
+def unpack(src, dst=None, dtype: str | None = None) -> dict:
+    """Floats back from a packed file: each packed tensor decoded into its original dtype (or
+    `dtype`). Writes them to dst if given; returns the dict of arrays."""
+    import ml_dtypes  # noqa: F401  (registers bfloat16 etc. with numpy)
+
+    info = _meta(src)
+    arrays = load(src)
+    out = {}
+    for name, a in arrays.items():
+        if name.endswith((".scale_exp", ".scale")) and name.rsplit(".", 1)[0] in info:
+            continue
+        if name not in info:
+            out[name] = a
+            continue
+        t = info[name]
+        if a.dtype != np.uint8 or list(a.shape) != t["shape"]:
+            raise CheckpointError(f"{src}: packed tensor {name!r} should be uint8 codes of shape {t['shape']}, "
+                                  f"found {a.dtype} {list(a.shape)}")
+        layout = make_layout(a.shape, t["granularity"], t["axis"], t["block"])
+        sname = name + (".scale" if t["fmt"] == "int8" else ".scale_exp")
+        if sname not in arrays:
+            raise CheckpointError(f"{src}: packed tensor {name!r} has no {sname!r}")
+        s = arrays[sname]
+        if tuple(s.shape) != tuple(layout.scale_shape):
+            raise CheckpointError(f"{src}: {sname!r} has shape {tuple(s.shape)}, the layout needs {layout.scale_shape}")
+        enc = api.Encoded(codes=a, scale_exp=None if t["fmt"] == "int8" else np.asarray(s, np.int32),
+                          scale=np.asarray(s, np.float64) if t["fmt"] == "int8" else np.ldexp(1.0, np.asarray(s, np.int64)),
+                          fmt=t["fmt"], layout=layout, dtype=np.dtype(np.float32), rounding=t["rounding"],
+                          overflow=t["overflow"])
+        out[name] = api.decode(enc, np.dtype(dtype or t["dtype"]))
+    if dst is not None:
+        write_safetensors(dst, out)
+    return out

@@ -1,0 +1,144 @@
+"""Fake-quant training, packed linear layers, packed checkpoints, GG methods for torch, DDP."""
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rf8lab as rl
+from rf8lab import nn as rnn
+from rf8lab.checkpoints import CheckpointError, write_safetensors
+from rf8lab.cli import main as cli
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from rf8lab import torch as rt  # noqa: E402
+from rf8lab.torch.methods import BackSlash, deepshape_, gg_init_  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _mlp():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.LayerNorm(32), nn.Linear(32, 4))
+
+
+def test_fake_quant_is_straight_through():
+    x = torch.randn(8, 40, requires_grad=True)
+    y = rt.fake_quant(x, "rf8", scale="channel")
+    np.testing.assert_array_equal(y.detach().numpy(), rl.quantize(x.detach().numpy(), "rf8", scale="channel"))
+    g = torch.randn_like(x)
+    y.backward(g)
+    assert torch.equal(x.grad, g)
+
+
+@pytest.mark.parametrize("fmt", ["rf8", "e4m3", "int8", "mxfp8"])
+def test_packed_linear_equals_fake_quant_and_round_trips(fmt):
+    m = _mlp()
+    if fmt == "mxfp8":
+        m[0] = nn.Linear(32, 32)
+        m[3] = nn.Linear(32, 4)
+        x = torch.randn(5, 32)
+        m = nn.Sequential(m[0], m[1], m[2], m[3])
+    else:
+        x = torch.randn(5, 16)
+    quant = {"scale": "block"} if fmt == "mxfp8" else {}
+    qat = rt.prepare_qat(copy.deepcopy(m), fmt, **quant)
+    assert isinstance(qat[0], rt.FakeQuantLinear)
+    y = qat(x)
+    y.sum().backward()  # trains through the fake quantizer
+    assert qat[0].weight.grad is not None
+    packed = rt.convert(copy.deepcopy(qat))
+    assert isinstance(packed[0], rt.RF8Linear) and packed[0].codes.dtype == torch.uint8
+    assert torch.equal(packed(x), y.detach())
+    sd = packed.state_dict()
+    other = rt.convert(copy.deepcopy(qat))
+    with torch.no_grad():
+        for b in other.buffers():
+            b.zero_()
+    other.load_state_dict(sd)
+    assert torch.equal(other(x), y.detach())
+    nbytes = sum(v.numel() * v.element_size() for k, v in sd.items() if k.endswith("codes"))
+    assert nbytes == sum(p.numel() for n, p in m.named_parameters() if n.endswith("weight") and p.dim() == 2)
+
+
+def test_pack_unpack(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    t = {"a.weight": rng.normal(0, 0.02, (128, 256)).astype(np.float32), "a.bias": np.ones(128, np.float32)}
+    src, dst, back = tmp_path / "in.safetensors", tmp_path / "p.safetensors", tmp_path / "u.safetensors"
+    write_safetensors(src, t)
+    assert cli(["pack", str(src), "-o", str(dst)]) == 0
+    assert "3.9" in capsys.readouterr().out or src.stat().st_size > 3.8 * dst.stat().st_size
+    assert src.stat().st_size > 3.8 * dst.stat().st_size
+    assert cli(["unpack", str(dst), "-o", str(back)]) == 0
+    from rf8lab.checkpoints import load
+
+    u = load(str(back))
+    np.testing.assert_array_equal(u["a.weight"], rl.quantize(t["a.weight"], "rf8", scale="channel"))
+    np.testing.assert_array_equal(u["a.bias"], t["a.bias"])
+    assert cli(["unpack", str(src), "-o", str(back)]) == 1
+    assert "not an rf8lab pack file" in capsys.readouterr().err
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(dst.read_bytes()[:200])
+    with pytest.raises(CheckpointError):
+        from rf8lab.pack import unpack
+
+        unpack(bad)
+
+
+def test_gg_init_equals_numpy():
+    m = _mlp().double()
+    gg_init_(m, shape=0.8, xi=2.0, fan="in", rng=3)
+    ref = {k: np.zeros(tuple(p.shape)) for k, p in m.named_parameters()}
+    rnn.gg_init(ref, shape=0.8, xi=2.0, fan="in", rng=3)
+    for k, p in m.named_parameters():
+        np.testing.assert_array_equal(p.detach().numpy(), ref[k])
+    assert (m[2].weight == 1).all() and (m[0].bias == 0).all()
+
+
+def test_backslash_and_deepshape_equal_numpy():
+    from rf8lab.nn.backslash import BackSlash as NpBackSlash
+    from rf8lab.nn.deepshape import deepshape
+
+    m = _mlp().double()
+    gg_init_(m, shape=1.0, rng=0)
+    params = {k: p.detach().numpy().copy() for k, p in m.named_parameters()}
+    bs, ref = BackSlash(lam=2.0), NpBackSlash(lam=2.0)
+    bs.loss(m).backward()
+    _, g, _ = ref.rate_and_grads(params)
+    for k, p in m.named_parameters():
+        if k in g:
+            np.testing.assert_allclose(p.grad.numpy(), 2.0 * g[k], rtol=1e-12)
+        else:
+            assert p.grad is None or (p.grad == 0).all()
+    m2 = copy.deepcopy(m)
+    BackSlash(lam=2.0).step(m2)
+    q = {k: v.copy() for k, v in params.items()}
+    NpBackSlash(lam=2.0, form="decoupled").on_step(0, q)
+    for k, p in m2.named_parameters():
+        np.testing.assert_allclose(p.detach().numpy(), q[k], rtol=1e-12, atol=1e-15)
+    info = deepshape_(m, step=2.0 ** -10)
+    new, info2 = deepshape(params, step=2.0 ** -10)
+    assert info == info2
+    for k, p in m.named_parameters():
+        np.testing.assert_array_equal(p.detach().numpy(), new[k])
+
+
+def test_ddp_equals_single_process(tmp_path):
+    """GG init + BackSlash: 2 processes (torchrun, gloo, CPU) give the weights of one process with the
+    same global batch."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    script = str(ROOT / "scripts" / "ddp_train.py")
+    subprocess.run([sys.executable, script, "--out", str(tmp_path / "one"), "--steps", "10"], check=True, env=env,
+                   timeout=300)
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+                    script, "--out", str(tmp_path / "two"), "--steps", "10"], check=True, env=env, timeout=300,
+                   capture_output=True)
+    a, b = torch.load(tmp_path / "one" / "weights.pt"), torch.load(tmp_path / "two" / "weights.pt")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-12, atol=1e-14)
+    assert not torch.equal(a["0.weight"], torch.zeros_like(a["0.weight"]))

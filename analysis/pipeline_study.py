@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-LAMS = (10.0, 30.0, 100.0, 300.0)
+# BackSlash lambdas: the GPT's character loss reacts to much smaller lambdas than the ViT's
+LAMS = {"gpt": (0.3, 1.0, 3.0, 10.0), "vit": (10.0, 100.0, 1000.0, 10000.0)}
 
 
 def _worker_init():
@@ -32,7 +33,7 @@ def job(args):
 
     kind, seed, steps = args
     t = time.perf_counter()
-    r = P.run(kind, seed, lams=LAMS, steps=steps)
+    r = P.run(kind, seed, lams=LAMS[kind], steps=steps)
     r["seconds"] = time.perf_counter() - t
     return r
 
@@ -126,46 +127,43 @@ def paired(runs, kind, stage_a, stage_b, fmt_a="float32", fmt_b="float32"):
 def claims(runs, kind) -> list[str]:
     rs, stages, met, size = collect(runs, kind)
     m = metric_name(kind)
-    better = (lambda d: d) if kind == "vit" else (lambda d: -d)  # positive = better
     unit = "accuracy" if kind == "vit" else "validation loss"
-    base = next(s for s in stages if s.startswith("a:"))
-    ggs = next(s for s in stages if s.startswith("b:"))
-    out = []
-    # BackSlash: size reduction vs the GG-init model trained normally, at the same step
+    K = kind.upper()
+    st = lambda prefix: next(s for s in stages if s.startswith(prefix))  # noqa: E731
+    base, ggs = st("a:"), st("b:")
+    out = [f"- **BackSlash: 60–90% smaller with little loss** ({K}). Per λ, against the same GG-init model trained "
+           f"without BackSlash (same seed), at step 2^-10:"]
     for s in [s for s in stages if s.startswith("c:")]:
         red = 1 - np.array(size[s]["exp_golomb"]) / np.array(size[ggs]["exp_golomb"])
         red_fixed = 1 - np.array(size[s]["exp_golomb"]) / np.array(size[s]["fixed"])
         d = paired(runs, kind, s, ggs)
-        out.append(f"  - {s.split(':')[1].strip()}: exp-Golomb size {100 * red.mean():.0f}% (± {100 * red.std(ddof=1):.0f}) "
-                   f"below the same model trained without BackSlash, {100 * red_fixed.mean():.0f}% below a fixed-length "
-                   f"code of its own quantized values; {unit} change {d.mean():+.4f} ± {d.std(ddof=1):.4f}.")
-    lam_hi = [s for s in stages if s.startswith("c:")][-1]
-    pr = {st: np.array([[p[m] for p in r["pruning"][st]] for r in rs]) for st in rs[0]["pruning"]}
+        out.append(f"  - {s.split(':')[1].strip()}: exp-Golomb size {100 * red.mean():.1f}% ± {100 * red.std(ddof=1):.1f} "
+                   f"smaller ({100 * red_fixed.mean():.0f}% below a fixed-length code of its own quantized values); "
+                   f"{unit} {d.mean():+.4f} ± {d.std(ddof=1):.4f}.")
+    pr = {k: np.array([[p[m] for p in r["pruning"][k]] for r in rs]) for k in rs[0]["pruning"]}
     fr = [p["fraction"] for p in rs[0]["pruning"][base]]
     i80 = fr.index(0.8)
-    drop = {st: better(v[:, i80] - v[:, 0]) for st, v in pr.items()}
-    claims_txt = [f"- **BackSlash: 60–90% smaller with little loss** ({kind.upper()}), per λ:"] + out
-    claims_txt.append(f"- **Robust to 80% pruning** ({kind.upper()}): {unit} change at 80% pruned (no fine-tuning): "
-                      + "; ".join(f"{st.split(':')[1].strip()} {d.mean():+.4f} ± {d.std(ddof=1):.4f}" for st, d in drop.items()) + ".")
-    d_stage = next(s for s in stages if s.startswith("d:"))
-    d0_stage = next(s for s in stages if s.startswith("d0:"))
-    c_src = next(s for s in stages if s.startswith("c:") and f"lambda={rs[0]['deepshape_lam']:g}" in s)
-    dd = paired(runs, kind, d_stage, c_src)
-    dd0 = paired(runs, kind, d0_stage, c_src)
-    e_src, e_d = np.array(size[c_src]["entropy"]), np.array(size[d_stage]["entropy"])
-    e_d0 = np.array(size[d0_stage]["entropy"])
-    claims_txt.append(f"- **DeepShape improves compressibility at little loss** ({kind.upper()}): entropy at step 2^-10 "
-                      f"{e_src.mean():.2f} → {e_d0.mean():.2f} bits/weight right after DeepShape ({unit} change "
-                      f"{dd0.mean():+.4f} ± {dd0.std(ddof=1):.4f}), {e_d.mean():.2f} after fine-tuning ({unit} change "
-                      f"{dd.mean():+.4f} ± {dd.std(ddof=1):.4f}).")
+    out.append(f"- **Robust to 80% pruning** ({K}), magnitude pruning without fine-tuning, {unit} unpruned → 80% pruned "
+               "(change): " + "; ".join(f"{k.split(':')[1].strip()} {v[:, 0].mean():.4f} → {v[:, i80].mean():.4f} "
+                                       f"({(v[:, i80] - v[:, 0]).mean():+.4f} ± {(v[:, i80] - v[:, 0]).std(ddof=1):.4f})"
+                                       for k, v in pr.items()) + ".")
+    for tag in ("d", "e"):
+        d_stage, d0_stage = st(f"{tag}:"), st(f"{tag}0:")
+        src = next(s for s in stages if s[3:] == d_stage[3:].replace(" + DeepShape + fine-tune", ""))
+        dd, dd0 = paired(runs, kind, d_stage, src), paired(runs, kind, d0_stage, src)
+        e_src, e_d0, e_d = (np.array(size[x]["entropy"]) for x in (src, d0_stage, d_stage))
+        out.append(f"- **DeepShape improves compressibility at little loss** ({K}, on {src.split(':')[1].strip()}): entropy "
+                   f"at step 2^-10 {e_src.mean():.2f} → {e_d0.mean():.2f} bits/weight right after DeepShape ({unit} "
+                   f"{dd0.mean():+.4f} ± {dd0.std(ddof=1):.4f}) → {e_d.mean():.2f} after fine-tuning ({unit} "
+                   f"{dd.mean():+.4f} ± {dd.std(ddof=1):.4f}, both against the model before DeepShape).")
     parts = []
-    for s in (base, ggs, lam_hi):
-        for f in ("rf8 log, unscaled", "rf8 nearest, per tensor", "e4m3, per tensor"):
+    for s in (base, ggs, [s for s in stages if s.startswith("c:")][-1]):
+        for f in ("rf8 log, unscaled", "rf8 nearest, per tensor", "e4m3, per tensor", "int8, per channel"):
             d = paired(runs, kind, s, s, f, "float32")
-            parts.append(f"{s.split(':')[0]} {f}: {d.mean():+.4f} ± {d.std(ddof=1):.4f}")
-    claims_txt.append(f"- **RF8 without compromising accuracy** ({kind.upper()}): {unit} change from float32 when every "
-                      "weight matrix is converted (stage, format): " + "; ".join(parts) + ".")
-    return claims_txt
+            parts.append(f"({s.split(':')[0]}) {f} {d.mean():+.4f} ± {d.std(ddof=1):.4f}")
+    out.append(f"- **RF8 without compromising accuracy** ({K}): {unit} change from float32 when every weight matrix is "
+               "converted: " + "; ".join(parts) + ".")
+    return out
 
 
 def write(runs, out: Path, cmd, versions, minutes, seeds):
@@ -174,10 +172,11 @@ def write(runs, out: Path, cmd, versions, minutes, seeds):
          "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
          "Stages, each trained from scratch with the same seed, batches and budget: (a) GPT-2's normal(0.02) init; "
          "(b) GG init ν = 1, Var = 2/fan_in; (c) GG init + BackSlash (the rate term added to the loss, ν re-estimated "
-         "every step by the moment ratio, pooled over all weight matrices, soft clip ε = 1e-3) for the first 60% of the "
-         "steps, then ordinary training; (d0) DeepShape (step 2^-13, core = levels holding more than 1e-4 of the "
-         "weights, target GG(μ, 0.8ν, 0.6α), pooled) on a (c) model, (d) the same after fine-tuning for a quarter of "
-         "the budget at a third of the learning rate. Formats convert every 2-D weight (gains and biases, about 2% of "
+         f"every step by the moment ratio, pooled over all weight matrices, soft clip ε = 1e-3; λ ∈ {LAMS['gpt']} for the "
+         f"GPT, {LAMS['vit']} for the ViT) for the first 60% of the steps, then ordinary training; (d0) DeepShape "
+         "(step 2^-13, core = levels holding more than 1e-4 of the weights, target GG(μ, 0.8ν, 0.6α), pooled) on a (c) "
+         "model, (d) the same after fine-tuning for a quarter of the budget at a third of the learning rate; (e0, e) "
+         "the same on the (b) model. Formats convert every 2-D weight (gains and biases, about 2% of "
          "the parameters, stay float32). Sizes code the 2-D weights on the grid 2^-10: `fixed` is a fixed-length code "
          "for the range of their quantized values, `exp-Golomb` is order 0 on frequency ranks (BackSlash's measure), "
          "`Huffman` and `entropy` the optimal prefix code and the bound. Spread: standard deviation over seeds; "

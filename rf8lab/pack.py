@@ -67,7 +67,6 @@ def _meta(path) -> dict:
 def unpack(src, dst=None, dtype: str | None = None) -> dict:
     """Floats back from a packed file: each packed tensor decoded into its original dtype (or
     `dtype`). Writes them to dst if given; returns the dict of arrays."""
-    import ml_dtypes  # noqa: F401  (registers bfloat16 etc. with numpy)
 
     info = _meta(src)
     arrays = load(src)

@@ -88,7 +88,8 @@ def run(kind: str, seed: int = 0, lams=(1.0, 3.0, 10.0), deepshape_lam=None, bac
     """Every stage for one model kind and seed. BackSlash (loss form, nu re-estimated every step,
     pooled) runs for the first `backslash_frac` of the steps, ordinary training for the rest.
     DeepShape is applied to the model trained with lambda = deepshape_lam (default: the middle
-    lambda), then fine-tuned for `finetune_frac` of the steps."""
+    lambda; stages d0, d) and to the GG-init model trained without BackSlash (e0, e), then each is
+    fine-tuned for `finetune_frac` of the steps at a third of the learning rate."""
     cfg, tcd, data = setup(kind, steps, text)
     base = dict(tcd, seed=seed)
     models, nu_hist = {}, {}
@@ -103,11 +104,12 @@ def run(kind: str, seed: int = 0, lams=(1.0, 3.0, 10.0), deepshape_lam=None, bac
         models[name] = r.params
         nu_hist[name] = [(h["step"], h["nu"]) for h in bs.history]
     lam_ds = lams[len(lams) // 2] if deepshape_lam is None else deepshape_lam
-    src = models[f"c: GG + BackSlash lambda={lam_ds:g}"]
-    shaped, ds_info = deepshape(src, step=2.0 ** -13, core_frac=1e-4)
     ft = TrainConfig(**{**base, "steps": max(1, int(finetune_frac * base["steps"])), "warmup": 1, "lr": base["lr"] / 3})
-    models[f"d: + DeepShape + fine-tune (lambda={lam_ds:g})"] = _finetune(cfg, ft, data, shaped, progress)
-    models[f"d0: + DeepShape, before fine-tuning (lambda={lam_ds:g})"] = shaped
+    ds_info = {}
+    for tag, src_name in (("d", f"c: GG + BackSlash lambda={lam_ds:g}"), ("e", f"b: GG init (nu={gg_shape:g})")):
+        shaped, ds_info[tag] = deepshape(models[src_name], step=2.0 ** -13, core_frac=1e-4)
+        models[f"{tag}0: {src_name[3:]} + DeepShape, before fine-tuning"] = shaped
+        models[f"{tag}: {src_name[3:]} + DeepShape + fine-tune"] = _finetune(cfg, ft, data, shaped, progress)
     ev_tc = TrainConfig(**base)
     results = []
     for stage, params in models.items():
@@ -119,7 +121,8 @@ def run(kind: str, seed: int = 0, lams=(1.0, 3.0, 10.0), deepshape_lam=None, bac
                 row["formats"][fname]["code_bits"] = code_sizes(params, spec)
         results.append(row)
     pruning = {}
-    for stage in (next(k for k in models if k.startswith("a:")), f"c: GG + BackSlash lambda={lams[-1]:g}"):
+    for stage in (next(k for k in models if k.startswith("a:")), next(k for k in models if k.startswith("b:")),
+                  f"c: GG + BackSlash lambda={lams[0]:g}", f"c: GG + BackSlash lambda={lams[-1]:g}"):
         pruning[stage] = [{"fraction": f, **_metric(evaluate(prune(models[stage], f), cfg, data, ev_tc))}
                           for f in prune_fracs]
     return {"kind": kind, "seed": seed, "model": cfg.to_dict(), "train": base, "lams": list(lams),

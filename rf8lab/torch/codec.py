@@ -64,10 +64,17 @@ def _values(name: str, device) -> torch.Tensor:
 
 
 def _group_index(layout: Layout, device) -> torch.Tensor | None:
-    """Group of each element (flat, int64), or None for one group."""
+    """Group of each element (flat, int64; cached per layout and device), or None for one group."""
     if layout.granularity in (None, "tensor"):
         return None
-    return torch.from_numpy(np.ascontiguousarray(layout.group_ids()).reshape(-1).astype(np.int64)).to(device)
+    key = ("gid", layout.granularity, layout.shape, layout.axis, layout.block, str(device))
+    if key not in _DEVICE_TABLES:
+        if len(_DEVICE_TABLES) > 256:
+            for k in [k for k in _DEVICE_TABLES if k[0] == "gid"]:
+                del _DEVICE_TABLES[k]
+        ids = np.ascontiguousarray(layout.group_ids()).reshape(-1).astype(np.int64)
+        _DEVICE_TABLES[key] = torch.from_numpy(ids).to(device)
+    return _DEVICE_TABLES[key]
 
 
 def _group_amax(a: torch.Tensor, gid, ngroups: int) -> torch.Tensor:
@@ -254,25 +261,25 @@ def _out_dtype(dtype, in_dtype):
     return torch.float64 if in_dtype == torch.float64 else torch.float32
 
 
-def decode(enc: Encoded, dtype=None) -> torch.Tensor:
-    """Values of the codes times their scales, rounded once to dtype (default float32; float64 for
-    float64 input)."""
+def decode(enc: Encoded, dtype=torch.float32) -> torch.Tensor:
+    """Values of the codes times their scales, rounded once to dtype (default float32, as
+    rf8lab.decode)."""
     f = get_format(enc.fmt)
     codes = enc.codes.reshape(-1).to(torch.int64)
     vt = _values(f.name, codes.device)
-    v = vt[codes]
-    gid = _group_index(enc.layout, codes.device)
+    # one table of 256 values per scale group, rounded once to the output dtype, then one gather
     if f.scale_rule == "absmax":
-        s = enc.scale.reshape(-1).to(torch.float64)
-        v = v * (s if gid is None else s[gid])
+        tables = vt[None, :] * enc.scale.reshape(-1, 1).to(torch.float64)
     else:
-        X = enc.scale_exp.reshape(-1).to(torch.float64)
-        v = torch.ldexp(v, X if gid is None else X[gid])
-    return v.to(_out_dtype(dtype, enc.dtype)).reshape(enc.codes.shape)
+        tables = torch.ldexp(vt[None, :], enc.scale_exp.reshape(-1, 1).to(torch.float64))
+    tables = tables.to(dtype).reshape(-1)
+    gid = _group_index(enc.layout, codes.device)
+    return tables[codes if gid is None else gid * 256 + codes].reshape(enc.codes.shape)
 
 
 def quantize(x: torch.Tensor, fmt: str = "rf8", *, rounding="nearest", scale="auto", overflow="saturate", axis=None,
              block=None, random_bits=None, dtype=None) -> torch.Tensor:
-    """x rounded onto fmt's grid: decode(encode(x, ...)), float32 for 16/32-bit input."""
+    """x rounded onto fmt's grid: decode(encode(x, ...)) in float64 for float64 input, float32
+    otherwise, or dtype (as rf8lab.quantize)."""
     return decode(encode(x, fmt, rounding=rounding, scale=scale, overflow=overflow, axis=axis, block=block,
-                         random_bits=random_bits), dtype)
+                         random_bits=random_bits), _out_dtype(dtype, x.dtype))

@@ -130,6 +130,16 @@ def unpack_cmd(args) -> int:
     return 0
 
 
+def vectors_cmd(args) -> int:
+    from .vectors import write
+
+    info = write(args.out, seed=args.seed)
+    for name, (n, h) in info.items():
+        print(f"{name:28} {n:7d} lines  sha256 {h[:16]}")
+    print(f"wrote {args.out}/ (see README.txt there for the field layout)")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="rf8lab", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -197,6 +207,10 @@ def main(argv=None) -> int:
     u.add_argument("-o", "--out", required=True)
     u.add_argument("--dtype", default=None, help="output dtype (default: each tensor's original dtype)")
     u.set_defaults(func=unpack_cmd)
+    v = sub.add_parser("vectors", help="write RF8 test vectors ($readmemh hex) for hardware designs")
+    v.add_argument("-o", "--out", default="rf8_vectors")
+    v.add_argument("--seed", type=int, default=0)
+    v.set_defaults(func=vectors_cmd)
     args = p.parse_args(argv)
     return args.func(args)
 

@@ -100,3 +100,14 @@ def test_errors():
         rt.encode(torch.zeros(3), "e4m3", rounding="log")
     with pytest.raises(ValueError, match="random_bits must be"):
         rt.encode(torch.zeros(3), "rf8", rounding="stochastic", random_bits=torch.zeros(4, dtype=torch.int64))
+
+
+def test_torch_compile_traces():
+    """Dynamo traces the codec (graph breaks allowed); aot_eager runs the traced graph."""
+    import warnings
+
+    x = torch.randn(128, 64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = torch.compile(lambda t: rt.quantize(t, "rf8", scale="channel"), backend="aot_eager")
+        assert torch.equal(f(x), rt.quantize(x, "rf8", scale="channel"))

@@ -207,6 +207,14 @@ def main(argv=None) -> int:
     u.add_argument("-o", "--out", required=True)
     u.add_argument("--dtype", default=None, help="output dtype (default: each tensor's original dtype)")
     u.set_defaults(func=unpack_cmd)
+    c = sub.add_parser("compare", help="round every tensor of a checkpoint into several formats; per-tensor errors")
+    c.add_argument("checkpoint", help="a .safetensors, .npz or torch file, or 'minilm'")
+    c.add_argument("--formats", default=None,
+                   help="comma-separated fmt[:rounding][:scale] specs (default: rf8 log unscaled, rf8 per tensor and "
+                        "channel, e4m3, e5m2, int8 per tensor and channel, mxfp8)")
+    c.add_argument("-o", "--out", default="compare_report")
+    c.add_argument("--tensors", default=None, help="glob(s) of tensor names, comma-separated")
+    c.set_defaults(func=lambda a: __import__("rf8lab.format_report", fromlist=["main"]).main(a))
     v = sub.add_parser("vectors", help="write RF8 test vectors ($readmemh hex) for hardware designs")
     v.add_argument("-o", "--out", default="rf8_vectors")
     v.add_argument("--seed", type=int, default=0)

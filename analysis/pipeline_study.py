@@ -203,6 +203,27 @@ def write(runs, out: Path, cmd, versions, minutes, seeds):
                      f"{np.mean(z['zero_fraction']):.3f} | {np.mean(z['rf8 log, unscaled codes huffman']):.2f} | "
                      f"{np.mean(z['rf8 nearest, per tensor codes huffman']):.2f} |")
         L += ["", "### The claims, one by one", "", *claims(runs, kind), ""]
+    L += ["## Reading", "",
+          "- **BackSlash shrinks the code, but not by 60–90% here.** Against the same GG-init model trained normally, "
+          "the exp-Golomb size at step 2^-10 falls by up to about 55% (ViT) and 40% (GPT). On the ViT that comes "
+          "with no clear accuracy loss up to λ = 1000 (the largest λ costs about 3 points); on the character GPT, "
+          "every λ that saves more than 15% costs validation loss (λ = 10: about +0.32 nats/char). Against a "
+          "fixed-length code of the same quantized values the saving is about 50% (ViT) and 27% (GPT).",
+          "- **Pruning robustness holds.** After BackSlash with a large λ, pruning 80% of the weights without "
+          "fine-tuning costs almost nothing (ViT: about −1 point; GPT: +0.15 nats), where the normally trained "
+          "models collapse (ViT: −38 points; GPT: +1.6 nats or more). The BackSlash models start from a worse loss on "
+          "the GPT, so the robustness is bought.",
+          "- **DeepShape** lowers the entropy of a normally trained model by about 0.45 bit per weight at step 2^-10 "
+          "(the REFERENCE.md estimate was 0.45–0.55 bit at 2^-13); the loss it causes is recovered by fine-tuning, "
+          "which keeps most of the saving. On a BackSlash model it gains little (0.04–0.16 bit) and fine-tuning "
+          "gives it back: those weights are already far more peaked than DeepShape's target.",
+          "- **RF8** costs little at the output of these models (ViT: within a point of float32 for nearest "
+          "rounding; GPT: +0.006 to +0.024 nats/char), about as much as E4M3, and more than INT8 per channel. The "
+          "paper's unscaled RF8 with log rounding does worst, especially after BackSlash on the ViT (−3 points): "
+          "without a scale it cannot go above 1.5 or below 0.75·2^-15, and with a per-tensor scale (`rf8 nearest, "
+          "per tensor`) the same model loses nothing measurable.",
+          "", "These are small models trained for minutes on 2 cores; every number above is in `pipeline.json`, "
+          "made by the command at the top (`--render` rewrites this page from it)."]
     Path(out / "pipeline.md").write_text("\n".join(L) + "\n")
 
 
@@ -212,9 +233,17 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="reports")
+    ap.add_argument("--render", action="store_true", help="rewrite the markdown and figures from OUT/pipeline.json")
     a = ap.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    if a.render:
+        d = json.loads((out / "pipeline.json").read_text())
+        for kind in ("gpt", "vit"):
+            plots(d["runs"], kind, out)
+        write(d["runs"], out, d["command"], d["versions"], d["minutes"], sorted({r["seed"] for r in d["runs"]}))
+        print(f"rewrote {out / 'pipeline.md'} from {out / 'pipeline.json'}")
+        return 0
     seeds = list(range(2 if a.quick else a.seeds))
     steps = {"gpt": 80 if a.quick else None, "vit": 60 if a.quick else None}
     jobs = [(k, s, steps[k]) for k in ("gpt", "vit") for s in seeds]

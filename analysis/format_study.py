@@ -1,0 +1,15 @@
+"""Format comparison study (see rf8lab/format_study.py): writes reports/format_comparison.md.
+
+    python analysis/format_study.py [--quick] [--out reports]
+"""
+import argparse
+import sys
+
+from rf8lab.format_study import run
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="5 shapes, 2^18 values, 200 sentences (the demo's mode)")
+    ap.add_argument("--out", default="reports")
+    a = ap.parse_args()
+    print(f"wrote {run(a.out, a.quick, 'python analysis/format_study.py ' + ' '.join(sys.argv[1:]))}")

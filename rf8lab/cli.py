@@ -14,6 +14,35 @@ def _sqnr_db(x: np.ndarray, q: np.ndarray) -> float:
 
 
 def demo(args) -> int:
+    """The main job on its embedded default (all-MiniLM-L6-v2 and CPython's docs, no network): a
+    quick table of every format on GG weights, the MiniLM fitting report, and the format study in
+    quick mode; ends with where the reports are."""
+    from pathlib import Path
+
+    t0 = time.perf_counter()
+    quick_table(args)
+    if args.table_only:
+        return 0
+    from . import checkpoints, format_study
+    from .fit_report import write_report
+
+    out = Path(args.out)
+    try:
+        checkpoints.minilm_path()
+    except checkpoints.CheckpointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"\n[1/2] fitting GG, Gaussian, Laplace and Student-t to every tensor of all-MiniLM-L6-v2 -> {out / 'minilm_fit'}")
+    fit = write_report("minilm", out / "minilm_fit", max_compare=200_000, workers=2, seed=args.seed,
+                       command="rf8lab demo")
+    print(f"\n[2/2] format study, quick mode -> {out}")
+    fmt = format_study.run(out, quick=True, command="rf8lab demo")
+    print(f"\ndone in {(time.perf_counter() - t0) / 60:.1f} min. Reports:\n  {fit}\n  {fmt}\n"
+          "  (full versions: reports/minilm_fit/report.md, python analysis/format_study.py)")
+    return 0
+
+
+def quick_table(args) -> None:
     """Round generalized-Gaussian weights into every format and print the error of each."""
     from scipy import stats
 
@@ -37,7 +66,6 @@ def demo(args) -> int:
         print(f"{fmt:8} {rounding:9} {str(scale):8} {_sqnr_db(w, q):8.2f} {rel:12.4f} "
               f"{np.mean(q == 0):7.4f} {dt:6.2f}")
     print("RF8 unscaled (scale=None) is the paper's use: values kept as +-2^e1 +- 2^e2 in [0.75*2^-15, 1.5].")
-    return 0
 
 
 def table(args) -> int:
@@ -143,7 +171,9 @@ def vectors_cmd(args) -> int:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="rf8lab", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("demo", help="quantize generalized-Gaussian weights into every format")
+    d = sub.add_parser("demo", help="the main job on MiniLM: format table, fitting report, format study (quick)")
+    d.add_argument("-o", "--out", default="rf8lab_demo", help="folder for the reports (default: rf8lab_demo)")
+    d.add_argument("--table-only", action="store_true", help="only the quick table of formats on GG weights")
     d.add_argument("--n", type=int, default=1 << 14)
     d.add_argument("--shape", type=float, default=1.0, help="GG shape nu (2 = Gaussian, 1 = Laplace)")
     d.add_argument("--seed", type=int, default=0)

@@ -102,12 +102,12 @@ def test_errors():
         rt.encode(torch.zeros(3), "rf8", rounding="stochastic", random_bits=torch.zeros(4, dtype=torch.int64))
 
 
-def test_torch_compile_traces():
-    """Dynamo traces the codec (graph breaks allowed); aot_eager runs the traced graph."""
+def test_torch_compile():
+    """torch.compile with the default (inductor) backend gives the same codes."""
     import warnings
 
     x = torch.randn(128, 64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        f = torch.compile(lambda t: rt.quantize(t, "rf8", scale="channel"), backend="aot_eager")
-        assert torch.equal(f(x), rt.quantize(x, "rf8", scale="channel"))
+        f = torch.compile(lambda t: rt.encode(t, "rf8", rounding="log", scale="channel").codes)
+        assert torch.equal(f(x), rt.encode(x, "rf8", rounding="log", scale="channel").codes)

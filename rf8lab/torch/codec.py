@@ -2,7 +2,7 @@
 
 The decisions are those of rf8lab/kernels.py written as vectorized torch operations, and they read
 the same tables (built from the exact reference): every input is widened to float64 (exact for
-float16, bfloat16 and float32), split by torch.frexp into binade and mantissa, and the scale
+float16, bfloat16 and float32), split into binade and mantissa from its bit pattern, and the scale
 exponent only moves the binade. Nothing here depends on the device, so the same code runs on CPU
 and CUDA.
 """
@@ -86,11 +86,21 @@ def _group_amax(a: torch.Tensor, gid, ngroups: int) -> torch.Tensor:
     return out.scatter_reduce(0, gid, v, reduce="amax", include_self=True)
 
 
+def _split(a: torch.Tensor):
+    """a > 0 finite float64 -> (e int64, mantissa bits int64, m float64 in [1, 2)) with a = m 2^e,
+    read from the bit pattern (subnormals first scaled by 2^64, exactly). Bit operations rather than
+    torch.frexp, whose int32 exponent inductor's CPU code generator fails to convert."""
+    sub = a < 2.0 ** -1022
+    b = torch.where(sub, a * 2.0 ** 64, a).view(torch.int64)
+    man = b & ((1 << 52) - 1)
+    e = ((b >> 52) & 0x7FF) - 1023 - torch.where(sub, 64, 0)
+    return e, man, (man | (1023 << 52)).view(torch.float64)
+
+
 def _scales(fmt, amax: torch.Tensor, granularity):
     """(X int64, multiplier float64) per group: fast._scales in torch."""
     none = amax <= 0
-    m, e = torch.frexp(torch.where(none, torch.ones_like(amax), amax))
-    m, e = m * 2, e.to(torch.int64) - 1
+    e, _, m = _split(torch.where(none, torch.ones_like(amax), amax))
     if fmt.scale_rule == "absmax":
         s = torch.where(none | torch.tensor(granularity is None, device=amax.device), torch.ones_like(amax),
                         amax / 127.0)
@@ -116,10 +126,8 @@ def _float_codes(x: torch.Tensor, X: torch.Tensor, name: str, rounding: str, ove
     a = x.abs()
     finite = torch.isfinite(a)
     af = torch.where(finite & (a > 0), a, torch.ones_like(a))
-    fm, fe = torch.frexp(af)  # af = fm 2^fe, fm in [0.5, 1): exact
-    mant = fm * 2  # in [1, 2)
-    man = ((mant - 1) * 2.0 ** 52).to(torch.int64)  # the 52 mantissa bits, exact
-    er = fe.to(torch.int64) - 1 - X
+    e, man, mant = _split(af)  # af = mant 2^e exactly, mant in [1, 2), man its 52 fraction bits
+    er = e - X
     m7 = man >> 45
     sticky = ((man & ((1 << 45) - 1)) != 0).to(torch.int64)
     key = lambda b, m: (((b - emin) << K.KEYSHIFT) | (m << 1)).clamp(0, near.numel() - 1)  # noqa: E731

@@ -117,7 +117,7 @@ def figures(syn, mini, out: Path):
                     color=f"C{i % 10}")
     axs[1].set_yscale("log")
     axs[1].set_xlabel("GG shape ν")
-    axs[1].set_ylabel("max relative error (nonzero values)")
+    axs[1].set_ylabel("max relative error (values not flushed to 0)")
     axs[1].set_title("worst case")
     axs[1].grid(alpha=0.3)
     sq = [c for c in mini.columns if c.endswith("SQNR dB")]
@@ -130,6 +130,16 @@ def figures(syn, mini, out: Path):
     fig.tight_layout()
     fig.savefig(out / "format_comparison.png")
     plt.close(fig)
+
+
+def render_figure(out="reports") -> Path:
+    """Redraw format_comparison.png from format_comparison.json (no recomputation)."""
+    import pandas as pd
+
+    out = Path(out)
+    d = json.loads((out / "format_comparison.json").read_text())
+    figures(d["synthetic"], pd.DataFrame(d["minilm_per_tensor"]), out)
+    return out / "format_comparison.png"
 
 
 def run(out="reports", quick: bool = False, command: str | None = None) -> Path:
@@ -164,7 +174,7 @@ def run(out="reports", quick: bool = False, command: str | None = None) -> Path:
     versions = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
                 "pandas": pd.__version__, "matplotlib": matplotlib.__version__, "rf8lab": rf8lab.__version__}
     minutes = (time.perf_counter() - t0) / 60
-    cmd = command or ("python analysis/format_study.py" + (" --quick" if quick else ""))
+    cmd = (command or ("python analysis/format_study.py" + (" --quick" if quick else ""))).strip()
     (out / "format_comparison.json").write_text(json.dumps({"command": cmd, "versions": versions, "synthetic": syn,
                                                             "minilm_per_tensor": json.loads(mini.to_json(orient="records")),
                                                             "end_to_end": e2e, "code_bits": bits}, indent=1))

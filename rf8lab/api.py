@@ -135,11 +135,16 @@ def _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits):
     _check_choice("overflow", overflow, f.overflows, f)
     _check_choice("scale", scale, f.scales, f)
     layout = make_layout(x.shape, scale, axis, block)
-    if f.nan_codes is None and x.dtype.kind in "fV" and np.isnan(x.astype(np.float32)).any():
+    if f.nan_codes is None and x.dtype.kind in "fV" and _has_nan(x):
         raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
                          "remove or replace the NaNs (e.g. np.nan_to_num) first")
     bits = _random_bits(rng, random_bits, x.shape) if rounding == "stochastic" else None
     return x, f, layout, bits
+
+
+def _has_nan(x: np.ndarray) -> bool:
+    with np.errstate(over="ignore", invalid="ignore"):  # float64 beyond float32's range is not NaN
+        return bool(np.isnan(x.astype(np.float32)).any())
 
 
 def _encode(x, f: Format, layout: Layout, rounding, overflow, bits, backend) -> Encoded:

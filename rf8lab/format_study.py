@@ -24,9 +24,9 @@ from .format_report import label, parse, table
 from .gg import gg
 from .gg.limits import lloyd_max, quantize_lloyd, rd_sqnr_db
 
-SPECS = ("rf8:log:none", "rf8:log:tensor", "rf8:nearest:none", "rf8:nearest:tensor", "rf8:nearest:channel",
-         "rf8:nearest:block", "e4m3:nearest:tensor", "e5m2:nearest:tensor", "int8:nearest:tensor",
-         "int8:nearest:channel", "mxfp8:nearest:block")
+SPECS = ("rf8:log:none", "rf8:log:tensor", "rf8:log:channel", "rf8:log:block", "rf8:nearest:none",
+         "rf8:nearest:tensor", "rf8:nearest:channel", "rf8:nearest:block", "e4m3:nearest:tensor",
+         "e5m2:nearest:tensor", "int8:nearest:tensor", "int8:nearest:channel", "mxfp8:nearest:block")
 E2E = ("rf8:log:none", "rf8:nearest:tensor", "rf8:nearest:channel", "e4m3:nearest:tensor", "e5m2:nearest:tensor",
        "int8:nearest:channel", "mxfp8:nearest:block")
 

@@ -5,15 +5,15 @@
 import argparse
 import sys
 
-from rf8lab.format_study import render_figure, run
+from rf8lab.format_study import render, run
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="5 shapes, 2^18 values, 200 sentences (the demo's mode)")
     ap.add_argument("--out", default="reports")
-    ap.add_argument("--render", action="store_true", help="only redraw the figure from OUT/format_comparison.json")
+    ap.add_argument("--render", action="store_true", help="rewrite the page and figure from OUT/format_comparison.json")
     a = ap.parse_args()
     if a.render:
-        print(f"redrew {render_figure(a.out)}")
+        print(f"rewrote {render(a.out)}")
     else:
         print(f"wrote {run(a.out, a.quick, 'python analysis/format_study.py ' + ' '.join(sys.argv[1:]))}")

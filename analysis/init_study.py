@@ -60,7 +60,7 @@ def run_one(job):
 
     kind, cfgd, tcd, name, seed = job
     cfg = nn.Config.from_dict(cfgd)
-    method, kw = INITS.get(name, (None, None)) if name in INITS else ("gg", tcd.pop("init_kw"))
+    method, kw = INITS[name] if name in INITS else ("gg", tcd.pop("init_kw"))
     tc = TrainConfig(**{**tcd, "seed": seed, "init": method, "init_kw": kw})
     t = time.perf_counter()
     r = train(cfg, tc, load_data(kind), progress=False)

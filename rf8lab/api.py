@@ -125,16 +125,23 @@ def encode(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="saturate
     return _encode(x, f, layout, rounding, overflow, bits, _backend(backend))
 
 
-def _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits):
-    """Check every argument of encode/quantize; (x, Format, Layout, random bits or None)."""
+def resolve(fmt, rounding, scale, overflow, shape, axis=None, block=None) -> tuple[Format, Layout]:
+    """The Format and the scale Layout that these arguments ask for, or ValueError saying what is
+    available (shared by rf8lab.torch)."""
     f = get_format(fmt)
-    x = as_input(x)
     if scale == "auto":
         scale = f.default_scale
     _check_choice("rounding", rounding, f.roundings, f)
     _check_choice("overflow", overflow, f.overflows, f)
     _check_choice("scale", scale, f.scales, f)
-    layout = make_layout(x.shape, scale, axis, block)
+    return f, make_layout(tuple(shape), scale, axis, block)
+
+
+def _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits):
+    """Check every argument of encode/quantize; (x, Format, Layout, random bits or None)."""
+    get_format(fmt)  # an unknown format is reported before an unreadable input
+    x = as_input(x)
+    f, layout = resolve(fmt, rounding, scale, overflow, x.shape, axis, block)
     if f.nan_codes is None and x.dtype.kind in "fV" and _has_nan(x):
         raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
                          "remove or replace the NaNs (e.g. np.nan_to_num) first")

@@ -86,11 +86,23 @@ def read_metadata(path) -> dict:
             raise CheckpointError(f"{path}: safetensors header is not valid JSON ({e})") from None
 
 
-def write_safetensors(path, tensors: dict, metadata: dict | None = None) -> None:
-    """Write named arrays (any dtype in the table above, bfloat16 and float8 included) as
-    safetensors, atomically: a temporary file renamed over the target."""
+def atomic_write(path: Path, write) -> None:
+    """write(tmp) to a temporary file beside `path`, then rename it over `path`: readers see the
+    old file or the new one, never half of one; the temporary file goes if writing fails."""
     import os
 
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_safetensors(path, tensors: dict, metadata: dict | None = None) -> None:
+    """Write named arrays (any dtype in the table above, bfloat16 and float8 included) as
+    safetensors, atomically (atomic_write)."""
     names = {np.dtype(v): k for k, v in _ST_DTYPES.items()}
     header, blobs, off = {}, [], 0
     if metadata:
@@ -106,17 +118,14 @@ def write_safetensors(path, tensors: dict, metadata: dict | None = None) -> None
         off += len(b)
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * (-len(h) % 8)
-    path = Path(path)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    try:
+
+    def write(tmp):
         with open(tmp, "wb") as f:
             f.write(struct.pack("<Q", len(h)) + h)
             for b in blobs:
                 f.write(b)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    atomic_write(Path(path), write)
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -158,13 +167,18 @@ READERS = {".safetensors": read_safetensors, ".npz": read_npz, ".pt": read_torch
            ".pth": read_torch}
 
 
+def source_path(source) -> Path:
+    """The file behind a checkpoint argument: a path, or "minilm" (all-MiniLM-L6-v2's package)."""
+    return minilm_path() if str(source) == MINILM else Path(source)
+
+
 def load(source, tensors=None) -> dict[str, np.ndarray]:
     """Named arrays of a checkpoint, in file order, optionally selected by glob patterns.
 
     source   a path (.safetensors, .npz, .pt/.pth/.bin) or "minilm" (all-MiniLM-L6-v2 from its package)
     tensors  None (all), a glob ("*.weight"), or several, as a list or comma-separated
     """
-    path = minilm_path() if str(source) == MINILM else Path(source)
+    path = source_path(source)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     reader = READERS.get(path.suffix.lower())

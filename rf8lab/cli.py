@@ -8,11 +8,6 @@ import time
 import numpy as np
 
 
-def _sqnr_db(x: np.ndarray, q: np.ndarray) -> float:
-    err = np.sum((x - q) ** 2)
-    return float("inf") if err == 0 else float(10 * np.log10(np.sum(x ** 2) / err))
-
-
 def demo(args) -> int:
     """The main job on its embedded default (all-MiniLM-L6-v2 and CPython's docs, no network): a
     quick table of every format on GG weights, the MiniLM fitting report, and the format study in
@@ -48,6 +43,8 @@ def quick_table(args) -> None:
 
     import rf8lab as rl
 
+    from .format_report import sqnr_db
+
     rng = np.random.default_rng(args.seed)
     print(f"rf8lab {rl.__version__}: {args.n} weights ~ GG(shape {args.shape}), std 0.02, seed {args.seed}")
     w = stats.gennorm(args.shape).rvs(size=args.n, random_state=rng)
@@ -63,7 +60,7 @@ def quick_table(args) -> None:
         dt = time.perf_counter() - t
         nz = w != 0
         rel = np.max(np.abs(q[nz] - w[nz]) / np.abs(w[nz]))
-        print(f"{fmt:8} {rounding:9} {str(scale):8} {_sqnr_db(w, q):8.2f} {rel:12.4f} "
+        print(f"{fmt:8} {rounding:9} {str(scale):8} {sqnr_db(w, q):8.2f} {rel:12.4f} "
               f"{np.mean(q == 0):7.4f} {dt:6.2f}")
     print("RF8 unscaled (scale=None) is the paper's use: values kept as +-2^e1 +- 2^e2 in [0.75*2^-15, 1.5].")
 

@@ -181,7 +181,7 @@ def decode(data: bytes) -> np.ndarray:
     if flags & ZERO_RUNS:
         out = np.empty(max(1, 2 * n + 1), np.uint64)
         got = _read(payload, nbits, out.size, k, out)
-        if got < 0 or got % 2 == 0 and got == 0:
+        if got <= 0:
             raise CodingError("stream is corrupt: no valid zero-run code")
         stream = out[:got]
         if got % 2 == 0 or int(stream[0::2].sum()) + (got - 1) // 2 != n:

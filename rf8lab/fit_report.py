@@ -174,7 +174,7 @@ def write_report(source, out_dir, tensors=None, max_compare: int = 1_000_000, wo
               if np.asarray(v).dtype.kind in "fV" and np.asarray(v).size >= 8}
     if not arrays:
         raise checkpoints.CheckpointError(f"{source}: no floating-point tensor with at least 8 values to fit")
-    path = checkpoints.minilm_path() if str(source) == checkpoints.MINILM else Path(source)
+    path = checkpoints.source_path(source)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     names = list(arrays)
     results = {}

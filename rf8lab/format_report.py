@@ -45,6 +45,13 @@ def label(kw: dict) -> str:
     return f"{kw['fmt']} {kw.get('rounding', 'nearest')}, {'unscaled' if s is None else s}"
 
 
+def sqnr_db(x: np.ndarray, q: np.ndarray) -> float:
+    """10 log10(sum x^2 / sum (x - q)^2): inf when q equals x, nan when x is all zeros."""
+    x, q = np.asarray(x, np.float64), np.asarray(q, np.float64)
+    err, sig = np.sum((x - q) ** 2), np.sum(x * x)
+    return float("inf") if err == 0 else float(10 * np.log10(sig / err)) if sig > 0 else float("nan")
+
+
 def errors(w: np.ndarray, kw: dict) -> dict:
     """SQNR in dB, max relative error (nonzero inputs) and fraction flushed to zero."""
     x = np.asarray(w, np.float32)
@@ -53,12 +60,9 @@ def errors(w: np.ndarray, kw: dict) -> dict:
         k["scale"] = "tensor"
     q = api.quantize(x, **k).astype(np.float64)
     x64 = x.astype(np.float64)
-    err = np.sum((x64 - q) ** 2)
-    sig = np.sum(x64 ** 2)
     nz = x64 != 0
     rel = np.abs(q[nz] - x64[nz]) / np.abs(x64[nz])
-    return {"sqnr_db": float("inf") if err == 0 else float(10 * np.log10(sig / err)) if sig > 0 else float("nan"),
-            "max_rel_err": float(rel.max()) if rel.size else 0.0, "flushed": float(np.mean((q == 0) & nz))}
+    return {"sqnr_db": sqnr_db(x64, q), "max_rel_err": float(rel.max()) if rel.size else 0.0, "flushed": float(np.mean((q == 0) & nz))}
 
 
 def table(arrays: dict, specs) -> pd.DataFrame:
@@ -77,9 +81,9 @@ def table(arrays: dict, specs) -> pd.DataFrame:
 
 
 def write(source, out_dir, specs=DEFAULT, tensors=None) -> Path:
-    from .checkpoints import MINILM, minilm_path
+    from .checkpoints import source_path
 
-    path = minilm_path() if source == MINILM else Path(source)
+    path = source_path(source)
     arrays = load(source, tensors)
     t0 = time.perf_counter()
     df = table(arrays, specs)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import api, coding
-from .format_report import label, parse, table
+from . import api
+from .format_report import label, parse, sqnr_db, table
 from .gg import gg
 from .gg.limits import lloyd_max, quantize_lloyd, rd_sqnr_db
 
@@ -29,10 +29,6 @@ SPECS = ("rf8:log:none", "rf8:log:tensor", "rf8:log:channel", "rf8:log:block", "
          "e5m2:nearest:tensor", "int8:nearest:tensor", "int8:nearest:channel", "mxfp8:nearest:block")
 E2E = ("rf8:log:none", "rf8:nearest:tensor", "rf8:nearest:channel", "e4m3:nearest:tensor", "e5m2:nearest:tensor",
        "int8:nearest:channel", "mxfp8:nearest:block")
-
-
-def _sqnr(x, q):
-    return float(10 * np.log10(np.sum(x * x) / np.sum((x - q) ** 2)))
 
 
 def synthetic(shapes, n: int, seed: int = 0, std: float = 0.02) -> list[dict]:
@@ -46,12 +42,12 @@ def synthetic(shapes, n: int, seed: int = 0, std: float = 0.02) -> list[dict]:
             kw = parse(s)
             q = api.quantize(x, **kw).astype(np.float64)
             kept = (x64 != 0) & (q != 0)  # values flushed to zero are counted apart, not as error 1
-            row[f"{label(kw)} SQNR"] = _sqnr(x64, q)
+            row[f"{label(kw)} SQNR"] = sqnr_db(x64, q)
             row[f"{label(kw)} max rel"] = float(np.max(np.abs(q[kept] - x64[kept]) / np.abs(x64[kept])))
             row[f"{label(kw)} flushed"] = float(np.mean((q == 0) & (x64 != 0)))
         t, y, sq = lloyd_max(nu)
         rms = float(np.sqrt(np.mean(x64 ** 2)))
-        row["Lloyd-Max 256 (ideal for this GG) SQNR"] = _sqnr(x64, quantize_lloyd(x64, t, y, rms))
+        row["Lloyd-Max 256 (ideal for this GG) SQNR"] = sqnr_db(x64, quantize_lloyd(x64, t, y, rms))
         row["Lloyd-Max 256 analytic SQNR"] = sq
         row["rate-distortion bound, 8 bits SQNR"] = rd_sqnr_db(nu)
         rows.append(row)
@@ -60,6 +56,7 @@ def synthetic(shapes, n: int, seed: int = 0, std: float = 0.02) -> list[dict]:
 
 def end_to_end(n_sentences: int, specs=E2E, progress=None) -> dict:
     from .nn.minilm import MiniLM, pydoc_sentences
+    from .nn.pipeline import convert
 
     m = MiniLM()
     sentences = pydoc_sentences(n_sentences)
@@ -70,8 +67,7 @@ def end_to_end(n_sentences: int, specs=E2E, progress=None) -> dict:
     out = {"n_sentences": len(sentences), "formats": {}}
     for s in specs:
         kw = parse(s)
-        p = {k: (api.quantize(v, **kw).astype(np.float32) if v.ndim == 2 else v) for k, v in m.params.items()}
-        e = m.embed(sentences, params=p)
+        e = m.embed(sentences, params=convert(m.params, kw))
         cos = np.sum(e * ref, axis=1)
         se = e @ e.T
         np.fill_diagonal(se, -np.inf)
@@ -84,12 +80,14 @@ def end_to_end(n_sentences: int, specs=E2E, progress=None) -> dict:
 
 
 def code_bits(arrays: dict, specs=E2E) -> dict:
-    w = {k: v for k, v in arrays.items() if v.ndim == 2 and v.dtype.kind == "f"}
+    """Bits per weight after entropy coding each format's codes of the floating 2-D weights."""
+    from .nn.pipeline import code_sizes
+
+    w = {k: v for k, v in arrays.items() if v.dtype.kind == "f"}
     out = {}
     for s in specs:
         kw = parse(s)
-        codes = np.concatenate([api.encode(v, **{k: kw[k] for k in kw}).codes.ravel() for v in w.values()])
-        b = coding.bits_per_param(codes, fmt=kw["fmt"])
+        b = code_sizes(w, kw)
         out[label(kw)] = {k: b[k] for k in ("fixed", "exp_golomb", "huffman", "entropy")}
     return out
 

@@ -54,6 +54,7 @@ def main(argv=None):
         os.makedirs(a.out, exist_ok=True)
         torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, os.path.join(a.out, "weights.pt"))
     if distributed:
+        dist.barrier()  # no rank tears gloo down while another still uses it (seen: abort at exit under load)
         dist.destroy_process_group()
 
 

@@ -135,9 +135,15 @@ def test_ddp_equals_single_process(tmp_path):
     script = str(ROOT / "scripts" / "ddp_train.py")
     subprocess.run([sys.executable, script, "--out", str(tmp_path / "one"), "--steps", "10"], check=True, env=env,
                    timeout=300)
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-                    script, "--out", str(tmp_path / "two"), "--steps", "10"], check=True, env=env, timeout=300,
-                   capture_output=True)
+    import socket
+
+    with socket.socket() as sock:  # a free port, so that parallel or repeated runs do not collide
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+                        script, "--out", str(tmp_path / "two"), "--steps", "10"], env=env, timeout=300,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     a, b = torch.load(tmp_path / "one" / "weights.pt"), torch.load(tmp_path / "two" / "weights.pt")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-12, atol=1e-14)

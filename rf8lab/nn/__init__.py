@@ -4,6 +4,8 @@ initializations it is studied with, AdamW, and a checkpointed training loop.
 Parameters are a plain dict of named numpy arrays, so fitting, quantizing or regularizing them is
 ordinary numpy.
 """
+import numpy as np
+
 from .data import CharCorpus, Digits
 from .init import gg_init, initialize, kaiming_init, normal_init, xavier_init
 from .model import (Config, backward, check_params, encode, forward, logits, loss_and_grads, n_params,
@@ -13,8 +15,6 @@ from .optim import AdamW, clip_grad_norm, lr_at
 
 def init_params(cfg: Config, method: str = "normal", seed=0, dtype="float32", **kw) -> dict:
     """A fresh parameter dict for cfg, initialized by `method` (see rf8lab.nn.init)."""
-    import numpy as np
-
     params = {k: np.zeros(s, dtype) for k, s in param_shapes(cfg).items()}
     return initialize(params, method, rng=np.random.default_rng(seed), **kw)
 

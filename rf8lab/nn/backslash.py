@@ -19,6 +19,7 @@ import numpy as np
 
 from ..gg import fit as gg_fit
 from ..gg import shape_from_moment_ratio
+from .model import weight_names
 
 
 def estimate_shape(x: np.ndarray, method: str = "moments") -> float:
@@ -55,7 +56,7 @@ class BackSlash:
         estimate_shape(np.array([1.0, -2.0, 0.5]), self.method)  # validates method
 
     def names(self, params: dict) -> list[str]:
-        return [k for k, v in params.items() if self.include == "all" or v.ndim == 2]
+        return weight_names(params, self.include)
 
     def shapes(self, params: dict) -> dict:
         names = self.names(params)

@@ -53,18 +53,15 @@ class CharCorpus:
 
     def batch(self, rng: np.random.Generator, batch_size: int, block: int):
         """Random training windows: inputs (B, T) and the next characters (B, T)."""
-        starts = rng.integers(0, len(self.train) - block - 1, batch_size)
-        x = np.stack([self.train[s: s + block] for s in starts])
-        y = np.stack([self.train[s + 1: s + block + 1] for s in starts])
-        return x, y
+        idx = rng.integers(0, len(self.train) - block - 1, batch_size)[:, None] + np.arange(block)
+        return self.train[idx], self.train[idx + 1]
 
     def val_batches(self, batch_size: int, block: int, max_windows: int = 256):
         """Fixed, non-overlapping held-out windows (the same ones every time)."""
         n = min(max_windows, (len(self.val) - 1) // block)
-        starts = np.arange(n) * block
+        idx = np.arange(n * block).reshape(n, block)  # window i covers [i * block, (i + 1) * block)
         for i in range(0, n, batch_size):
-            s = starts[i: i + batch_size]
-            yield (np.stack([self.val[a: a + block] for a in s]), np.stack([self.val[a + 1: a + block + 1] for a in s]))
+            yield self.val[idx[i: i + batch_size]], self.val[idx[i: i + batch_size] + 1]
 
     def decode(self, ids) -> str:
         return "".join(self.chars[i] for i in ids)

@@ -22,6 +22,7 @@ from scipy import stats
 
 from ..gg import scale_for_variance
 from .backslash import estimate_shape
+from .model import weight_names
 
 
 def _shape_one(w: np.ndarray, step: float, core_frac: float, a: float, b: float) -> tuple[np.ndarray, dict]:
@@ -63,7 +64,7 @@ def deepshape(params: dict, step: float = 2.0 ** -13, core_frac: float = 1e-4, a
             raise ValueError(f"DeepShape {name} must be > 0, got {v!r}")
     if not 0 <= core_frac < 1:
         raise ValueError(f"core_frac is a fraction of the values, in [0, 1); got {core_frac!r}")
-    names = [k for k, v in params.items() if include == "all" or v.ndim == 2]
+    names = weight_names(params, include)
     out = {k: v.copy() for k, v in params.items()}
     if pooled:
         flat = np.concatenate([params[k].ravel() for k in names])
@@ -88,7 +89,7 @@ def prune(params: dict, fraction: float, scope: str = "global", include: str = "
         raise ValueError(f"pruning fraction must be in [0, 1], got {fraction!r}")
     if scope not in ("global", "tensor"):
         raise ValueError(f"scope must be 'global' or 'tensor', got {scope!r}")
-    names = [k for k, v in params.items() if include == "all" or v.ndim == 2]
+    names = weight_names(params, include)
     out = {k: v.copy() for k, v in params.items()}
     if fraction == 0:
         return out
@@ -116,5 +117,5 @@ def prune(params: dict, fraction: float, scope: str = "global", include: str = "
 
 
 def sparsity(params: dict, include: str = "2d") -> float:
-    names = [k for k, v in params.items() if include == "all" or v.ndim == 2]
+    names = weight_names(params, include)
     return float(sum(int((params[k] == 0).sum()) for k in names) / sum(params[k].size for k in names))

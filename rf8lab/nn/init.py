@@ -23,10 +23,6 @@ def _fan(w: np.ndarray, fan: str) -> int:
     return w.shape[1] if fan == "in" else w.shape[0]
 
 
-def _rng(rng):
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
 def _fill(params: dict, draw) -> dict:
     """Apply draw(name, array) -> values to every 2-D parameter; 1-D: gains 1, the rest 0."""
     for name, w in params.items():
@@ -47,7 +43,7 @@ def gg_init(params: dict, shape: float = 2.0, xi: float = 2.0, fan: str = "in", 
         raise ValueError(f"GG shape must be > 0, got {shape!r}")
     if not xi > 0:
         raise ValueError(f"xi must be > 0, got {xi!r}")
-    r = _rng(rng)
+    r = np.random.default_rng(rng)  # a Generator is returned as it is
 
     def draw(name, w):
         d = gg(shape, scale_for_variance(shape, xi / _fan(w, fan)))
@@ -58,19 +54,19 @@ def gg_init(params: dict, shape: float = 2.0, xi: float = 2.0, fan: str = "in", 
 
 def normal_init(params: dict, std: float = 0.02, rng=None) -> dict:
     """GPT-2's init: every 2-D weight ~ N(0, std^2)."""
-    r = _rng(rng)
+    r = np.random.default_rng(rng)  # a Generator is returned as it is
     return _fill(params, lambda name, w: r.normal(0.0, std, w.shape))
 
 
 def xavier_init(params: dict, gain: float = 1.0, rng=None) -> dict:
     """Glorot uniform: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
-    r = _rng(rng)
+    r = np.random.default_rng(rng)  # a Generator is returned as it is
     return _fill(params, lambda name, w: r.uniform(-1, 1, w.shape) * gain * math.sqrt(6.0 / (w.shape[0] + w.shape[1])))
 
 
 def kaiming_init(params: dict, xi: float = 2.0, fan: str = "in", rng=None) -> dict:
     """He normal: N(0, xi / fan)."""
-    r = _rng(rng)
+    r = np.random.default_rng(rng)  # a Generator is returned as it is
     return _fill(params, lambda name, w: r.normal(0.0, math.sqrt(xi / _fan(w, fan)), w.shape))
 
 

@@ -6,6 +6,8 @@ torch, so y = x @ W.T + b.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from . import kernels as K
@@ -59,20 +61,20 @@ def _scores(a, b):
     """a @ b^T over (batch, head) stacks. The inner dimension is only the head size, and OpenBLAS
     splitting each of these small products over threads is slower than one thread (measured 2.7 vs
     1.7 ms for 128 products of 128x32 by 32x128), so BLAS gets one thread for them."""
-    with _one_blas_thread():
+    with one_blas_thread():
         return a @ b.transpose(0, 1, 3, 2)
 
 
-def _one_blas_thread():
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController().select(user_api="blas")
-    return _BLAS.limit(limits=1)
+def one_blas_thread():
+    """Context manager: BLAS at one thread inside."""
+    return _blas().limit(limits=1)
 
 
-_BLAS = None
+@lru_cache(maxsize=1)
+def _blas():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
 
 
 def _heads(x, n_head):  # (B, T, D) -> (B, H, T, D/H)

@@ -3,7 +3,6 @@ sentence-transformers' pooling (mean over real tokens, then L2 normalization).""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
@@ -52,12 +51,12 @@ class MiniLM:
         root = minilm_path().parent
         self.cfg = config_from_hf(json.loads((root / "config.json").read_text()))
         self.params = params if params is not None else {k: np.asarray(v, np.float32) for k, v in
-                                                         rename(load(str(root / "model.safetensors"))).items()}
+                                                         rename(load("minilm")).items()}
         check_params(self.params, self.cfg)
         self.tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self.root = Path(root)
+        self.root = root
 
     def tokenize(self, sentences: list[str]):
         enc = self.tokenizer.encode_batch(list(sentences))

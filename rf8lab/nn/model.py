@@ -106,6 +106,14 @@ def param_shapes(cfg: Config) -> dict[str, tuple[int, ...]]:
     return s
 
 
+def weight_names(params: dict, include: str = "2d") -> list[str]:
+    """The parameters that count as weights: the 2-D ones (matrices and embedding tables; gains and
+    biases are 1-D), or all of them with include="all". Works on numpy arrays and torch tensors."""
+    if include not in ("2d", "all"):
+        raise ValueError(f"include must be '2d' or 'all', got {include!r}")
+    return [k for k, v in params.items() if include == "all" or v.ndim == 2]
+
+
 def n_params(params: dict) -> int:
     return int(sum(v.size for v in params.values()))
 
@@ -218,7 +226,7 @@ def loss_and_grads(params: dict, cfg: Config, inputs, targets, shards: int = 1):
         loss, _, cache = forward(params, cfg, inputs[sl], targets[sl])
         return loss, backward(params, cfg, cache)
 
-    with _blas_single_thread():
+    with L.one_blas_thread():
         results = list(_executor(shards).map(part, range(shards)))
     loss = sum(r[0] for r in results) / shards
     grads = results[0][1]
@@ -241,10 +249,6 @@ def _executor(n):
     return _EXECUTORS[n]
 
 
-def _blas_single_thread():
-    from .layers import _one_blas_thread
-
-    return _one_blas_thread()
 
 
 def logits(params: dict, cfg: Config, inputs) -> np.ndarray:

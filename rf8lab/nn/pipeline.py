@@ -31,16 +31,12 @@ FORMATS = {
 STEP = 2.0 ** -10  # the uniform grid on which float weights are entropy coded (BackSlash's q = round(2^s w))
 
 
-def weights(params: dict) -> list[str]:
-    return [k for k, v in params.items() if v.ndim == 2]
-
-
 def convert(params: dict, spec: dict | None) -> dict:
     """A copy of params with every 2-D weight rounded onto an 8-bit format (spec: quantize kwargs)."""
     out = dict(params)
     if spec is None:
         return out
-    for k in weights(params):
+    for k in M.weight_names(params):
         out[k] = api.quantize(params[k], **_fit(spec, params[k])).astype(params[k].dtype)
     return out
 
@@ -55,7 +51,7 @@ def _fit(spec: dict, w: np.ndarray) -> dict:
 def sizes(params: dict, step: float = STEP) -> dict:
     """Bits per weight of the 2-D weights on the grid `step`: fixed, exp-Golomb, Huffman, entropy;
     plus the fraction that rounds to zero there."""
-    w = np.concatenate([params[k].ravel() for k in weights(params)])
+    w = np.concatenate([params[k].ravel() for k in M.weight_names(params)])
     b = bits_per_param(w, step=step)
     b["zero_fraction"] = float(np.mean(np.abs(w) < step / 2))
     return b
@@ -63,7 +59,8 @@ def sizes(params: dict, step: float = STEP) -> dict:
 
 def code_sizes(params: dict, spec: dict) -> dict:
     """Bits per weight of the format's own codes (8 fixed) after entropy coding them."""
-    codes = np.concatenate([api.encode(params[k], **_fit(spec, params[k])).codes.ravel() for k in weights(params)])
+    codes = np.concatenate([api.encode(params[k], **_fit(spec, params[k])).codes.ravel()
+                            for k in M.weight_names(params)])
     return bits_per_param(codes, fmt=spec["fmt"])
 
 
@@ -109,7 +106,7 @@ def run(kind: str, seed: int = 0, lams=(1.0, 3.0, 10.0), deepshape_lam=None, bac
     for tag, src_name in (("d", f"c: GG + BackSlash lambda={lam_ds:g}"), ("e", f"b: GG init (nu={gg_shape:g})")):
         shaped, ds_info[tag] = deepshape(models[src_name], step=2.0 ** -13, core_frac=1e-4)
         models[f"{tag}0: {src_name[3:]} + DeepShape, before fine-tuning"] = shaped
-        models[f"{tag}: {src_name[3:]} + DeepShape + fine-tune"] = _finetune(cfg, ft, data, shaped, progress)
+        models[f"{tag}: {src_name[3:]} + DeepShape + fine-tune"] = train(cfg, ft, data, progress=progress, start=shaped).params
     ev_tc = TrainConfig(**base)
     results = []
     for stage, params in models.items():
@@ -127,7 +124,3 @@ def run(kind: str, seed: int = 0, lams=(1.0, 3.0, 10.0), deepshape_lam=None, bac
                           for f in prune_fracs]
     return {"kind": kind, "seed": seed, "model": cfg.to_dict(), "train": base, "lams": list(lams),
             "deepshape_lam": lam_ds, "deepshape": ds_info, "results": results, "pruning": pruning, "nu": nu_hist}
-
-
-def _finetune(cfg, tc, data, params, progress):
-    return train(cfg, tc, data, progress=progress, start=params).params

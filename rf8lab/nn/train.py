@@ -13,13 +13,13 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..checkpoints import atomic_write
 from . import model as M
 from .data import CharCorpus, Digits
 from .init import initialize
@@ -80,21 +80,11 @@ class TrainResult:
 
 
 # ---- checkpoints -------------------------------------------------------------------------------
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def save_checkpoint(path, params: dict, meta: dict, extra: dict | None = None) -> None:
     from safetensors.numpy import save_file
 
     tensors = {k: np.ascontiguousarray(v) for k, v in {**params, **(extra or {})}.items()}
-    _atomic_write(Path(path), lambda p: save_file(tensors, str(p), metadata={"rf8lab": json.dumps(meta)}))
+    atomic_write(Path(path), lambda p: save_file(tensors, str(p), metadata={"rf8lab": json.dumps(meta)}))
 
 
 def load_checkpoint(path) -> tuple[dict, M.Config, dict, dict]:
@@ -195,7 +185,7 @@ def train(cfg: M.Config, tc: TrainConfig, data, out=None, resume: bool = False, 
         start, history, pending = meta0["step"], meta0["history"], meta0["pending_losses"]
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        _atomic_write(out / "config.json", lambda p: p.write_text(json.dumps({**meta, "versions": _versions()}, indent=2)))
+        atomic_write(out / "config.json", lambda p: p.write_text(json.dumps({**meta, "versions": _versions()}, indent=2)))
     last_good = start if (ck is not None and ck.exists()) else None
 
     def save(step):

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from .. import kernels as K
-from ..api import _check_choice
+from ..api import resolve
 from ..fast import _SQRT2_BELOW
 from ..formats import get_format
-from ..layout import Layout, make_layout
+from ..layout import Layout
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -102,8 +102,7 @@ def _scales(fmt, amax: torch.Tensor, granularity):
     none = amax <= 0
     e, _, m = _split(torch.where(none, torch.ones_like(amax), amax))
     if fmt.scale_rule == "absmax":
-        s = torch.where(none | torch.tensor(granularity is None, device=amax.device), torch.ones_like(amax),
-                        amax / 127.0)
+        s = torch.ones_like(amax) if granularity is None else torch.where(none, torch.ones_like(amax), amax / 127.0)
         return torch.zeros_like(e), s
     if granularity is None:
         X = torch.zeros_like(e)
@@ -151,33 +150,17 @@ def _float_codes(x: torch.Tensor, X: torch.Tensor, name: str, rounding: str, ove
         aval = torch.ldexp(mant, er.to(torch.float64))
         up = torch.where(tiny, bits == 0, (aval != lo) & (bits * (hi - lo) < (aval - lo) * 4294967296.0))
         r = torch.where(er > emax, torch.full_like(r, n), r + ((r < n) & up).to(torch.int64))
-    code = torch.where(neg, negc[r.clamp(max=n - 1)], pos[r.clamp(max=n - 1)])
-    over = r >= n
-    if overflow == "inf":
-        code = torch.where(over, torch.where(neg, inf_n, inf_p), code)
-    elif overflow == "nan":
-        code = torch.where(over, torch.where(neg, nan_n, nan_p), code)
+    r = torch.where(torch.isinf(x), n, r)  # an infinity overflows, as in kernels._special
+    code = torch.where(neg, negc[r.clamp(max=n - 1)], pos[r.clamp(max=n - 1)])  # saturated
+    if overflow != "saturate":
+        up_p, up_n = (inf_p, inf_n) if overflow == "inf" else (nan_p, nan_n)
+        code = torch.where(r >= n, torch.where(neg, up_n, up_p), code)
     code = torch.where(a == 0, torch.where(neg, negc[0], pos[0]), code)
-    if overflow == "saturate":
-        inf_code = torch.where(neg, negc[n - 1], pos[n - 1])
-    elif overflow == "inf":
-        inf_code = torch.where(neg, torch.full_like(code, inf_n), torch.full_like(code, inf_p))
-    else:
-        inf_code = torch.where(neg, torch.full_like(code, nan_n), torch.full_like(code, nan_p))
-    code = torch.where(torch.isinf(x), inf_code, code)
-    code = torch.where(torch.isnan(x), torch.where(neg, torch.full_like(code, nan_n), torch.full_like(code, nan_p)), code)
+    code = torch.where(torch.isnan(x), torch.where(neg, nan_n, nan_p), code)
     return code.to(torch.uint8)
 
 
-def _two_prod(a, b):
-    p = a * b
-    c = 134217729.0 * a
-    ah = c - (c - a)
-    al = a - ah
-    c = 134217729.0 * b
-    bh = c - (c - b)
-    bl = b - bh
-    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+_two_prod = K._two_prod.py_func  # plain arithmetic: the kernels' Dekker product works on tensors as it is
 
 
 def _sign_diff(x, k, s):
@@ -217,13 +200,7 @@ def _check(x, fmt, rounding, scale, overflow, axis, block, random_bits):
         raise TypeError(f"rf8lab.torch takes a torch.Tensor, got {type(x).__name__}; use rf8lab for numpy arrays")
     if x.dtype not in _FLOATS:
         raise TypeError(f"dtype {x.dtype} is not supported; use float16, bfloat16, float32 or float64")
-    f = get_format(fmt)
-    if scale == "auto":
-        scale = f.default_scale
-    _check_choice("rounding", rounding, f.roundings, f)
-    _check_choice("overflow", overflow, f.overflows, f)
-    _check_choice("scale", scale, f.scales, f)
-    layout = make_layout(tuple(x.shape), scale, axis, block)
+    f, layout = resolve(fmt, rounding, scale, overflow, x.shape, axis, block)
     if f.nan_codes is None and torch.isnan(x).any():
         raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
                          "remove or replace the NaNs (e.g. torch.nan_to_num) first")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nn.backslash import estimate_shape
+from ..nn.backslash import BackSlash as NpBackSlash
 from ..nn.deepshape import deepshape
 from ..nn.init import gg_init
 
@@ -48,39 +48,46 @@ def deepshape_(module: nn.Module, **kw) -> dict:
 class BackSlash:
     def __init__(self, lam: float, eps: float = 1e-3, pooled: bool = True, method: str = "moments",
                  include: str = "2d"):
-        self.lam, self.eps, self.pooled, self.method, self.include = lam, eps, pooled, method, include
-        self.history: list = []
+        # the NumPy BackSlash checks the arguments and chooses the weights and their shapes, so
+        # both paths estimate nu the same way
+        self.rule = NpBackSlash(lam=lam, eps=eps, pooled=pooled, method=method, include=include)
+        self.lam, self.eps = lam, eps
 
     def _weights(self, module):
-        return [(k, p) for k, p in module.named_parameters() if self.include == "all" or p.dim() == 2]
+        params = dict(module.named_parameters())
+        return [(k, params[k]) for k in self.rule.names(params)]
+
+    @property
+    def history(self) -> list:
+        """As rf8lab.nn.BackSlash's (step = the number of the call), kept by the NumPy rule."""
+        return self.rule.history
 
     def shapes(self, module) -> dict:
+        return self.rule.shapes({k: p.detach().cpu().numpy() for k, p in self._weights(module)})
+
+    def _prepare(self, module):
+        """The weights, their shapes nu and N; records nu and R = (1/N) sum |w|^nu as the NumPy form does."""
         ws = self._weights(module)
-        if self.pooled:
-            nu = estimate_shape(np.concatenate([p.detach().cpu().numpy().ravel() for _, p in ws]), self.method)
-            return {k: nu for k, _ in ws}
-        return {k: estimate_shape(p.detach().cpu().numpy(), self.method) for k, p in ws}
+        arrays = {k: p.detach().cpu().numpy() for k, p in ws}
+        nus = self.rule.shapes(arrays)
+        N = sum(a.size for a in arrays.values())
+        R = sum(float(np.sum(np.abs(a).astype(np.float64) ** nus[k])) for k, a in arrays.items()) / N
+        self.rule._record(len(self.rule.history), nus, R)
+        return ws, nus, N
 
     def loss(self, module: nn.Module) -> torch.Tensor:
         """lam * (1/N) sum (|w| + eps)^nu: add it to the training loss (nu re-estimated now, held
-        constant for the gradient)."""
-        ws = self._weights(module)
-        nus = self.shapes(module)
-        N = sum(p.numel() for _, p in ws)
-        R = sum(((p.abs() + self.eps) ** nus[k]).sum() for k, p in ws) / N
-        self.history.append({"nu": next(iter(nus.values())), "rate": float(R.detach())})
-        return self.lam * R
+        constant for the gradient, which is the NumPy form's lam * dR/dw)."""
+        ws, nus, N = self._prepare(module)
+        return self.lam * sum(((p.abs() + self.eps) ** nus[k]).sum() for k, p in ws) / N
 
     @torch.no_grad()
     def step(self, module: nn.Module) -> None:
         """Decoupled form: w <- w - lam * (nu / N) * sign(w) * (|w| + eps)^(nu - 1)."""
-        ws = self._weights(module)
-        nus = self.shapes(module)
-        N = sum(p.numel() for _, p in ws)
+        ws, nus, N = self._prepare(module)
         for k, p in ws:
             nu = nus[k]
             p -= self.lam * (nu / N) * torch.sign(p) * (p.abs() + self.eps) ** (nu - 1)
-        self.history.append({"nu": next(iter(nus.values()))})
 
     def attach(self, optimizer: torch.optim.Optimizer, module: nn.Module):
         """Run the decoupled step after every optimizer.step(); returns the hook handle."""

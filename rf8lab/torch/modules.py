@@ -39,16 +39,19 @@ class FakeQuantLinear(nn.Linear):
     def __init__(self, in_features, out_features, bias=True, fmt="rf8", activations=False, device=None,
                  dtype=None, **quant):
         super().__init__(in_features, out_features, bias, device, dtype)
+        self._configure(fmt, activations, quant)
+
+    def _configure(self, fmt, activations, quant):
         self.fmt, self.activations = fmt, activations
         self.quant = {"scale": "channel", **quant}
 
     @classmethod
     def from_linear(cls, lin: nn.Linear, fmt="rf8", activations=False, **quant) -> "FakeQuantLinear":
-        m = cls.__new__(cls)
+        m = cls.__new__(cls)  # no weight of its own: it shares lin's parameters
         nn.Module.__init__(m)
         m.in_features, m.out_features = lin.in_features, lin.out_features
-        m.weight, m.bias = lin.weight, lin.bias  # shared, not copied
-        m.fmt, m.activations, m.quant = fmt, activations, {"scale": "channel", **quant}
+        m.weight, m.bias = lin.weight, lin.bias
+        m._configure(fmt, activations, quant)
         return m
 
     def forward(self, x):
@@ -92,29 +95,28 @@ class RF8Linear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, fmt={self.fmt}, scale={self.granularity}"
 
 
-def _swap(model: nn.Module, make) -> nn.Module:
+def _swap(model: nn.Module, types, make) -> nn.Module:
+    """Replace, in place and at any depth, every child whose type is in `types` by make(child)."""
     for name, child in list(model.named_children()):
-        if type(child) is nn.Linear:
+        if type(child) in types:
             setattr(model, name, make(child))
         else:
-            _swap(child, make)
+            _swap(child, types, make)
     return model
 
 
 def prepare_qat(model: nn.Module, fmt="rf8", activations=False, **quant) -> nn.Module:
     """Swap every nn.Linear for a FakeQuantLinear sharing its parameters (in place)."""
-    return _swap(model, lambda lin: FakeQuantLinear.from_linear(lin, fmt, activations, **quant))
+    return _swap(model, (nn.Linear,), lambda lin: FakeQuantLinear.from_linear(lin, fmt, activations, **quant))
 
 
 def convert(model: nn.Module, fmt: str | None = None, **quant) -> nn.Module:
     """Swap every nn.Linear for an RF8Linear holding its weight as codes (in place). A
     FakeQuantLinear keeps its own format and settings unless fmt / quant override them, so a
     QAT-trained model converts to exactly what it was trained to be; plain layers default to rf8."""
-    for name, child in list(model.named_children()):
+    def make(child):
         if type(child) is FakeQuantLinear:
-            setattr(model, name, RF8Linear.from_linear(child, fmt or child.fmt, **{**child.quant, **quant}))
-        elif type(child) is nn.Linear:
-            setattr(model, name, RF8Linear.from_linear(child, fmt or "rf8", **quant))
-        else:
-            convert(child, fmt, **quant)
-    return model
+            return RF8Linear.from_linear(child, fmt or child.fmt, **{**child.quant, **quant})
+        return RF8Linear.from_linear(child, fmt or "rf8", **quant)
+
+    return _swap(model, (nn.Linear, FakeQuantLinear), make)

@@ -213,8 +213,8 @@ def write(runs, out: Path, cmd, versions, minutes, seeds):
           "fine-tuning costs almost nothing (ViT: about −1 point; GPT: +0.15 nats), where the normally trained "
           "models collapse (ViT: −38 points; GPT: +1.6 nats or more). The BackSlash models start from a worse loss on "
           "the GPT, so the robustness is bought.",
-          "- **DeepShape** lowers the entropy of a normally trained model by about 0.45 bit per weight at step 2^-10 "
-          "(the REFERENCE.md estimate was 0.45–0.55 bit at 2^-13); the loss it causes is recovered by fine-tuning, "
+          "- **DeepShape** lowers the entropy of a normally trained model by about 0.45 bit per weight at step 2^-10; "
+          "the loss it causes is recovered by fine-tuning, "
           "which keeps most of the saving. On a BackSlash model it gains little (0.04–0.16 bit) and fine-tuning "
           "gives it back: those weights are already far more peaked than DeepShape's target.",
           "- **RF8** costs little at the output of these models (ViT: within a point of float32 for nearest "

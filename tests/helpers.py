@@ -76,3 +76,13 @@ def threshold_pool(fmt: str, dtype: np.dtype) -> np.ndarray:
     v = v[np.isfinite(v.astype(np.float64))]
     out = np.concatenate([v, next_toward(v, True), next_toward(v, False)])
     return out[np.isfinite(out.astype(np.float64))]
+
+
+def assert_codes_match_peer(ours: np.ndarray, theirs: np.ndarray, fmt: str) -> None:
+    """Our codes against a peer's cast (ml_dtypes, torch), on what the peer guarantees: the same code
+    wherever the peer's result is a number or an infinity, and a NaN code wherever it is NaN (which of
+    the format's NaN codes, i.e. a NaN's sign, is no peer's documented contract)."""
+    vt = rl.value_table(fmt)
+    theirs_nan = np.isnan(vt[theirs])
+    np.testing.assert_array_equal(ours[~theirs_nan], theirs[~theirs_nan])
+    assert np.isnan(vt[ours[theirs_nan]]).all()

@@ -97,6 +97,11 @@ def test_int64_beyond_2_53_has_no_double_rounding():
 
 
 def test_e4m3_float64_rounds_once():
-    x = np.array([-431.99999999999994])
-    assert rl.quantize(x, "e4m3", scale=None)[0] == -416.0
-    assert x.astype(ml_dtypes.float8_e4m3fn).astype(np.float64)[0] == -448.0  # ml_dtypes double-rounds
+    """float64 input rounds once from its exact value. -432 is the tie between -416 and -448 (it goes
+    to -448, the even code); the float64 just inside it must give -416, although the float32 nearest
+    to it is the tie itself."""
+    x = np.array([-431.99999999999994, -432.0, -432.00000000000006])
+    assert np.float32(x[0]) == -432.0  # IEEE: so rounding through float32 first would give -448
+    q = rl.quantize(x, "e4m3", scale=None)
+    np.testing.assert_array_equal(q, [-416.0, -448.0, -448.0])
+    np.testing.assert_array_equal(q, brute_nearest(x, "e4m3"))

@@ -7,7 +7,8 @@ import pytest
 import rf8lab as rl
 from rf8lab import reference
 
-# REFERENCE.md section 2: input -> output of the published semantics (no scale, no exponent limit)
+# input -> output of the authors' published RF8 semantics (arXiv:2506.00486 and their code on
+# huggingface.co/spaces/shifeng3711/gg_prior): log-domain rounding, no scale, no exponent limit
 PAPER = {0: 0, 1.0: 1, 1.03: 1, 1.05: 1.0625, 1.1: 1.125, 1.2: 1.25, 1.3: 1.25, 1.36: 1.5, 1.45: 1.5,
          1.7: 1.75, 0.8: 0.75, 0.83: 0.875, 0.9: 0.875, 0.97: 1, 3: 3, 5: 5, 6: 6, 7: 7, -1.3: -1.25,
          0.02: 0.01953125, 0.0123: 0.01171875, -0.0071: -0.0068359375, 1e-5: 9.5367431640625e-06}

@@ -1,7 +1,8 @@
 """BackSlash (Wu, Wen, Han, ICML 2025): rate-constrained training, J = D + lambda * R with the GG rate
 term R = (1/N) * sum |w|^nu, nu re-estimated from the weights every step.
 
-Two forms (REFERENCE.md §5):
+Two forms (arXiv:2504.16968; the decoupled one is the authors' released code, linked from the GG-prior
+project page, huggingface.co/spaces/shifeng3711/gg_prior):
 - "loss": lambda * dR/dw is added to the gradients before clipping and AdamW, so it goes through the
   optimizer (and is rescaled by Adam's per-weight normalization like any other gradient);
 - "decoupled" (the authors' code): after each optimizer step,

@@ -5,10 +5,12 @@ Needs torch; rf8lab.nn itself does not.
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from ..optional import require
 from .model import Config
+
+torch = require("torch", "rf8lab.nn.torch_ref")
+F = torch.nn.functional
 
 
 def to_torch(params: dict, requires_grad=True) -> dict:

@@ -215,7 +215,10 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     su = setups(a.quick)
     seeds = list(range(a.seeds))
-    jobs = lambda names, sds: [(k, c.to_dict(), dict(tcd), n, s) for k, (c, tcd) in su.items() for n in names for s in sds]
+
+    def jobs(names, sds):
+        return [(k, c.to_dict(), dict(tcd), n, s) for k, (c, tcd) in su.items() for n in names for s in sds]
+
     runs = []
     from tqdm import tqdm
 

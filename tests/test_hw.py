@@ -70,7 +70,7 @@ def test_vectors_round_trip(tmp_path, capsys):
 def test_cost_table_in_docs_matches_the_model():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "rf8-hardware.md").read_text()
     for name, row in (("RF8 × int8", hw.cost_model()["rf8 x int"]), ("E4M3 × int8", hw.cost_model()["e4m3 x int"])):
-        line = next(l for l in doc.splitlines() if l.startswith(f"| {name} |"))
+        line = next(ln for ln in doc.splitlines() if ln.startswith(f"| {name} |"))
         assert f"| {row['mux2']} |" in line and f"({row['full adders']})" in line and f"| {row['and']} |" in line
         assert f"| {row['xor']} |" in line and line.rstrip().endswith(f"| {row['product bits']} |")
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import rf8lab as rl
+from rf8lab.reference_vec import log_magnitude, nearest_magnitude, window
 
 from .helpers import threshold_pool
-from rf8lab.reference_vec import log_magnitude, nearest_magnitude, window
 
 ALL16 = np.arange(2 ** 16, dtype=np.uint16)
 CONFIGS = [("rf8", r, o, s) for r in ("nearest", "log", "stochastic") for o in ("saturate", "nan")

@@ -31,7 +31,7 @@ def _t_fit(y2: np.ndarray):
                                   options={"xatol": 1e-8, "fatol": 1e-9, "maxiter": 2000})
                 for d in (2.0, 10.0)), key=lambda r: r.fun)
     df, s = np.exp(best.x)
-    return stats.t(df, 0.0, s), -best.fun, {"df": df, "scale": s}  # noqa: the frozen t at loc 0
+    return stats.t(df, 0.0, s), -best.fun, {"df": df, "scale": s}  # the frozen t at loc 0
 
 
 def _fits(x: np.ndarray, loc: float):

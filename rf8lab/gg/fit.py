@@ -84,16 +84,16 @@ def _sums(logy, w, nu, shift, active):
             continue
         s0 = s1 = s2 = s3 = 0.0
         for j in range(j0, j1):
-            l = logy[r, j]
-            if l == l:
-                l -= shift[r]
-                p = np.exp(nu[r] * l) if unit else w[r, j] * np.exp(nu[r] * l)
+            ly = logy[r, j]
+            if ly == ly:  # not NaN
+                ly -= shift[r]
+                p = np.exp(nu[r] * ly) if unit else w[r, j] * np.exp(nu[r] * ly)
                 s0 += p
-                p *= l
+                p *= ly
                 s1 += p
-                p *= l
+                p *= ly
                 s2 += p
-                s3 += p * l
+                s3 += p * ly
         part[0, q], part[1, q], part[2, q], part[3, q] = s0, s1, s2, s3
     return part.reshape(4, rows, nch).sum(axis=2)
 

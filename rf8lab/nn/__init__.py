@@ -8,8 +8,18 @@ import numpy as np
 
 from .data import CharCorpus, Digits
 from .init import gg_init, initialize, kaiming_init, normal_init, xavier_init
-from .model import (Config, backward, check_params, encode, forward, logits, loss_and_grads, n_params,
-                    param_shapes, sentence_embedding)
+from .model import (
+    Config,
+    backward,
+    check_params,
+    encode,
+    forward,
+    logits,
+    loss_and_grads,
+    n_params,
+    param_shapes,
+    sentence_embedding,
+)
 from .optim import AdamW, clip_grad_norm, lr_at
 
 

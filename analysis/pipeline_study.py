@@ -137,22 +137,26 @@ def claims(runs, kind) -> list[str]:
         red = 1 - np.array(size[s]["exp_golomb"]) / np.array(size[ggs]["exp_golomb"])
         red_fixed = 1 - np.array(size[s]["exp_golomb"]) / np.array(size[s]["fixed"])
         d = paired(runs, kind, s, ggs)
-        out.append(f"  - {s.split(':')[1].strip()}: exp-Golomb size {100 * red.mean():.1f}% ± {100 * red.std(ddof=1):.1f} "
+        out.append(f"  - {s.split(':')[1].strip()}: exp-Golomb size "
+                   f"{100 * red.mean():.1f}% ± {100 * red.std(ddof=1):.1f} "
                    f"smaller ({100 * red_fixed.mean():.0f}% below a fixed-length code of its own quantized values); "
                    f"{unit} {d.mean():+.4f} ± {d.std(ddof=1):.4f}.")
     pr = {k: np.array([[p[m] for p in r["pruning"][k]] for r in rs]) for k in rs[0]["pruning"]}
     fr = [p["fraction"] for p in rs[0]["pruning"][base]]
     i80 = fr.index(0.8)
-    out.append(f"- **Robust to 80% pruning** ({K}), magnitude pruning without fine-tuning, {unit} unpruned → 80% pruned "
+    out.append(f"- **Robust to 80% pruning** ({K}), magnitude pruning without fine-tuning, "
+               f"{unit} unpruned → 80% pruned "
                "(change): " + "; ".join(f"{k.split(':')[1].strip()} {v[:, 0].mean():.4f} → {v[:, i80].mean():.4f} "
-                                       f"({(v[:, i80] - v[:, 0]).mean():+.4f} ± {(v[:, i80] - v[:, 0]).std(ddof=1):.4f})"
+                                       f"({(v[:, i80] - v[:, 0]).mean():+.4f} ± "
+                                       f"{(v[:, i80] - v[:, 0]).std(ddof=1):.4f})"
                                        for k, v in pr.items()) + ".")
     for tag in ("d", "e"):
         d_stage, d0_stage = st(f"{tag}:"), st(f"{tag}0:")
         src = next(s for s in stages if s[3:] == d_stage[3:].replace(" + DeepShape + fine-tune", ""))
         dd, dd0 = paired(runs, kind, d_stage, src), paired(runs, kind, d0_stage, src)
         e_src, e_d0, e_d = (np.array(size[x]["entropy"]) for x in (src, d0_stage, d_stage))
-        out.append(f"- **DeepShape improves compressibility at little loss** ({K}, on {src.split(':')[1].strip()}): entropy "
+        out.append(f"- **DeepShape improves compressibility at little loss** ({K}, "
+                   f"on {src.split(':')[1].strip()}): entropy "
                    f"at step 2^-10 {e_src.mean():.2f} → {e_d0.mean():.2f} bits/weight right after DeepShape ({unit} "
                    f"{dd0.mean():+.4f} ± {dd0.std(ddof=1):.4f}) → {e_d.mean():.2f} after fine-tuning ({unit} "
                    f"{dd.mean():+.4f} ± {dd.std(ddof=1):.4f}, both against the model before DeepShape).")
@@ -172,7 +176,8 @@ def write(runs, out: Path, cmd, versions, minutes, seeds):
          "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
          "Stages, each trained from scratch with the same seed, batches and budget: (a) GPT-2's normal(0.02) init; "
          "(b) GG init ν = 1, Var = 2/fan_in; (c) GG init + BackSlash (the rate term added to the loss, ν re-estimated "
-         f"every step by the moment ratio, pooled over all weight matrices, soft clip ε = 1e-3; λ ∈ {LAMS['gpt']} for the "
+         "every step by the moment ratio, pooled over all weight matrices, soft clip ε = 1e-3; "
+         f"λ ∈ {LAMS['gpt']} for the "
          f"GPT, {LAMS['vit']} for the ViT) for the first 60% of the steps, then ordinary training; (d0) DeepShape "
          "(step 2^-13, core = levels holding more than 1e-4 of the weights, target GG(μ, 0.8ν, 0.6α), pooled) on a (c) "
          "model, (d) the same after fine-tuning for a quarter of the budget at a third of the learning rate; (e0, e) "
@@ -185,7 +190,8 @@ def write(runs, out: Path, cmd, versions, minutes, seeds):
         if not any(r["kind"] == kind for r in runs):
             continue
         rs, stages, met, size = collect(runs, kind)
-        unit = "validation accuracy (higher is better)" if kind == "vit" else "validation loss (nats/char, lower is better)"
+        unit = ("validation accuracy (higher is better)" if kind == "vit"
+                else "validation loss (nats/char, lower is better)")
         L += [f"## {kind.upper()}", "", f"![{kind}](pipeline_{kind}.png)", "", f"### {unit} by stage and format", ""]
         fmts = list(met[stages[0]])
         L.append("| stage | " + " | ".join(fmts) + " |")

@@ -87,7 +87,8 @@ def main(argv=None) -> int:
     t = time.time()
     for k in tqdm(range(a.start, a.start + a.chunks), unit="chunk", desc="2^24 patterns"):
         check_chunk(k, hashes, counts)
-    res = {"patterns": [a.start * CHUNK, (a.start + a.chunks) * CHUNK], "sha256": {c: h.hexdigest() for c, h in hashes.items()},
+    res = {"patterns": [a.start * CHUNK, (a.start + a.chunks) * CHUNK],
+           "sha256": {c: h.hexdigest() for c, h in hashes.items()},
            "ml_dtypes_differences": counts, "seconds": round(time.time() - t, 1),
            "all_equal_to_reference": True, "ml_dtypes": ml_dtypes.__version__, "numpy": np.__version__,
            "numba": numba.__version__}

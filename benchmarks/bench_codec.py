@@ -33,7 +33,8 @@ def bench(fn, n, repeat):
 
 
 def authors_style_rf8(t):
-    """The authors' style of RF8 in torch: elementwise log2 / round / pow (as in the code on huggingface.co/spaces/shifeng3711/gg_prior)."""
+    """The authors' style of RF8 in torch: elementwise log2 / round / pow (as in the code on
+    huggingface.co/spaces/shifeng3711/gg_prior)."""
     import torch
     s = torch.sign(t)
     a = t.abs()
@@ -118,10 +119,12 @@ def main(argv=None) -> int:
         "copy_melem_s": round(d["numpy float32 copy (memory-bound reference)"], 1),
         "encode_vs_ml_dtypes_e4m3": round(d["rf8lab RF8 encode (nearest)"] / ml, 2),
         "e4m3_encode_vs_ml_dtypes_e4m3": round(d["rf8lab E4M3 encode (scale=None)"] / ml, 2),
-        "quantize_vs_copy": round(d["rf8lab RF8 quantize (nearest)"] / d["numpy float32 copy (memory-bound reference)"], 2),
+        "quantize_vs_copy": round(d["rf8lab RF8 quantize (nearest)"]
+                                  / d["numpy float32 copy (memory-bound reference)"], 2),
     }
     if "torch float8_e4m3fn -> float32" in d:
-        head["decode_vs_torch_e4m3_decode"] = round(d["rf8lab RF8 decode -> float32"] / d["torch float8_e4m3fn -> float32"], 2)
+        head["decode_vs_torch_e4m3_decode"] = round(
+            d["rf8lab RF8 decode -> float32"] / d["torch float8_e4m3fn -> float32"], 2)
         authors = d["authors' style RF8 in torch (log2/round/pow)"]
         head["encode_vs_authors_style"] = round(d["rf8lab RF8 encode (nearest)"] / authors, 2)
         head["same_semantics_vs_authors_style"] = round(
@@ -130,7 +133,8 @@ def main(argv=None) -> int:
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write("# Codec throughput\n\n")
-            f.write(f"Command: `python benchmarks/bench_codec.py{' --quick' if a.quick else ''} --markdown {a.markdown}`\n\n")
+            f.write(f"Command: `python benchmarks/bench_codec.py{' --quick' if a.quick else ''} "
+                    f"--markdown {a.markdown}`\n\n")
             f.write(f"Machine: {platform.machine()}, {platform.processor() or platform.platform()}, "
                     f"Python {platform.python_version()}; {json.dumps(versions)}\n\n")
             f.write(f"{n} generalized-Gaussian (shape 1) float32 weights unless stated; Melem/s, median of {repeat} "

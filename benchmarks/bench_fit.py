@@ -44,7 +44,8 @@ def main(argv=None) -> int:
         print(text)
     n = 10 ** 6
     head = {"n": n, "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "rf8lab": rl.__version__}}
-    say(f"{'case':34} {'rf8lab ms':>10} {'scipy ms':>10} {'speedup':>8} {'nu rf8lab':>10} {'nu scipy':>10} {'dloglik':>10}")
+    say(f"{'case':34} {'rf8lab ms':>10} {'scipy ms':>10} {'speedup':>8} "
+        f"{'nu rf8lab':>10} {'nu scipy':>10} {'dloglik':>10}")
     for nu in (0.5, 1.0, 2.0):
         x = gg.gg(nu, 0.02).rvs(n, random_state=1)
         t_ours, r = timed(lambda: gg.fit(x), 1 if a.quick else 5)
@@ -73,7 +74,8 @@ def main(argv=None) -> int:
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write("# GG fitting speed\n\n")
-            f.write(f"Command: `python benchmarks/bench_fit.py{' --quick' if a.quick else ''} --markdown {a.markdown}`  \n")
+            f.write(f"Command: `python benchmarks/bench_fit.py{' --quick' if a.quick else ''} "
+                    f"--markdown {a.markdown}`  \n")
             f.write(f"Machine: {platform.machine()}, Python {platform.python_version()}; median of repeats for "
                     "rf8lab, one run for scipy (`scipy.stats.gennorm.fit(x, floc=0)`); same process, same data. "
                     "dloglik is (rf8lab - scipy) / |scipy| of the total log-likelihood.\n\n```\n")

@@ -73,8 +73,10 @@ def main(argv=None) -> int:
     corpus = nn.CharCorpus.load()
     steps, repeat = (5, 3) if a.quick else (20, 5)
     head = {"threads": a.threads, "versions": {"numpy": np.__version__, "torch": torch.__version__,
-                                               "rf8lab": rl.__version__}, "machine": platform.processor() or platform.machine()}
-    say(f"{'config':20} {'params':>8} {'rf8lab tok/s':>13} {'2 shards':>9} {'torch tok/s':>12} {'ratio':>6} {'loss diff':>10}")
+                                               "rf8lab": rl.__version__},
+            "machine": platform.processor() or platform.machine()}
+    say(f"{'config':20} {'params':>8} {'rf8lab tok/s':>13} {'2 shards':>9} "
+        f"{'torch tok/s':>12} {'ratio':>6} {'loss diff':>10}")
     for name, (nl, nh, d, T, B) in CONFIGS.items():
         cfg = nn.Config("gpt", n_layer=nl, n_head=nh, d_model=d, block_size=T, vocab_size=corpus.vocab_size)
         params = nn.init_params(cfg, "normal", seed=0)

@@ -27,7 +27,8 @@ def demo(args) -> int:
     except checkpoints.CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"\n[1/2] fitting GG, Gaussian, Laplace and Student-t to every tensor of all-MiniLM-L6-v2 -> {out / 'minilm_fit'}")
+    print(f"\n[1/2] fitting GG, Gaussian, Laplace and Student-t to every tensor of all-MiniLM-L6-v2 "
+          f"-> {out / 'minilm_fit'}")
     fit = write_report("minilm", out / "minilm_fit", max_compare=200_000, workers=2, seed=args.seed,
                        command="rf8lab demo")
     print(f"\n[2/2] format study, quick mode -> {out}")
@@ -138,7 +139,8 @@ def pack_cmd(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"packed {r['packed']} tensors to {args.fmt} ({args.scale} scales), copied {r['copied']}; "
-          f"{r['bytes_in']} -> {r['bytes_out']} bytes ({r['bytes_in'] / max(1, r['bytes_out']):.2f}x smaller): {args.out}")
+          f"{r['bytes_in']} -> {r['bytes_out']} bytes ({r['bytes_in'] / max(1, r['bytes_out']):.2f}x smaller): "
+          f"{args.out}")
     return 0
 
 

@@ -57,7 +57,8 @@ def log_thresholds() -> str:
     """Where log rounding changes level inside one octave of the leading exponent e1."""
     rows = ["| result / 2^e1 | input / 2^e1 from (inclusive) | to (exclusive) |", "|---|---|---|"]
     # k = 1 on the minus side never occurs: 1 - 2^-3/2 < 2^-1/2, below the octave
-    edges = [2 ** -0.5] + [1 - 2 ** (-k - 0.5) for k in (2, 3, 4)] + [1 + 2 ** (-k - 0.5) for k in (4, 3, 2, 1)] + [2 ** 0.5]
+    edges = ([2 ** -0.5] + [1 - 2 ** (-k - 0.5) for k in (2, 3, 4)] + [1 + 2 ** (-k - 0.5) for k in (4, 3, 2, 1)]
+             + [2 ** 0.5])
     levels = [0.75, 0.875, 0.9375, 1, 1.0625, 1.125, 1.25, 1.5]
     exact = ["2^-1/2", "1 - 2^-5/2", "1 - 2^-7/2", "1 - 2^-9/2",
              "1 + 2^-9/2", "1 + 2^-7/2", "1 + 2^-5/2", "1 + 2^-3/2", "2^1/2"]
@@ -72,7 +73,8 @@ def nearest_thresholds() -> str:
     mags = f.magnitudes
     k = 60  # an interior rank; the pattern repeats every 7 ranks (one octave)
     lo_oct = [i for i in range(1, len(mags)) if mags[i] >= Fraction(2) ** (math.floor(math.log2(mags[k])))][0]
-    rows = ["| rank | magnitude (X = 0) | midpoint to the next rank (above it: round up) | an input exactly at the midpoint |", "|---|---|---|---|"]
+    rows = ["| rank | magnitude (X = 0) | midpoint to the next rank (above it: round up) | "
+            "an input exactly at the midpoint |", "|---|---|---|---|"]
 
     def row(i, nxt, label=None):
         mid = (mags[i] + nxt) / 2

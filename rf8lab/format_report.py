@@ -62,7 +62,8 @@ def errors(w: np.ndarray, kw: dict) -> dict:
     x64 = x.astype(np.float64)
     nz = x64 != 0
     rel = np.abs(q[nz] - x64[nz]) / np.abs(x64[nz])
-    return {"sqnr_db": sqnr_db(x64, q), "max_rel_err": float(rel.max()) if rel.size else 0.0, "flushed": float(np.mean((q == 0) & nz))}
+    return {"sqnr_db": sqnr_db(x64, q), "max_rel_err": float(rel.max()) if rel.size else 0.0,
+            "flushed": float(np.mean((q == 0) & nz))}
 
 
 def table(arrays: dict, specs) -> pd.DataFrame:
@@ -98,11 +99,13 @@ def write(source, out_dir, specs=DEFAULT, tensors=None) -> Path:
 
     lines = [f"# Formats on {path.name}", "",
              f"Command: `rf8lab compare {source} --formats {','.join(specs)}`  ",
-             f"File SHA-256: {digest}; rf8lab {rf8lab.__version__}, numpy {np.__version__}, python {platform.python_version()}; "
+             f"File SHA-256: {digest}; rf8lab {rf8lab.__version__}, numpy {np.__version__}, "
+             f"python {platform.python_version()}; "
              f"{time.perf_counter() - t0:.1f} s.", "",
              "Every floating tensor rounded into every format (each scale computed from the tensor itself). SQNR = "
              "10·log10(Σw² / Σ(w − q)²); medians over tensors.", "",
-             "## Median SQNR (dB) over all tensors", "", md_table(overall.to_frame("median SQNR dB").T.reset_index(drop=True), 2),
+             "## Median SQNR (dB) over all tensors", "",
+             md_table(overall.to_frame("median SQNR dB").T.reset_index(drop=True), 2),
              "", "## Median SQNR (dB) by tensor type", "", md_table(by_type.reset_index(), 2), "",
              "Per tensor, with maximum relative errors: `formats.csv`."]
     (out / "report.md").write_text("\n".join(lines) + "\n")

@@ -60,7 +60,8 @@ def _meta(path) -> dict:
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{path}: the '{KEY}' metadata is not valid JSON ({e})") from None
     if m.get("version") != VERSION:
-        raise CheckpointError(f"{path}: pack version {m.get('version')!r} is not supported (this rf8lab reads {VERSION})")
+        raise CheckpointError(f"{path}: pack version {m.get('version')!r} is not supported "
+                              f"(this rf8lab reads {VERSION})")
     return m["tensors"]
 
 
@@ -89,7 +90,8 @@ def unpack(src, dst=None, dtype: str | None = None) -> dict:
         if tuple(s.shape) != tuple(layout.scale_shape):
             raise CheckpointError(f"{src}: {sname!r} has shape {tuple(s.shape)}, the layout needs {layout.scale_shape}")
         enc = api.Encoded(codes=a, scale_exp=None if t["fmt"] == "int8" else np.asarray(s, np.int32),
-                          scale=np.asarray(s, np.float64) if t["fmt"] == "int8" else np.ldexp(1.0, np.asarray(s, np.int64)),
+                          scale=np.asarray(s, np.float64) if t["fmt"] == "int8"
+                          else np.ldexp(1.0, np.asarray(s, np.int64)),
                           fmt=t["fmt"], layout=layout, dtype=np.dtype(np.float32), rounding=t["rounding"],
                           overflow=t["overflow"])
         out[name] = api.decode(enc, np.dtype(dtype or t["dtype"]))

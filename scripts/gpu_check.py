@@ -51,12 +51,14 @@ def main(argv=None) -> int:
     from rf8lab import torch as rt
 
     lines = [f"# rf8lab.torch on {a.device}", "",
-             f"`python scripts/gpu_check.py --device {a.device}`; torch {torch.__version__}, python {platform.python_version()}"
+             f"`python scripts/gpu_check.py --device {a.device}`; torch {torch.__version__}, "
+             f"python {platform.python_version()}"
              + (f", {torch.cuda.get_device_name()}" if a.device == "cuda" else ""), ""]
     if not a.skip_tests:
         t = time.perf_counter()
-        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_torch_codec.py", "tests/test_torch_modules.py",
-                            "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True)
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_torch_codec.py",
+                            "tests/test_torch_modules.py", "-p", "no:cacheprovider"],
+                           cwd=ROOT, capture_output=True, text=True)
         tail = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-500:]
         lines += ["## Parity tests", "", f"`pytest tests/test_torch_codec.py tests/test_torch_modules.py`: {tail} "
                   f"({time.perf_counter() - t:.0f} s; the codec tests include CUDA when it is available)", ""]
@@ -85,7 +87,8 @@ def main(argv=None) -> int:
     t_rf8 = timed(lambda: packed(xb), dev)
     lines += ["", "## Linear layer, 4096 x 4096, batch 64", "", "| layer | ms | weight bytes |", "|---|---|---|",
               f"| nn.Linear (float32) | {t_lin * 1e3:.3f} | {lin.weight.numel() * 4:,} |",
-              f"| RF8Linear (decode each call, then the same matmul) | {t_rf8 * 1e3:.3f} | {packed.codes.numel():,} + scales |"]
+              f"| RF8Linear (decode each call, then the same matmul) | {t_rf8 * 1e3:.3f} | "
+              f"{packed.codes.numel():,} + scales |"]
     Path(a.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

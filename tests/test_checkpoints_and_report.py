@@ -28,8 +28,10 @@ def write_safetensors(path, arrays):
 @pytest.fixture
 def arrays():
     rng = np.random.default_rng(0)
-    return {"encoder.layer.0.attention.self.query.weight": gg.gg(1.2, 0.05).rvs((64, 64), random_state=1).astype(np.float32),
-            "encoder.layer.1.attention.self.query.weight": gg.gg(1.5, 0.05).rvs((64, 64), random_state=2).astype(ml_dtypes.bfloat16),
+    return {"encoder.layer.0.attention.self.query.weight":
+                gg.gg(1.2, 0.05).rvs((64, 64), random_state=1).astype(np.float32),
+            "encoder.layer.1.attention.self.query.weight":
+                gg.gg(1.5, 0.05).rvs((64, 64), random_state=2).astype(ml_dtypes.bfloat16),
             "encoder.layer.0.output.LayerNorm.weight": (1 + 0.05 * rng.standard_normal(64)).astype(np.float16),
             "encoder.layer.0.output.dense.bias": np.zeros(64, np.float32),
             "position_ids": np.arange(16, dtype=np.int64)}

@@ -21,6 +21,14 @@ def _dist(requirement: str) -> str:
     return _normalize(re.match(r"[A-Za-z0-9._-]+", requirement).group())
 
 
+def _release(version: str) -> tuple:
+    """'2.3' and '2.3.0' are the same release."""
+    parts = [int(p) for p in version.strip().split(".")]
+    while parts and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
 def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -114,3 +122,16 @@ print(bad)
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]", res.stdout
+
+
+def test_lowest_constraints_are_the_pyproject_lower_bounds():
+    """constraints/lowest.txt (`make test-lowest`) pins exactly the lower bound of every requirement."""
+    pins = {}
+    for line in (ROOT / "constraints" / "lowest.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[_normalize(name)] = _release(version)
+    reqs = PYPROJECT["project"]["dependencies"] + [
+        r for extra in ("test", "torch") for r in PYPROJECT["project"]["optional-dependencies"][extra]]
+    bounds = {_dist(r): _release(re.search(r">=([0-9][0-9.]*)", r).group(1)) for r in reqs}
+    assert pins == bounds

@@ -43,7 +43,8 @@ def test_vectors_round_trip(tmp_path, capsys):
             x = np.array([int(r[:8], 16) for r in rows], np.uint32).view(np.float32)
             codes = np.array([int(r[8:], 16) for r in rows], np.uint8)
             assert len(rows) > 5000
-            np.testing.assert_array_equal(codes, rl.encode(x, "rf8", rounding=rounding, overflow=overflow, scale=None).codes)
+            np.testing.assert_array_equal(
+                codes, rl.encode(x, "rf8", rounding=rounding, overflow=overflow, scale=None).codes)
             sub = slice(0, None, 7)  # and a seventh of them through the exact reference
             ref = rl.encode(x[sub], "rf8", rounding=rounding, overflow=overflow, scale=None, backend="reference").codes
             np.testing.assert_array_equal(codes[sub], ref)

@@ -127,9 +127,12 @@ def test_pipeline_end_to_end(tmp_path, capsys):
     assert [s.split(":")[0] for s in stages] == ["a", "b", "c", "d0", "d", "e0", "e"]
     row = r["results"][2]
     assert set(row["formats"]) == set(P.FORMATS) and 0 <= row["formats"]["float32"]["val_acc"] <= 1
-    assert row["sizes"]["entropy"] <= row["sizes"]["huffman"] and row["formats"]["rf8 log, unscaled"]["code_bits"]["fixed"] == 8
+    assert (row["sizes"]["entropy"] <= row["sizes"]["huffman"]
+            and row["formats"]["rf8 log, unscaled"]["code_bits"]["fixed"] == 8)
     assert len(r["nu"]["c: GG + BackSlash lambda=30"]) == int(0.6 * 20)
     assert [p["fraction"] for p in r["pruning"]["c: GG + BackSlash lambda=30"]][-1] == 0.9 and len(r["pruning"]) == 3
-    p = {"w.weight": np.random.default_rng(0).normal(0, 0.05, (8, 64)).astype(np.float32), "w.bias": np.ones(8, np.float32)}
+    p = {"w.weight": np.random.default_rng(0).normal(0, 0.05, (8, 64)).astype(np.float32),
+         "w.bias": np.ones(8, np.float32)}
     q = P.convert(p, P.FORMATS["rf8 log, unscaled"])
-    assert (q["w.weight"] == rl.quantize(p["w.weight"], "rf8", rounding="log", scale=None)).all() and q["w.bias"] is p["w.bias"]
+    assert ((q["w.weight"] == rl.quantize(p["w.weight"], "rf8", rounding="log", scale=None)).all()
+            and q["w.bias"] is p["w.bias"])

@@ -87,8 +87,10 @@ def test_rejected_dtypes_say_what_is_accepted(bad):
     (dict(fmt="rf8", scale="block", block=0), r"block must be a positive integer; got 0"),
     (dict(fmt="rf8", scale="tensor", axis=1), r"scale='tensor' takes no axis or block"),
     (dict(fmt="rf8", scale="channel", block=4), r"scale='channel' takes no block size"),
-    (dict(fmt="rf8", rounding="stochastic", random_bits=np.zeros(3, np.uint32)), r"random_bits must be a uint32 array of shape \(2, 3\)"),
-    (dict(fmt="rf8", rounding="stochastic", rng=1, random_bits=np.zeros((2, 3), np.uint32)), r"either rng or random_bits"),
+    (dict(fmt="rf8", rounding="stochastic", random_bits=np.zeros(3, np.uint32)),
+     r"random_bits must be a uint32 array of shape \(2, 3\)"),
+    (dict(fmt="rf8", rounding="stochastic", rng=1, random_bits=np.zeros((2, 3), np.uint32)),
+     r"either rng or random_bits"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -13,7 +13,8 @@ torch = pytest.importorskip("torch")
 from rf8lab import torch as rt  # noqa: E402
 
 PATTERNS = np.arange(1 << 16, dtype=np.uint16)
-ALL = {"bfloat16": (PATTERNS.view(ml_dtypes.bfloat16), torch.from_numpy(PATTERNS.view(np.int16).copy()).view(torch.bfloat16)),
+ALL = {"bfloat16": (PATTERNS.view(ml_dtypes.bfloat16),
+                    torch.from_numpy(PATTERNS.view(np.int16).copy()).view(torch.bfloat16)),
        "float16": (PATTERNS.view(np.float16), torch.from_numpy(PATTERNS.view(np.float16).copy()))}
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

@@ -16,7 +16,8 @@ def _mass(nu, a, b, k):
     on the half line, k = 2: first moment), via regularized incomplete gammas (upper ones in the tail)."""
     s = k / nu
     lo, hi = np.power(a, nu), np.power(b, nu)
-    d = np.where(lo > s, special.gammaincc(s, lo) - special.gammaincc(s, hi), special.gammainc(s, hi) - special.gammainc(s, lo))
+    d = np.where(lo > s, special.gammaincc(s, lo) - special.gammaincc(s, hi),
+                 special.gammainc(s, hi) - special.gammainc(s, lo))
     return d * np.exp(special.gammaln(s) - special.gammaln(1 / nu))
 
 

@@ -1,7 +1,8 @@
 """DeepShape and magnitude pruning: post-training edits of a parameter dict.
 
-DeepShape (arXiv:2506.00486, and the authors' code on huggingface.co/spaces/shifeng3711/gg_prior) is rank-preserving histogram specification toward a narrower GG, after
-which a few steps of ordinary fine-tuning recover the loss:
+DeepShape (arXiv:2506.00486, and the authors' code on huggingface.co/spaces/shifeng3711/gg_prior) is
+rank-preserving histogram specification toward a narrower GG, after which a few steps of ordinary
+fine-tuning recover the loss:
 1. round the weights to a grid of step `step` (integer levels);
 2. the core is the range of levels between the lowest and highest whose count exceeds
    `core_frac` of the values; values outside it (the tails) are left as they were;

@@ -1,11 +1,11 @@
 """Numba kernels for the elementwise and row-wise work of a transformer step.
 
 Matrix products stay in numpy (BLAS). Everything here is one pass over memory where numpy would
-need several (softmax, cross-entropy and GELU are each one kernel). The kernels are serial on purpose: OpenBLAS's worker threads keep spinning for a
-while after each product, and a parallel Numba region started in that window fights them for the
-cores (measured: 5 ms lost per call on 2 cores, 14x slower steps). Serial loops also make results
-independent of the thread count. Each kernel compiles for float32 and float64; row statistics
-accumulate in float64.
+need several (softmax, cross-entropy and GELU are each one kernel). The kernels are serial on
+purpose: OpenBLAS's worker threads keep spinning for a while after each product, and a parallel
+Numba region started in that window fights them for the cores (measured: 5 ms lost per call on 2
+cores, 14x slower steps). Serial loops also make results independent of the thread count. Each
+kernel compiles for float32 and float64; row statistics accumulate in float64.
 """
 from __future__ import annotations
 

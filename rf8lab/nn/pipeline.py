@@ -90,7 +90,8 @@ def run(kind: str, seed: int = 0, lams=(1.0, 3.0, 10.0), deepshape_lam=None, bac
     cfg, tcd, data = setup(kind, steps, text)
     base = dict(tcd, seed=seed)
     models, nu_hist = {}, {}
-    models["a: baseline init (normal 0.02)"] = train(cfg, TrainConfig(**base, init="normal"), data, progress=progress).params
+    models["a: baseline init (normal 0.02)"] = train(cfg, TrainConfig(**base, init="normal"), data,
+                                                     progress=progress).params
     gg_init = dict(init="gg", init_kw={"shape": gg_shape, "xi": 2.0, "fan": "in"})
     models[f"b: GG init (nu={gg_shape:g})"] = train(cfg, TrainConfig(**base, **gg_init), data, progress=progress).params
     until = int(backslash_frac * base["steps"])
@@ -106,7 +107,8 @@ def run(kind: str, seed: int = 0, lams=(1.0, 3.0, 10.0), deepshape_lam=None, bac
     for tag, src_name in (("d", f"c: GG + BackSlash lambda={lam_ds:g}"), ("e", f"b: GG init (nu={gg_shape:g})")):
         shaped, ds_info[tag] = deepshape(models[src_name], step=2.0 ** -13, core_frac=1e-4)
         models[f"{tag}0: {src_name[3:]} + DeepShape, before fine-tuning"] = shaped
-        models[f"{tag}: {src_name[3:]} + DeepShape + fine-tune"] = train(cfg, ft, data, progress=progress, start=shaped).params
+        models[f"{tag}: {src_name[3:]} + DeepShape + fine-tune"] = train(cfg, ft, data, progress=progress,
+                                                                          start=shaped).params
     ev_tc = TrainConfig(**base)
     results = []
     for stage, params in models.items():

@@ -56,7 +56,8 @@ class TrainConfig:
             if not isinstance(getattr(self, f), int) or getattr(self, f) < 1:
                 raise ValueError(f"{f} must be a positive integer, got {getattr(self, f)!r}")
         if not isinstance(self.shards, int) or self.shards < 1 or self.batch_size % self.shards:
-            raise ValueError(f"shards must be a positive integer dividing batch_size {self.batch_size}, got {self.shards!r}")
+            raise ValueError(f"shards must be a positive integer dividing batch_size {self.batch_size}, "
+                             f"got {self.shards!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if not self.lr > 0:
@@ -185,7 +186,8 @@ def train(cfg: M.Config, tc: TrainConfig, data, out=None, resume: bool = False, 
         start, history, pending = meta0["step"], meta0["history"], meta0["pending_losses"]
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write(out / "config.json", lambda p: p.write_text(json.dumps({**meta, "versions": _versions()}, indent=2)))
+        atomic_write(out / "config.json",
+                     lambda p: p.write_text(json.dumps({**meta, "versions": _versions()}, indent=2)))
     last_good = start if (ck is not None and ck.exists()) else None
 
     def save(step):

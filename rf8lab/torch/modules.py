@@ -70,7 +70,8 @@ class RF8Linear(nn.Module):
         self.granularity, self.axis, self.block = enc.layout.granularity, enc.layout.axis, enc.layout.block
         self.out_features, self.in_features = enc.codes.shape
         self.register_buffer("codes", enc.codes)
-        self.register_buffer("scale_exp", enc.scale_exp if enc.scale_exp is not None else torch.zeros(0, dtype=torch.int32))
+        self.register_buffer("scale_exp",
+                             enc.scale_exp if enc.scale_exp is not None else torch.zeros(0, dtype=torch.int32))
         self.register_buffer("scale", enc.scale.to(torch.float64))
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
         self.compute_dtype = compute_dtype
@@ -92,7 +93,8 @@ class RF8Linear(nn.Module):
         return F.linear(x, self.weight(x.dtype), self.bias)
 
     def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, fmt={self.fmt}, scale={self.granularity}"
+        return (f"in_features={self.in_features}, out_features={self.out_features}, fmt={self.fmt}, "
+                f"scale={self.granularity}")
 
 
 def _swap(model: nn.Module, types, make) -> nn.Module:

@@ -14,6 +14,7 @@ from . import kernels as K
 from . import reference
 from .formats import Format
 from .layout import Layout
+from .scale_rule import group_scales
 
 
 def _native(x: np.ndarray) -> np.ndarray:
@@ -63,30 +64,6 @@ def needs_reference(x: np.ndarray) -> bool:
     return False
 
 
-def _scales(fmt: Format, amax: np.ndarray, granularity):
-    """Per-group (X int32, multiplier float64) from each group's exact absmax (-1: no finite value)."""
-    none = amax <= 0
-    m, e = np.frexp(np.where(none, 1.0, amax))  # amax = m * 2^e, m in [0.5, 1): exact
-    m, e = m * 2, e.astype(np.int64) - 1        # m in [1, 2)
-    if granularity is None:
-        X = np.zeros(amax.shape, np.int64)
-    elif fmt.scale_rule == "log":
-        X = e + (m > _SQRT2_BELOW)
-    elif fmt.scale_rule == "fit":
-        mmax = float(fmt.max) / 2.0 ** fmt.emax
-        X = e - fmt.emax + (m > mmax)
-    elif fmt.scale_rule == "mx":
-        X = np.clip(e - fmt.emax, -127, 127)
-    else:  # int8: float scale absmax / 127
-        s = np.where(none | (granularity is None), 1.0, amax / 127.0)
-        return np.zeros(amax.shape, np.int32), s
-    X = np.where(none, 0, X).astype(np.int32)
-    return X, np.ldexp(1.0, X)
-
-
-_SQRT2_BELOW = K._largest_float_below(2 ** 0.5, lambda f: f * f < 2)
-
-
 def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
     """Kernel inputs, the element -> group map and each group's scale (X, multiplier)."""
     gid_mode, s3, block = _view3(layout)
@@ -96,7 +73,8 @@ def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
         amax = np.full(ngroups, -1.0)
     else:
         amax = _group_amax(inp, gid_mode, s3, block, ngroups)
-    X, mult = _scales(fmt, amax, layout.granularity)
+    X, mult = group_scales(fmt, amax, layout.granularity)
+    X = X.astype(np.int32)
     return inp, gid_mode, s3, block, X, mult
 
 

@@ -109,6 +109,16 @@ def floor_log2(a: Fraction) -> int:
     return n if a >= Fraction(2) ** n else n - 1
 
 
+def largest_float_below(approx: float, below) -> float:
+    """The largest float64 f with below(Fraction(f)) true, starting near `approx`."""
+    f = approx
+    while not below(Fraction(f)):
+        f = math.nextafter(f, -math.inf)
+    while below(Fraction(math.nextafter(f, math.inf))):
+        f = math.nextafter(f, math.inf)
+    return f
+
+
 # ---- RF8 v1 -----------------------------------------------------------------------------
 # bit 7: S | bits 6..3: E (0..15) | bit 2: T | bits 1..0: D      |v| = m(T, D) * 2^(E - 15 + X)
 #   T = 0: m = 1 + 2^-(D+1)        -> 1.5, 1.25, 1.125, 1.0625

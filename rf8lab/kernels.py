@@ -26,7 +26,7 @@ import numba as nb
 import numpy as np
 
 from . import reference
-from .formats import floor_log2, get_format
+from .formats import floor_log2, get_format, largest_float_below
 
 KEYBITS = 7  # mantissa bits in the table key, plus one sticky bit
 KEYSHIFT = KEYBITS + 1  # bits of the key below the binade
@@ -35,16 +35,6 @@ OVER = {"saturate": 0, "nan": 1, "inf": 2}
 
 
 # ---- tables built from the reference ------------------------------------------------------
-def _largest_float_below(approx: float, below) -> float:
-    """The largest float64 f with below(Fraction(f)) true, starting near `approx`."""
-    f = approx
-    while not below(Fraction(f)):
-        f = float(np.nextafter(f, -np.inf))
-    while below(Fraction(float(np.nextafter(f, np.inf)))):
-        f = float(np.nextafter(f, np.inf))
-    return f
-
-
 @lru_cache(maxsize=None)
 def log_breakpoints() -> tuple[np.ndarray, np.ndarray]:
     """(L, levels): for m in [1, 2), the log result is levels[#{i: m > L[i]}] * 2^e, where L[i] is
@@ -52,10 +42,10 @@ def log_breakpoints() -> tuple[np.ndarray, np.ndarray]:
     L = []
     for k in (4, 3, 2, 1):  # b = 1 + 2^(-k-1/2):  f < b  iff  f <= 1 or (f - 1)^2 < 2^(-2k-1)
         t = Fraction(1, 2 ** (2 * k + 1))
-        L.append(_largest_float_below(1 + 2 ** (-k - 0.5), lambda f, t=t: f <= 1 or (f - 1) ** 2 < t))
+        L.append(largest_float_below(1 + 2 ** (-k - 0.5), lambda f, t=t: f <= 1 or (f - 1) ** 2 < t))
     for k in (2, 3, 4):  # b = 2 - 2^(1/2-k):  f < b  iff  (2 - f)^2 > 2^(1-2k)
         t = Fraction(2, 2 ** (2 * k))
-        L.append(_largest_float_below(2 - 2 ** (0.5 - k), lambda f, t=t: f < 2 and (2 - f) ** 2 > t))
+        L.append(largest_float_below(2 - 2 ** (0.5 - k), lambda f, t=t: f < 2 and (2 - f) ** 2 > t))
     levels = np.array([1, 1.0625, 1.125, 1.25, 1.5, 1.75, 1.875, 2.0], np.float64)
     return np.array(L, np.float64), levels
 

@@ -16,9 +16,9 @@ import torch
 
 from .. import kernels as K
 from ..api import resolve
-from ..fast import _SQRT2_BELOW
 from ..formats import get_format
 from ..layout import Layout
+from ..scale_rule import group_scales, split
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -86,37 +86,6 @@ def _group_amax(a: torch.Tensor, gid, ngroups: int) -> torch.Tensor:
     return out.scatter_reduce(0, gid, v, reduce="amax", include_self=True)
 
 
-def _split(a: torch.Tensor):
-    """a > 0 finite float64 -> (e int64, mantissa bits int64, m float64 in [1, 2)) with a = m 2^e,
-    read from the bit pattern (subnormals first scaled by 2^64, exactly). Bit operations rather than
-    torch.frexp, whose int32 exponent inductor's CPU code generator fails to convert."""
-    sub = a < 2.0 ** -1022
-    b = torch.where(sub, a * 2.0 ** 64, a).view(torch.int64)
-    man = b & ((1 << 52) - 1)
-    e = ((b >> 52) & 0x7FF) - 1023 - torch.where(sub, 64, 0)
-    return e, man, (man | (1023 << 52)).view(torch.float64)
-
-
-def _scales(fmt, amax: torch.Tensor, granularity):
-    """(X int64, multiplier float64) per group: fast._scales in torch."""
-    none = amax <= 0
-    e, _, m = _split(torch.where(none, torch.ones_like(amax), amax))
-    if fmt.scale_rule == "absmax":
-        s = torch.ones_like(amax) if granularity is None else torch.where(none, torch.ones_like(amax), amax / 127.0)
-        return torch.zeros_like(e), s
-    if granularity is None:
-        X = torch.zeros_like(e)
-    elif fmt.scale_rule == "log":
-        X = e + (m > _SQRT2_BELOW).to(torch.int64)
-    elif fmt.scale_rule == "fit":
-        mmax = float(fmt.max) / 2.0 ** fmt.emax
-        X = e - fmt.emax + (m > mmax).to(torch.int64)
-    else:  # mx
-        X = torch.clamp(e - fmt.emax, -127, 127)
-    X = torch.where(none, torch.zeros_like(X), X)
-    return X, torch.ldexp(torch.ones_like(amax), X.to(torch.float64))
-
-
 def _float_codes(x: torch.Tensor, X: torch.Tensor, name: str, rounding: str, overflow: str, rbits):
     """kernels._float_code for every element of flat float64 x at per-element scale exponents X."""
     near, flo, ext, pos, negc, P, L, levels = _tables(name, x.device)
@@ -125,7 +94,7 @@ def _float_codes(x: torch.Tensor, X: torch.Tensor, name: str, rounding: str, ove
     a = x.abs()
     finite = torch.isfinite(a)
     af = torch.where(finite & (a > 0), a, torch.ones_like(a))
-    e, man, mant = _split(af)  # af = mant 2^e exactly, mant in [1, 2), man its 52 fraction bits
+    e, man, mant = split(af)  # af = mant 2^e exactly, mant in [1, 2), man its 52 fraction bits
     er = e - X
     m7 = man >> 45
     sticky = ((man & ((1 << 45) - 1)) != 0).to(torch.int64)
@@ -227,7 +196,7 @@ def encode(x: torch.Tensor, fmt: str = "rf8", *, rounding="nearest", scale="auto
         amax = torch.full((ngroups,), -1.0, dtype=torch.float64, device=x.device)
     else:
         amax = _group_amax(flat.abs(), gid, ngroups)
-    X, mult = _scales(f, amax, layout.granularity)
+    X, mult = group_scales(f, amax, layout.granularity)
     rb = None if rbits is None else rbits.reshape(-1)
     if f.scale_rule == "absmax":
         s = mult if gid is None else mult[gid]

@@ -100,10 +100,8 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
         K.encode_int8(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1),
                       rounding == "stochastic", rb, out)
     else:
-        near, flo, ext, pos, neg, params = K._tables(fmt.name)
-        L, levels = K.log_breakpoints()
         K.encode_float(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, Xf, K.ROUND[rounding],
-                       K.OVER[overflow], rb, near, flo, ext, pos, neg, params, L, levels, out)
+                       K.OVER[overflow], rb, K.tables(fmt.name), out)
     shape = layout.scale_shape
     return out.reshape(x.shape), X.reshape(shape), mult.reshape(shape)
 
@@ -138,7 +136,7 @@ def _group_amax(inp: _Input, gid_mode, s3, block, ngroups) -> np.ndarray:
 @lru_cache(maxsize=256)
 def key_table(fmt: Format, X: int, rounding: str, overflow: str) -> tuple[np.ndarray, bool]:
     """The 16-bit key table and whether every entry is decided (no -1)."""
-    tab = K.key16_table(X, K.ROUND[rounding], K.OVER[overflow], *K._tables(fmt.name), *K.log_breakpoints())
+    tab = K.key16_table(X, K.ROUND[rounding], K.OVER[overflow], K.tables(fmt.name))
     return tab, bool((tab >= 0).all())
 
 
@@ -148,7 +146,7 @@ _IDENTITY = np.arange(256, dtype=np.uint8)  # "values" that are the codes themse
 @lru_cache(maxsize=256)
 def refined_table(fmt: Format, X: int, rounding: str, overflow: str):
     return K.refine_table(key_table(fmt, X, rounding, overflow)[0], X, K.ROUND[rounding], K.OVER[overflow],
-                          *K._tables(fmt.name), *K.log_breakpoints())
+                          K.tables(fmt.name))
 
 
 def _lookup(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals, out) -> None:
@@ -158,16 +156,14 @@ def _lookup(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals
     odd = rounding == "nearest"
     if not decided and not odd:  # truncated keys: a second level of 8 bits decides nearly all the rest
         ref, sub = refined_table(fmt, X, rounding, overflow)
-        near, flo, ext, pos, neg, params = K._tables(fmt.name)
         K.lookup_refined(inp.bits, inp.lut, ref, sub, vals if vals.size else _IDENTITY, X, K.ROUND[rounding],
-                         K.OVER[overflow], near, flo, ext, pos, neg, params, *K.log_breakpoints(), out)
+                         K.OVER[overflow], K.tables(fmt.name), out)
         return
     safe = np.maximum(tab, 0)
     K.lookup(inp.bits, inp.lut, odd, vals[safe] if vals.size else safe.astype(np.uint8), out)
     if not decided:
-        near, flo, ext, pos, neg, params = K._tables(fmt.name)
         K.fill_undecided(inp.bits, inp.lut, odd, tab < 0, X, K.ROUND[rounding], K.OVER[overflow],
-                         near, flo, ext, pos, neg, params, *K.log_breakpoints(), vals, out)
+                         K.tables(fmt.name), vals, out)
 
 
 def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray, scale: np.ndarray,

@@ -7,7 +7,7 @@ How each decision stays exact:
 - Nearest and floor: every threshold of every float format (its magnitudes and their midpoints)
   has at most 7 fraction bits within its binade, so (binade, top 7 mantissa bits, sticky bit of
   the rest) decides the answer. The tables indexed by that key are filled by the reference codec
-  itself (`_tables`), and the 7-bit property is asserted when they are built.
+  itself (`tables`), and the 7-bit property is asserted when they are built.
 - Log (RF8): within a binade [2^e, 2^(e+1)) the paper's rule is a step function of the mantissa
   m with 7 irrational breakpoints (1 + 2^-4.5, ..., 2(1 - 2^-4.5)); m >= b iff m > the largest
   float64 below b, which is computed exactly once with integer square roots.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from functools import lru_cache
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -50,9 +51,30 @@ def log_breakpoints() -> tuple[np.ndarray, np.ndarray]:
     return np.array(L, np.float64), levels
 
 
+class Tables(NamedTuple):
+    """Everything the element kernels read for one format (one argument, not sixteen), filled by the
+    reference. Keys are (binade - emin) << KEYSHIFT | 7 mantissa bits << 1 | sticky."""
+    near: np.ndarray    # int16 key -> rank of the nearest grid magnitude (n: overflow)
+    flo: np.ndarray     # int16 key -> rank of the largest grid magnitude at or below
+    ext: np.ndarray     # float64 grid magnitudes, then next_up (the overflow step)
+    pos: np.ndarray     # uint8 code of each rank, positive
+    neg: np.ndarray     # uint8 code of each rank, negative
+    L: np.ndarray       # float64 log-rounding breakpoints (log_breakpoints)
+    levels: np.ndarray  # float64 log-rounding levels
+    emin: int           # binade of min_positive / 2: everything below rounds to 0
+    emax: int           # binade of next_up: everything above overflows
+    n: int              # number of magnitudes
+    nan_pos: int        # NaN codes (positive, negative input)
+    nan_neg: int
+    inf_pos: int        # inf codes (0 without inf)
+    inf_neg: int
+    key_min: int        # key of min_positive
+    key_max: int        # key of max
+
+
 @lru_cache(maxsize=None)
-def _tables(name: str) -> tuple:
-    """Key-indexed rank tables for a format, filled by the reference."""
+def tables(name: str) -> Tables:
+    """The kernels' tables for a format, filled by the reference."""
     fmt = get_format(name)
     mags, nxt = fmt.magnitudes, fmt.next_up
     grid = mags + (nxt,)
@@ -84,9 +106,9 @@ def _tables(name: str) -> tuple:
         e = floor_log2(g)
         return ((e - emin) << KEYSHIFT) | (int((g / Fraction(2) ** e - 1) * (1 << KEYBITS)) << 1)
 
-    params = np.array([emin, emax, n, nan_p, nan_n, inf_p, inf_n, key(fmt.min_positive), key(fmt.max)],
-                      np.int64)
-    return near, flo, ext, pos, neg, params
+    L, levels = log_breakpoints()
+    return Tables(near, flo, ext, pos, neg, L, levels, emin, emax, n, nan_p, nan_n, inf_p, inf_n,
+                  key(fmt.min_positive), key(fmt.max))
 
 
 @lru_cache(maxsize=None)
@@ -127,26 +149,26 @@ def _split(b, mbits):
 
 
 @nb.njit(inline="always", **_JIT)
-def _special(neg, kind, over, params, pos, neg_codes):
+def _special(neg, kind, over, T):
     """Code for NaN (kind 3) or inf (kind 2)."""
     if kind == 3:
-        return params[4] if neg else params[3]
+        return T.nan_neg if neg else T.nan_pos
     if over == 0:
-        return neg_codes[params[2] - 1] if neg else pos[params[2] - 1]
+        return T.neg[T.n - 1] if neg else T.pos[T.n - 1]
     if over == 2:
-        return params[6] if neg else params[5]
-    return params[4] if neg else params[3]
+        return T.inf_neg if neg else T.inf_pos
+    return T.nan_neg if neg else T.nan_pos
 
 
 @nb.njit(inline="always", **_JIT)
-def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, near, flo, ext, pos, negc, params, L, levels):
+def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, T):
     """Code of one float input (sign, kind, exponent, mantissa with `mbits` bits) at scale X."""
     if kind >= 2:
-        return _special(neg, kind, over, params, pos, negc)
-    n = params[2]
+        return _special(neg, kind, over, T)
+    n = T.n
     if kind == 0:
-        return negc[0] if neg else pos[0]
-    emin, emax = params[0], params[1]
+        return T.neg[0] if neg else T.pos[0]
+    emin, emax = T.emin, T.emax
     er = e - X  # binade of a = |x| / 2^X
     sh = mbits - 7
     m7 = man >> sh
@@ -157,23 +179,23 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, near, flo, ext, p
         elif er > emax:
             r = n
         else:
-            r = near[((er - emin) << KEYSHIFT) | (m7 << 1) | sticky]
+            r = T.near[((er - emin) << KEYSHIFT) | (m7 << 1) | sticky]
     elif rnd == 1:  # log (RF8)
         m = 1.0 + man / float(1 << mbits)
         c = 0
         for i in range(7):
-            if m > L[i]:
+            if m > T.L[i]:
                 c += 1
         # the result levels[c] * 2^er as a table key; compare keys with those of min and max
         ev = er + (1 if c == 7 else 0)
-        mv = 0 if c == 7 else np.int64(levels[c] * 128.0) - 128
+        mv = 0 if c == 7 else np.int64(T.levels[c] * 128.0) - 128
         if ev < emin:
             r = 0
         elif ev > emax:
             r = n
         else:
             kv = ((ev - emin) << KEYSHIFT) | (mv << 1)
-            r = 0 if kv < params[7] else (n if kv > params[8] else near[kv])
+            r = 0 if kv < T.key_min else (n if kv > T.key_max else T.near[kv])
     else:  # stochastic
         if er > emax:
             r = n
@@ -181,9 +203,9 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, near, flo, ext, p
             if er < emin:
                 r = 0
             else:
-                r = flo[((er - emin) << KEYSHIFT) | (m7 << 1) | sticky]
+                r = T.flo[((er - emin) << KEYSHIFT) | (m7 << 1) | sticky]
             if r < n:
-                lo, hi = ext[r], ext[r + 1]
+                lo, hi = T.ext[r], T.ext[r + 1]
                 if er < -1000:  # |a| underflows float64 but is > 0 = lo: up iff bits == 0
                     if rbits == 0:
                         r += 1
@@ -195,10 +217,10 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, near, flo, ext, p
         if over == 0:
             r = n - 1
         elif over == 2:
-            return params[6] if neg else params[5]
+            return T.inf_neg if neg else T.inf_pos
         else:
-            return params[4] if neg else params[3]
-    return negc[r] if neg else pos[r]
+            return T.nan_neg if neg else T.nan_pos
+    return T.neg[r] if neg else T.pos[r]
 
 
 @nb.njit(inline="always", **_JIT)
@@ -300,8 +322,7 @@ def _advance(o, j, i, n, inner):
 
 
 @nb.njit(parallel=True, **_JIT)
-def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits, near, flo, ext, pos, negc,
-                 params, L, levels, out):
+def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits, T, out):
     """Encode a flat array of float bit patterns (uint32 or uint64; through `lut` if it is non-empty)."""
     n, inner = shape3[1], shape3[2]
     total = bits.size
@@ -324,8 +345,7 @@ def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits,
                 b = np.uint64(bits[t])
             neg, kind, e, man = _split(b, mbits)
             rb = np.uint64(rbits[t]) if has_r else np.uint64(0)
-            out[t] = _float_code(neg, kind, e, man, mbits, X[g], rnd, over, rb, near, flo, ext, pos, negc,
-                                 params, L, levels)
+            out[t] = _float_code(neg, kind, e, man, mbits, X[g], rnd, over, rb, T)
             o, j, i = _advance(o, j, i, n, inner)
     return out
 
@@ -383,22 +403,22 @@ def encode_int8(bits, mbits, lut, gid_mode, shape3, block, scale, stochastic, rb
 
 
 @nb.njit(parallel=True, **_JIT)
-def decode_codes(codes, gid_mode, shape3, block, tables, vt, X, mult, use_mult, out):
-    """out[t] = value of codes[t] in its group: tables[group, code] when a table per group is given
+def decode_codes(codes, gid_mode, shape3, block, group_values, vt, X, mult, use_mult, out):
+    """out[t] = value of codes[t] in its group: group_values[group, code] when a table per group is given
     (few groups), else vt[code] * 2^X[group] (ldexp, one rounding) or vt[code] * mult[group] (int8)."""
     n, inner = shape3[1], shape3[2]
     total = codes.size
     nchunk = max(1, min(total // 65536, 4096))
     per = (total + nchunk - 1) // nchunk
     nblocks = (n + block - 1) // block
-    use_tables = tables.shape[0] > 0
+    use_tables = group_values.shape[0] > 0
     for c in nb.prange(nchunk):
         t0 = c * per
         t1 = min(total, t0 + per)
         if t0 >= t1:
             continue
         if gid_mode == 0 and use_tables:  # the common case: one table, a plain gather
-            tab = tables[0]
+            tab = group_values[0]
             for t in range(t0, t1):
                 out[t] = tab[codes[t]]
             continue
@@ -406,7 +426,7 @@ def decode_codes(codes, gid_mode, shape3, block, tables, vt, X, mult, use_mult, 
         for t in range(t0, t1):
             g = _group(gid_mode, o, j, i, nblocks, block, inner)
             if use_tables:
-                out[t] = tables[g, codes[t]]
+                out[t] = group_values[g, codes[t]]
             else:
                 v = vt[codes[t]]
                 out[t] = v * mult[g] if use_mult else math.ldexp(v, X[g])
@@ -424,14 +444,13 @@ def decode_codes(codes, gid_mode, shape3, block, tables, vt, X, mult, use_mult, 
 # rounded exactly by _float_code. Each entry is computed by _float_code itself.
 
 @nb.njit(inline="always", **_JIT)
-def _code32(b, X, rnd, over, near, flo, ext, pos, negc, params, L, levels):
+def _code32(b, X, rnd, over, T):
     neg, kind, e, man = _split(b, 23)
-    return _float_code(neg, kind, e, man, 23, X, rnd, over, np.uint64(0), near, flo, ext, pos, negc,
-                       params, L, levels)
+    return _float_code(neg, kind, e, man, 23, X, rnd, over, np.uint64(0), T)
 
 
 @nb.njit(**_JIT)
-def key16_table(X, rnd, over, near, flo, ext, pos, negc, params, L, levels):
+def key16_table(X, rnd, over, T):
     """int16 code for every 16-bit key at scale X, or -1 where the key does not decide."""
     tab = np.empty(65536, np.int16)
     odd = rnd == 0
@@ -440,21 +459,20 @@ def key16_table(X, rnd, over, near, flo, ext, pos, negc, params, L, levels):
         if odd and (k % 2 == 0 or normal):
             # an even round-to-odd key is the single pattern k << 16; an odd one of a normal
             # number lies strictly between two 7-bit points, where no threshold is
-            tab[k] = _code32(np.uint64(k) << np.uint64(16), X, rnd, over, near, flo, ext, pos, negc,
-                             params, L, levels)
+            tab[k] = _code32(np.uint64(k) << np.uint64(16), X, rnd, over, T)
             continue
         # the patterns of key k: (k-1)<<16 (exclusive) .. k<<16 | 0xFFFF (odd keys), or k<<16 ..
         # k<<16 | 0xFFFF (truncated keys)
         lo = (np.uint64(k - 1) << np.uint64(16)) + np.uint64(1) if odd else np.uint64(k) << np.uint64(16)
         hi = (np.uint64(k) << np.uint64(16)) | np.uint64(0xFFFF)
-        c0 = _code32(lo, X, rnd, over, near, flo, ext, pos, negc, params, L, levels)
-        c1 = _code32(hi, X, rnd, over, near, flo, ext, pos, negc, params, L, levels)
+        c0 = _code32(lo, X, rnd, over, T)
+        c1 = _code32(hi, X, rnd, over, T)
         tab[k] = c0 if c0 == c1 else -1
     return tab
 
 
 @nb.njit(**_JIT)
-def refine_table(tab, X, rnd, over, near, flo, ext, pos, negc, params, L, levels):
+def refine_table(tab, X, rnd, over, T):
     """Second level for the undecided keys of a truncated-key table (log rounding): the next 8 bits
     of the pattern split each such key into 256 intervals, decided the same way (both ends agree)
     or -1. Returns (tab with undecided key number i stored as -(i + 2), the int16 sub-table)."""
@@ -465,14 +483,14 @@ def refine_table(tab, X, rnd, over, near, flo, ext, pos, negc, params, L, levels
         out[keys[i]] = -(i + 2)
         for s_ in range(256):
             lo = (np.uint64(keys[i]) << np.uint64(16)) | (np.uint64(s_) << np.uint64(8))
-            c0 = _code32(lo, X, rnd, over, near, flo, ext, pos, negc, params, L, levels)
-            c1 = _code32(lo | np.uint64(0xFF), X, rnd, over, near, flo, ext, pos, negc, params, L, levels)
+            c0 = _code32(lo, X, rnd, over, T)
+            c1 = _code32(lo | np.uint64(0xFF), X, rnd, over, T)
             sub[i * 256 + s_] = c0 if c0 == c1 else -1
     return out, sub
 
 
 @nb.njit(parallel=True, **_JIT)
-def lookup_refined(bits, lut, tab, sub, vals, X, rnd, over, near, flo, ext, pos, negc, params, L, levels, out):
+def lookup_refined(bits, lut, tab, sub, vals, X, rnd, over, T, out):
     """out[t] = vals[code of element t]: 16-bit key, then 8 more bits where that does not decide,
     then the exact element kernel (about 1 element in 5000 for log rounding of typical weights)."""
     for t in nb.prange(bits.size):
@@ -481,7 +499,7 @@ def lookup_refined(bits, lut, tab, sub, vals, X, rnd, over, near, flo, ext, pos,
         if c < 0:
             c = np.int64(sub[(-c - 2) * 256 + np.int64((b >> np.uint32(8)) & np.uint32(255))])
             if c < 0:
-                c = _code32(np.uint64(b), X, rnd, over, near, flo, ext, pos, negc, params, L, levels)
+                c = _code32(np.uint64(b), X, rnd, over, T)
         out[t] = vals[c]
     return out
 
@@ -506,7 +524,7 @@ def lookup(bits, lut, odd, tab, out):
 
 
 @nb.njit(parallel=True, **_JIT)
-def fill_undecided(bits, lut, odd, undecided, X, rnd, over, near, flo, ext, pos, negc, params, L, levels,
+def fill_undecided(bits, lut, odd, undecided, X, rnd, over, T,
                    vals, out):
     """Second pass for the elements whose key does not decide: round them exactly (_float_code).
     A separate pass keeps `lookup` a tight, vectorizable loop."""
@@ -514,7 +532,7 @@ def fill_undecided(bits, lut, odd, undecided, X, rnd, over, near, flo, ext, pos,
     for t in nb.prange(bits.size):
         b, k = _key16(bits, t, lut, odd)
         if undecided[k]:
-            c = _code32(np.uint64(b), X, rnd, over, near, flo, ext, pos, negc, params, L, levels)
+            c = _code32(np.uint64(b), X, rnd, over, T)
             if use_vals:
                 out[t] = vals[c]
             else:

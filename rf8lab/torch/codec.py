@@ -38,12 +38,12 @@ class Encoded:
 
 
 @lru_cache(maxsize=None)
-def _tables_cpu(name: str):
-    near, flo, ext, pos, neg, params = K._tables(name)
-    L, levels = K.log_breakpoints()
-    t = lambda a, dt: torch.from_numpy(np.ascontiguousarray(a)).to(dt)  # noqa: E731
-    return (t(near, torch.int64), t(flo, torch.int64), t(ext, torch.float64), t(pos, torch.int64),
-            t(neg, torch.int64), [int(v) for v in params], t(L, torch.float64), t(levels, torch.float64))
+def _tables_cpu(name: str) -> K.Tables:
+    """The kernels' tables as tensors (index tables as int64 for gathers)."""
+    T = K.tables(name)
+    return T._replace(**{f: torch.from_numpy(np.ascontiguousarray(getattr(T, f)))
+                         .to(torch.float64 if getattr(T, f).dtype == np.float64 else torch.int64)
+                         for f in ("near", "flo", "ext", "pos", "neg", "L", "levels")})
 
 
 _DEVICE_TABLES: dict = {}
@@ -52,7 +52,8 @@ _DEVICE_TABLES: dict = {}
 def _tables(name: str, device):
     key = (name, str(device))
     if key not in _DEVICE_TABLES:
-        _DEVICE_TABLES[key] = tuple(v.to(device) if torch.is_tensor(v) else v for v in _tables_cpu(name))
+        T = _tables_cpu(name)
+        _DEVICE_TABLES[key] = T._replace(**{f: v.to(device) for f, v in T._asdict().items() if torch.is_tensor(v)})
     return _DEVICE_TABLES[key]
 
 
@@ -88,8 +89,10 @@ def _group_amax(a: torch.Tensor, gid, ngroups: int) -> torch.Tensor:
 
 def _float_codes(x: torch.Tensor, X: torch.Tensor, name: str, rounding: str, overflow: str, rbits):
     """kernels._float_code for every element of flat float64 x at per-element scale exponents X."""
-    near, flo, ext, pos, negc, P, L, levels = _tables(name, x.device)
-    emin, emax, n, nan_p, nan_n, inf_p, inf_n, kmin, kmax = P
+    T = _tables(name, x.device)
+    near, flo, ext, pos, negc, L, levels = T.near, T.flo, T.ext, T.pos, T.neg, T.L, T.levels
+    emin, emax, n, kmin, kmax = T.emin, T.emax, T.n, T.key_min, T.key_max
+    nan_p, nan_n, inf_p, inf_n = T.nan_pos, T.nan_neg, T.inf_pos, T.inf_neg
     neg = torch.signbit(x)
     a = x.abs()
     finite = torch.isfinite(a)

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from . import reference
+from . import reference, vectorized
 from .formats import floor_log2, get_format, largest_float_below
 
 KEYBITS = 7  # mantissa bits in the table key, plus one sticky bit
@@ -223,18 +223,7 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, T):
     return T.neg[r] if neg else T.pos[r]
 
 
-@nb.njit(inline="always", **_JIT)
-def _two_prod(a, b):
-    """a * b = p + err exactly (Dekker / Veltkamp, no fma)."""
-    p = a * b
-    c = 134217729.0 * a
-    ah = c - (c - a)
-    al = a - ah
-    c = 134217729.0 * b
-    bh = c - (c - b)
-    bl = b - bh
-    err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    return p, err
+_two_prod = nb.njit(inline="always", **_JIT)(vectorized.two_prod)  # one Dekker product for all
 
 
 @nb.njit(inline="always", **_JIT)

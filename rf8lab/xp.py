@@ -1,46 +1,80 @@
-"""The few places where numpy and torch spell an array operation differently, so that vectorized
-rules (rf8lab/scale_rule.py) are written once for both. Everything else they share: operators,
-comparisons, `.view(dtype)` of a bit pattern, broadcasting."""
+"""The few places where numpy and torch spell an array operation differently, so that the vectorized
+rules (rf8lab/scale_rule.py, rf8lab/vectorized.py) are written once for both. Everything else they
+share: operators, comparisons, indexing with integer arrays, `.view(dtype)` of a bit pattern."""
 from __future__ import annotations
 
 import sys
 
 import numpy as np
 
+_SAME = ("abs", "sign", "floor", "signbit", "isfinite", "isinf", "isnan", "where")  # one name in both
+
 
 class NumpyOps:
-    int64, float64 = np.int64, np.float64
-    where = staticmethod(np.where)
+    int64, float64, uint8 = np.int64, np.float64, np.uint8
     clip = staticmethod(np.clip)
 
     @staticmethod
     def astype(a, dtype):
-        return a.astype(dtype)
+        return np.asarray(a).astype(dtype)
 
     @staticmethod
     def exp2(X):
         """2^X as float64 for an int64 array (exact; 0 or inf outside float64's range)."""
         return np.ldexp(1.0, X)
 
+    @staticmethod
+    def ldexp(m, k):
+        return np.ldexp(m, k)
+
+    @staticmethod
+    def searchsorted_right(table, a):
+        return np.searchsorted(table, a, side="right")
+
+    @staticmethod
+    def asarray(table: np.ndarray, like):
+        return table
+
+
+for _name in _SAME:
+    setattr(NumpyOps, _name, staticmethod(getattr(np, _name)))
+
 
 class TorchOps:
     def __init__(self, torch):
         self.torch = torch
-        self.int64, self.float64 = torch.int64, torch.float64
-        self.where, self.clip = torch.where, torch.clamp
+        self.int64, self.float64, self.uint8 = torch.int64, torch.float64, torch.uint8
+        self.clip = torch.clamp
+        for name in _SAME:
+            setattr(self, name, getattr(torch, name))
 
     def astype(self, a, dtype):
         return a.to(dtype)
 
     def exp2(self, X):
-        return self.torch.ldexp(self.torch.ones_like(X, dtype=self.float64), X.to(self.float64))
+        return self.ldexp(self.torch.ones_like(X, dtype=self.float64), X)
+
+    def ldexp(self, m, k):
+        """m * 2^k (torch computes 2^k in float64 first: exact for k in [-1074, 1023])."""
+        return self.torch.ldexp(m, k.to(self.float64))
+
+    def searchsorted_right(self, table, a):
+        return self.torch.searchsorted(table, a.contiguous(), right=True)
+
+    def asarray(self, table: np.ndarray, like):
+        return self.torch.from_numpy(table).to(like.device)
+
+
+_TORCH_OPS: list = []
 
 
 def ops(a):
     """The operations for `a`'s library: numpy arrays, or torch tensors (on any device)."""
-    if isinstance(a, np.ndarray):
+    if isinstance(a, (np.ndarray, np.generic)):
         return NumpyOps
     torch = sys.modules.get("torch")  # a tensor means torch is imported already
     if torch is not None and isinstance(a, torch.Tensor):
-        return TorchOps(torch)
+        if not _TORCH_OPS:
+            _TORCH_OPS.append(TorchOps(torch))
+        return _TORCH_OPS[0]
     raise TypeError(f"expected a numpy array or a torch tensor, got {type(a).__name__}")

@@ -1,7 +1,7 @@
 """rf8lab: 8-bit number formats (RF8 and the FP8/INT8/MX formats it is compared with) and the
 statistics of neural-network weights."""
 from .api import Encoded, decode, encode, format_info, quantize, value_table
-from .formats import formats
+from .formats import format_names
 
 __version__ = "0.1.0"
-__all__ = ["Encoded", "decode", "encode", "format_info", "formats", "quantize", "value_table"]
+__all__ = ["Encoded", "decode", "encode", "format_info", "format_names", "quantize", "value_table"]

@@ -7,7 +7,7 @@ import ml_dtypes
 import numpy as np
 
 from . import fast, reference
-from .formats import Format, formats, get_format
+from .formats import Format, format_names, get_format
 from .layout import Layout, make_layout
 
 _ML_FLOATS = tuple(
@@ -207,4 +207,4 @@ def format_info(fmt="rf8") -> Format:
     return get_format(fmt)
 
 
-__all__ = ["Encoded", "encode", "decode", "quantize", "value_table", "formats", "format_info"]
+__all__ = ["Encoded", "encode", "decode", "quantize", "value_table", "format_names", "format_info"]

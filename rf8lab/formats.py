@@ -227,6 +227,6 @@ def get_format(fmt: "str | Format") -> Format:
         raise ValueError(f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}") from None
 
 
-def formats() -> tuple[str, ...]:
+def format_names() -> tuple[str, ...]:
     """Names of the formats rf8lab implements."""
     return tuple(FORMATS)

@@ -140,8 +140,10 @@ def encode_element(negative: bool, mag, fmt: Format, scale: Fraction, rounding: 
             rank = rank_nearest(a, fmt)
         elif rounding == "stochastic":
             rank = rank_stochastic(a, fmt, bits)
-        else:
+        elif rounding == "log":
             rank = rank_log(a, fmt)
+        else:
+            raise ValueError(f"unknown rounding {rounding!r}; choose 'nearest', 'stochastic' or 'log'")
     if rank == OVERFLOW:
         if overflow == "saturate":
             rank = len(fmt.magnitudes) - 1

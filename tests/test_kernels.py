@@ -46,7 +46,7 @@ def test_grouped_scales_on_every_bf16_pattern(scale, axis):
         _same(rl.encode(x, fmt, backend="numba", **kw), rl.encode(x, fmt, backend="reference", **kw))
 
 
-@pytest.mark.parametrize("fmt", rl.formats())
+@pytest.mark.parametrize("fmt", rl.format_names())
 def test_every_code_decodes(fmt):
     codes = np.arange(256, dtype=np.uint8)
     for X in (0, -7, 12):

@@ -42,7 +42,7 @@ def test_sqrt2_below_is_the_largest_float_below_sqrt2():
 
 
 @pytest.mark.parametrize("granularity", GRANULARITIES, ids=str)
-@pytest.mark.parametrize("fmt", rl.formats())
+@pytest.mark.parametrize("fmt", rl.format_names())
 def test_numpy_equals_reference(fmt, granularity):
     amax = _maxima(fmt)
     X, mult = group_scales(get_format(fmt), amax, granularity)
@@ -53,7 +53,7 @@ def test_numpy_equals_reference(fmt, granularity):
 
 
 @pytest.mark.parametrize("granularity", GRANULARITIES, ids=str)
-@pytest.mark.parametrize("fmt", rl.formats())
+@pytest.mark.parametrize("fmt", rl.format_names())
 def test_torch_equals_numpy(fmt, granularity):
     torch = pytest.importorskip("torch")
     amax = _maxima(fmt)

@@ -20,7 +20,7 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def _configs():
-    for fmt in rl.formats():
+    for fmt in rl.format_names():
         f = rl.format_info(fmt)
         yield from ((fmt, r, o, s) for r, o, s in itertools.product(f.roundings, f.overflows, f.scales))
 

@@ -17,7 +17,7 @@ SCALES = (0, -9, 13)
 
 
 def _configs():
-    for fmt in rl.formats():
+    for fmt in rl.format_names():
         f = get_format(fmt)
         if f.scale_rule != "absmax":
             yield from ((fmt, r, o) for r, o in itertools.product(f.roundings, f.overflows))
@@ -79,3 +79,8 @@ def test_int8_codes_equal_the_reference(stochastic):
 def test_unknown_rounding_is_an_error():
     with pytest.raises(ValueError, match="unknown rounding"):
         vectorized.float_codes(np.ones(2), np.zeros(2, np.int64), get_format("rf8"), "up", "saturate")
+
+
+def test_reference_refuses_an_unknown_rounding():
+    with pytest.raises(ValueError, match="unknown rounding 'up'"):
+        reference.encode_element(False, Fraction(1), get_format("rf8"), Fraction(1), "up", "saturate")

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from ..api import as_input
-from .fit import fit
+from .fitting import fit
 
 MODELS = ("gaussian", "laplace", "gg", "student_t")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import ml_dtypes
 import numpy as np
 
-from . import fast, reference
+from . import fast, reference, vectorized
 from .formats import Format, format_names, get_format
 from .layout import Layout, make_layout
 
@@ -17,7 +17,7 @@ _ML_FLOATS = tuple(
         "float6_e2m3fn", "float6_e3m2fn", "float4_e2m1fn") if hasattr(ml_dtypes, n))
 _OUT_DTYPES = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16), np.dtype(np.float32), np.dtype(np.float64))
 _ACCEPTED = "float16, bfloat16, float8 (ml_dtypes), float32, float64 or integer arrays"
-BACKENDS = ("auto", "numba", "reference")
+BACKENDS = ("auto", "numba", "vectorized", "reference")
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +105,7 @@ def _random_bits(rng, random_bits, shape) -> np.ndarray:
 def _backend(backend: str):
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
-    return reference if backend == "reference" else fast
+    return {"reference": reference, "vectorized": vectorized}.get(backend, fast)
 
 
 # ---- public functions --------------------------------------------------------------------------

@@ -56,14 +56,6 @@ def _view3(layout: Layout):
     return (1, s3, 1) if layout.granularity == "channel" else (2, s3, layout.block)
 
 
-def needs_reference(x: np.ndarray) -> bool:
-    """Integers beyond 2^53 in magnitude are not exact in float64: the reference takes them."""
-    if x.dtype.kind in "iu" and x.size and x.dtype.itemsize == 8:
-        lo, hi = int(x.min()), int(x.max())
-        return max(abs(lo), abs(hi)) > 2 ** 53
-    return False
-
-
 def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
     """Kernel inputs, the element -> group map and each group's scale (X, multiplier)."""
     gid_mode, s3, block = _view3(layout)
@@ -88,7 +80,7 @@ def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> boo
 
 def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
            random_bits: np.ndarray | None = None):
-    if x.size == 0 or needs_reference(x):
+    if x.size == 0 or reference.inexact_in_float64(x):
         return reference.encode(x, fmt, layout, rounding, overflow, random_bits)
     inp, gid_mode, s3, block, X, mult = _prepare(x, fmt, layout)
     Xf = X.reshape(-1).astype(np.int64)

@@ -19,6 +19,14 @@ TWO = Fraction(2)
 OVERFLOW = -1  # rank returned when the rounded magnitude lies beyond the format's max
 
 
+def inexact_in_float64(x: np.ndarray) -> bool:
+    """Integers beyond 2^53 in magnitude are not exact in float64: only this codec takes them."""
+    if x.dtype.kind in "iu" and x.size and x.dtype.itemsize == 8:
+        lo, hi = int(x.min()), int(x.max())
+        return max(abs(lo), abs(hi)) > 2 ** 53
+    return False
+
+
 # ---- element values -------------------------------------------------------------------
 def exact_values(x: np.ndarray) -> list[tuple[bool, "Fraction | float"]]:
     """Each element as (negative, magnitude): an exact Fraction, or math.inf / math.nan (C order).

@@ -20,8 +20,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import reference
 from .formats import Format, get_format
-from .scale_rule import SQRT2_BELOW, split
+from .scale_rule import SQRT2_BELOW, group_scales, split
 from .xp import ops
 
 
@@ -61,6 +62,7 @@ class Grid(NamedTuple):
     nan_neg: int
     inf_pos: int
     inf_neg: int
+    values: object      # float64 value of each of the 256 codes at X = 0 (NaN, +-inf where they exist)
 
 
 @lru_cache(maxsize=None)
@@ -72,7 +74,8 @@ def _numpy_grid(name: str) -> Grid:
                 np.array([f.code_for(False, r) for r in range(n)], np.int64),
                 np.array([f.code_for(True, r) for r in range(n)], np.int64),
                 float(f.min_positive), float(f.max), nan_p, nan_n,
-                f.inf_code(False) if f.has_inf else 0, f.inf_code(True) if f.has_inf else 0)
+                f.inf_code(False) if f.has_inf else 0, f.inf_code(True) if f.has_inf else 0,
+                np.array(f.values, np.float64))
 
 
 _DEVICE_GRIDS: dict = {}
@@ -87,8 +90,8 @@ def grid(fmt: Format, like) -> Grid:
     key = (fmt.name, str(like.device))
     if key not in _DEVICE_GRIDS:
         xp = ops(like)
-        _DEVICE_GRIDS[key] = g._replace(ext=xp.asarray(g.ext, like), pos_codes=xp.asarray(g.pos_codes, like),
-                                        neg_codes=xp.asarray(g.neg_codes, like))
+        _DEVICE_GRIDS[key] = g._replace(**{f: xp.asarray(getattr(g, f), like)
+                                           for f in ("ext", "pos_codes", "neg_codes", "values")})
     return _DEVICE_GRIDS[key]
 
 
@@ -188,3 +191,73 @@ def int8_codes(x, s, stochastic: bool, bits=None):
     k = xp.clip(k + xp.astype(up, xp.float64), 0.0, 127.0)
     k = xp.astype(xp.where(big, 127.0, xp.where(xp.isnan(x), 0.0, k)), xp.int64)
     return xp.astype(xp.where((x < 0) & (k > 0), 256 - k, k), xp.uint8)
+
+
+# ---- whole arrays: the torch codec, and rf8lab's backend="vectorized" -----------------------------
+def group_amax(a, gid, ngroups: int):
+    """Each group's largest finite magnitude of flat float64 a = |x| (-1 where there is none);
+    gid: each element's group (int64), or None for one group."""
+    xp = ops(a)
+    if a.shape[0] == 0:
+        return xp.asarray(np.full(ngroups, -1.0), a)
+    v = xp.where(xp.isfinite(a), a, -1.0)
+    return v.max().reshape(1) if gid is None else xp.group_max(v, gid, ngroups)
+
+
+def encode_flat(x, fmt: Format, layout, rounding: str, overflow: str, bits=None, gid=None):
+    """(codes uint8, X int64, multiplier float64) per group for flat float64 x: the scale rule, then the
+    element rule. gid: each element's group (int64), or None when there is one group."""
+    xp = ops(x)
+    ngroups = int(np.prod(layout.scale_shape, dtype=np.int64))  # 1 for one scale, 0 for an empty axis
+    if layout.granularity is None:
+        amax = xp.asarray(np.full(ngroups, -1.0), x)
+    else:
+        amax = group_amax(xp.abs(x), gid, ngroups)
+    X, mult = group_scales(fmt, amax, layout.granularity)
+
+    def each(v):  # the group's value at every element
+        return v[gid] if gid is not None else xp.broadcast_to(v, tuple(x.shape))
+
+    if fmt.scale_rule == "absmax":
+        codes = int8_codes(x, each(mult), rounding == "stochastic", bits)
+    else:
+        codes = float_codes(x, each(X), fmt, rounding, overflow, bits)
+    return codes, X, mult
+
+
+def decode_flat(codes, fmt: Format, X, mult, gid, dtype):
+    """Values of flat uint8 codes times their group's scale (2^X exactly, or int8's multiplier), rounded
+    once to dtype: through one 256-entry table per group when that is smaller than the input."""
+    xp = ops(codes)
+    vt = grid(fmt, codes).values
+    c = xp.astype(codes, xp.int64)
+    ngroups = X.shape[0]
+    if gid is None or ngroups * 256 <= c.shape[0]:
+        tables = vt[None, :] * mult[:, None] if fmt.scale_rule == "absmax" else xp.ldexp(vt[None, :], X[:, None])
+        tables = xp.astype(tables, dtype).reshape(-1)
+        return tables[c if gid is None else gid * 256 + c]
+    v = vt[c]
+    return xp.astype(v * mult[gid] if fmt.scale_rule == "absmax" else xp.ldexp(v, X[gid]), dtype)
+
+
+def encode(x: np.ndarray, fmt: Format, layout, rounding: str, overflow: str, random_bits=None):
+    """rf8lab's backend="vectorized" (numpy): codes, scale exponents and multipliers, as fast.encode."""
+    if reference.inexact_in_float64(x):
+        return reference.encode(x, fmt, layout, rounding, overflow, random_bits)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf inputs are handled, not warned about
+        flat = np.asarray(x).reshape(-1).astype(np.float64)
+        gid = None if layout.granularity in (None, "tensor") else layout.group_ids().reshape(-1)
+        bits = None if random_bits is None else np.asarray(random_bits).reshape(-1).astype(np.int64)
+        codes, X, mult = encode_flat(flat, fmt, layout, rounding, overflow, bits, gid)
+    shape = layout.scale_shape
+    return codes.reshape(x.shape), X.astype(np.int32).reshape(shape), mult.reshape(shape)
+
+
+def decode(codes: np.ndarray, fmt: Format, layout, scale_exp: np.ndarray, scale: np.ndarray, dtype) -> np.ndarray:
+    """rf8lab's backend="vectorized" (numpy): values rounded once to dtype, as fast.decode."""
+    gid = None if layout.granularity in (None, "tensor") else layout.group_ids().reshape(-1)
+    X = np.asarray(scale_exp, np.int64).reshape(-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = decode_flat(np.asarray(codes).reshape(-1), fmt, X, np.asarray(scale, np.float64).reshape(-1), gid,
+                          np.dtype(dtype))
+    return out.reshape(np.shape(codes))

@@ -35,6 +35,17 @@ class NumpyOps:
     def asarray(table: np.ndarray, like):
         return table
 
+    @staticmethod
+    def broadcast_to(a, shape):
+        return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def group_max(v, gid, ngroups: int):
+        """Per group, the largest of v (float64; groups without elements get -1)."""
+        out = np.full(ngroups, -1.0)
+        np.maximum.at(out, gid, v)
+        return out
+
 
 for _name in _SAME:
     setattr(NumpyOps, _name, staticmethod(getattr(np, _name)))
@@ -55,14 +66,25 @@ class TorchOps:
         return self.ldexp(self.torch.ones_like(X, dtype=self.float64), X)
 
     def ldexp(self, m, k):
-        """m * 2^k (torch computes 2^k in float64 first: exact for k in [-1074, 1023])."""
-        return self.torch.ldexp(m, k.to(self.float64))
+        """m * 2^k rounded once, as numpy's ldexp. torch.ldexp multiplies by 2^k computed in float64,
+        which underflows or overflows for |k| > 1023; two steps of k/2 keep every factor in range and
+        the first product exact."""
+        k = self.torch.as_tensor(k, device=m.device)
+        half = self.torch.div(k, 2, rounding_mode="floor")
+        return self.torch.ldexp(self.torch.ldexp(m, half.to(self.float64)), (k - half).to(self.float64))
 
     def searchsorted_right(self, table, a):
         return self.torch.searchsorted(table, a.contiguous(), right=True)
 
     def asarray(self, table: np.ndarray, like):
         return self.torch.from_numpy(table).to(like.device)
+
+    def broadcast_to(self, a, shape):
+        return a.expand(shape)
+
+    def group_max(self, v, gid, ngroups: int):
+        out = self.torch.full((ngroups,), -1.0, dtype=v.dtype, device=v.device)
+        return out.scatter_reduce(0, gid, v, reduce="amax", include_self=True)
 
 
 _TORCH_OPS: list = []

@@ -86,3 +86,51 @@ def assert_codes_match_peer(ours: np.ndarray, theirs: np.ndarray, fmt: str) -> N
     theirs_nan = np.isnan(vt[theirs])
     np.testing.assert_array_equal(ours[~theirs_nan], theirs[~theirs_nan])
     assert np.isnan(vt[ours[theirs_nan]]).all()
+
+
+class Codec:
+    """One implementation of the codec behind rf8lab's numpy API (reference, numba, vectorized), or
+    rf8lab.torch on CPU tensors, taking and returning numpy arrays, so one test covers each."""
+
+    def __init__(self, backend: str):
+        self.backend = backend
+
+    def __repr__(self):
+        return self.backend
+
+    def _torch_args(self, x, kw):
+        import pytest
+        import torch
+
+        x = np.asarray(x)
+        if x.dtype.kind in "iu":
+            pytest.skip("rf8lab.torch takes float tensors")
+        kw = dict(kw)
+        rng = kw.pop("rng", None)
+        if kw.get("rounding") == "stochastic" and "random_bits" not in kw:  # the draw rf8lab makes
+            kw["random_bits"] = np.random.default_rng(rng).integers(0, 2 ** 32, size=x.shape, dtype=np.uint32)
+        if "random_bits" in kw:
+            kw["random_bits"] = torch.from_numpy(np.asarray(kw["random_bits"]).astype(np.int64))
+        if "dtype" in kw:
+            torch_dtypes = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+            kw["dtype"] = torch_dtypes[np.dtype(kw["dtype"])]
+        return torch.from_numpy(x.copy()), kw  # (ascontiguousarray would make a 0-d array 1-d)
+
+    def quantize(self, x, fmt="rf8", **kw):
+        if self.backend != "torch":
+            return rl.quantize(x, fmt, backend=self.backend, **kw)
+        from rf8lab import torch as rt
+
+        t, kw = self._torch_args(x, kw)
+        return rt.quantize(t, fmt, **kw).numpy()
+
+    def encode(self, x, fmt="rf8", **kw):
+        """(codes, scale_exp or None, scale) as numpy arrays."""
+        if self.backend != "torch":
+            e = rl.encode(x, fmt, backend=self.backend, **kw)
+            return e.codes, e.scale_exp, e.scale
+        from rf8lab import torch as rt
+
+        t, kw = self._torch_args(x, kw)
+        e = rt.encode(t, fmt, **kw)
+        return e.codes.numpy(), None if e.scale_exp is None else e.scale_exp.numpy(), e.scale.numpy()

@@ -15,7 +15,6 @@ from .. import vectorized
 from ..api import resolve
 from ..formats import get_format
 from ..layout import Layout
-from ..scale_rule import group_scales
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -37,13 +36,6 @@ class Encoded:
 _DEVICE_TABLES: dict = {}
 
 
-def _values(name: str, device) -> torch.Tensor:
-    key = ("values", name, str(device))
-    if key not in _DEVICE_TABLES:
-        _DEVICE_TABLES[key] = torch.tensor(get_format(name).values, dtype=torch.float64, device=device)
-    return _DEVICE_TABLES[key]
-
-
 def _group_index(layout: Layout, device) -> torch.Tensor | None:
     """Group of each element (flat, int64; cached per layout and device), or None for one group."""
     if layout.granularity in (None, "tensor"):
@@ -56,15 +48,6 @@ def _group_index(layout: Layout, device) -> torch.Tensor | None:
         ids = np.ascontiguousarray(layout.group_ids()).reshape(-1).astype(np.int64)
         _DEVICE_TABLES[key] = torch.from_numpy(ids).to(device)
     return _DEVICE_TABLES[key]
-
-
-def _group_amax(a: torch.Tensor, gid, ngroups: int) -> torch.Tensor:
-    """Largest finite |x| per group, -1 where a group has no finite value."""
-    v = torch.where(torch.isfinite(a), a, torch.full_like(a, -1.0))
-    if gid is None:
-        return v.max().reshape(1) if v.numel() else torch.full((1,), -1.0, dtype=a.dtype, device=a.device)
-    out = torch.full((ngroups,), -1.0, dtype=a.dtype, device=a.device)
-    return out.scatter_reduce(0, gid, v, reduce="amax", include_self=True)
 
 
 def _check(x, fmt, rounding, scale, overflow, axis, block, random_bits):
@@ -93,20 +76,8 @@ def encode(x: torch.Tensor, fmt: str = "rf8", *, rounding="nearest", scale="auto
     unless random_bits, an integer tensor of x's shape with values in [0, 2^32), is given)."""
     f, layout, rbits = _check(x, fmt, rounding, scale, overflow, axis, block, random_bits)
     flat = x.detach().reshape(-1).to(torch.float64)
-    gid = _group_index(layout, x.device)
-    ngroups = max(1, int(np.prod(layout.scale_shape, dtype=np.int64)))
-    if layout.granularity is None:
-        amax = torch.full((ngroups,), -1.0, dtype=torch.float64, device=x.device)
-    else:
-        amax = _group_amax(flat.abs(), gid, ngroups)
-    X, mult = group_scales(f, amax, layout.granularity)
     rb = None if rbits is None else rbits.reshape(-1)
-    if f.scale_rule == "absmax":
-        s = mult if gid is None else mult[gid]
-        codes = vectorized.int8_codes(flat, s.expand_as(flat) if gid is None else s, rounding == "stochastic", rb)
-    else:
-        Xe = X.expand_as(flat) if gid is None else X[gid]
-        codes = vectorized.float_codes(flat, Xe, f, rounding, overflow, rb)
+    codes, X, mult = vectorized.encode_flat(flat, f, layout, rounding, overflow, rb, _group_index(layout, x.device))
     shape = layout.scale_shape
     return Encoded(codes.reshape(x.shape), None if f.scale_rule == "absmax" else X.to(torch.int32).reshape(shape),
                    mult.reshape(shape), f.name, layout, x.dtype, rounding, overflow)
@@ -122,16 +93,11 @@ def decode(enc: Encoded, dtype=torch.float32) -> torch.Tensor:
     """Values of the codes times their scales, rounded once to dtype (default float32, as
     rf8lab.decode)."""
     f = get_format(enc.fmt)
-    codes = enc.codes.reshape(-1).to(torch.int64)
-    vt = _values(f.name, codes.device)
-    # one table of 256 values per scale group, rounded once to the output dtype, then one gather
-    if f.scale_rule == "absmax":
-        tables = vt[None, :] * enc.scale.reshape(-1, 1).to(torch.float64)
-    else:
-        tables = torch.ldexp(vt[None, :], enc.scale_exp.reshape(-1, 1).to(torch.float64))
-    tables = tables.to(dtype).reshape(-1)
-    gid = _group_index(enc.layout, codes.device)
-    return tables[codes if gid is None else gid * 256 + codes].reshape(enc.codes.shape)
+    codes = enc.codes.reshape(-1)
+    X = (torch.zeros_like(enc.scale, dtype=torch.int64) if enc.scale_exp is None else enc.scale_exp).reshape(-1)
+    out = vectorized.decode_flat(codes, f, X.to(torch.int64), enc.scale.reshape(-1).to(torch.float64),
+                                 _group_index(enc.layout, codes.device), dtype)
+    return out.reshape(enc.codes.shape)
 
 
 def quantize(x: torch.Tensor, fmt: str = "rf8", *, rounding="nearest", scale="auto", overflow="saturate", axis=None,

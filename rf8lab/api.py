@@ -9,6 +9,7 @@ import numpy as np
 from . import fast, reference, vectorized
 from .formats import Format, format_names, get_format
 from .layout import Layout, make_layout
+from .policies import Overflow, Rounding, ScaleRule
 
 _ML_FLOATS = tuple(
     np.dtype(getattr(ml_dtypes, n)) for n in (
@@ -51,7 +52,8 @@ class Encoded:
 
     def __repr__(self) -> str:
         return (f"Encoded(fmt={self.fmt!r}, shape={self.shape}, scale={self.layout.granularity!r}, "
-                f"scale_shape={self.layout.scale_shape}, rounding={self.rounding!r}, overflow={self.overflow!r})")
+                f"scale_shape={self.layout.scale_shape}, rounding={str(self.rounding)!r}, "
+                f"overflow={str(self.overflow)!r})")
 
 
 # ---- argument checking -------------------------------------------------------------------------
@@ -71,7 +73,7 @@ def as_input(x) -> np.ndarray:
 def _check_choice(what: str, value, allowed, fmt: Format):
     if value not in allowed:
         raise ValueError(f"{what}={value!r} is not available for {fmt.name}; "
-                         f"choose one of {', '.join(repr(a) for a in allowed)}")
+                         f"choose one of {', '.join(repr(a if a is None else str(a)) for a in allowed)}")
 
 
 def _out_dtype(dtype, in_dtype: np.dtype) -> np.dtype:
@@ -121,32 +123,32 @@ def encode(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="saturate
     rng / random_bits  the randomness of stochastic rounding: an int seed or Generator, or one uint32
               per element (up iff bits / 2^32 < the fractional position between the neighbours)
     """
-    x, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
+    x, f, layout, rounding, overflow, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
     return _encode(x, f, layout, rounding, overflow, bits, _backend(backend))
 
 
-def resolve(fmt, rounding, scale, overflow, shape, axis=None, block=None) -> tuple[Format, Layout]:
-    """The Format and the scale Layout that these arguments ask for, or ValueError saying what is
-    available (shared by rf8lab.torch)."""
+def resolve(fmt, rounding, scale, overflow, shape, axis=None, block=None):
+    """(Format, Layout, Rounding, Overflow) that these arguments ask for, or ValueError saying what is
+    available: the one place where the policies are checked and named (shared by rf8lab.torch)."""
     f = get_format(fmt)
     if scale == "auto":
         scale = f.default_scale
     _check_choice("rounding", rounding, f.roundings, f)
     _check_choice("overflow", overflow, f.overflows, f)
     _check_choice("scale", scale, f.scales, f)
-    return f, make_layout(tuple(shape), scale, axis, block)
+    return f, make_layout(tuple(shape), scale, axis, block), Rounding(rounding), Overflow(overflow)
 
 
 def _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits):
-    """Check every argument of encode/quantize; (x, Format, Layout, random bits or None)."""
+    """Check every argument of encode/quantize; (x, Format, Layout, Rounding, Overflow, random bits or None)."""
     get_format(fmt)  # an unknown format is reported before an unreadable input
     x = as_input(x)
-    f, layout = resolve(fmt, rounding, scale, overflow, x.shape, axis, block)
+    f, layout, rounding, overflow = resolve(fmt, rounding, scale, overflow, x.shape, axis, block)
     if f.nan_codes is None and x.dtype.kind in "fV" and _has_nan(x):
         raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
                          "remove or replace the NaNs (e.g. np.nan_to_num) first")
-    bits = _random_bits(rng, random_bits, x.shape) if rounding == "stochastic" else None
-    return x, f, layout, bits
+    bits = _random_bits(rng, random_bits, x.shape) if rounding == Rounding.STOCHASTIC else None
+    return x, f, layout, rounding, overflow, bits
 
 
 def _has_nan(x: np.ndarray) -> bool:
@@ -156,7 +158,7 @@ def _has_nan(x: np.ndarray) -> bool:
 
 def _encode(x, f: Format, layout: Layout, rounding, overflow, bits, backend) -> Encoded:
     codes, scale_exp, mult = backend.encode(x, f, layout, rounding, overflow, bits)
-    return Encoded(codes=codes, scale_exp=None if f.scale_rule == "absmax" else scale_exp, scale=mult,
+    return Encoded(codes=codes, scale_exp=None if f.scale_rule == ScaleRule.ABSMAX else scale_exp, scale=mult,
                    fmt=f.name, layout=layout, dtype=_out_dtype(None, x.dtype),
                    rounding=rounding, overflow=overflow)
 
@@ -172,7 +174,7 @@ def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
             raise TypeError("decode takes an rf8lab.Encoded, or a uint8 array of codes with fmt=...; "
                             f"got {type(enc).__name__}" + (f" of dtype {codes.dtype}" if fmt else " without fmt"))
         f = get_format(fmt)
-        enc = Encoded(codes=codes, scale_exp=None if f.scale_rule == "absmax" else np.zeros((), np.int32),
+        enc = Encoded(codes=codes, scale_exp=None if f.scale_rule == ScaleRule.ABSMAX else np.zeros((), np.int32),
                       scale=np.ones(()), fmt=f.name, layout=make_layout(codes.shape, None),
                       dtype=np.dtype(np.float32))
     elif fmt is not None and get_format(fmt).name != enc.fmt:
@@ -187,7 +189,7 @@ def quantize(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="satura
              block=None, rng=None, random_bits=None, dtype=None, backend="auto") -> np.ndarray:
     """x rounded onto the grid of `fmt` (same shape). Returns float64 for float64 and integer
     input, float32 otherwise, or `dtype`. Equal to decode(encode(x, ...), dtype)."""
-    x, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
+    x, f, layout, rounding, overflow, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
     out = _out_dtype(dtype, x.dtype)
     be = _backend(backend)
     if be is fast:  # one pass straight to values where the kernels allow it

@@ -14,6 +14,7 @@ from . import kernels as K
 from . import reference
 from .formats import Format
 from .layout import Layout
+from .policies import Rounding, ScaleRule
 from .scale_rule import group_scales
 
 
@@ -73,8 +74,8 @@ def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
 def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
     """16-bit key tables: nearest or log, one scale, float32-or-narrower input, big enough to pay
     for building the table."""
-    return (layout.granularity in (None, "tensor") and rounding in ("nearest", "log")
-            and fmt.scale_rule != "absmax" and x.dtype.kind not in "iu" and x.dtype.itemsize <= 4
+    return (layout.granularity in (None, "tensor") and rounding in (Rounding.NEAREST, Rounding.LOG)
+            and fmt.scale_rule != ScaleRule.ABSMAX and x.dtype.kind not in "iu" and x.dtype.itemsize <= 4
             and x.size >= 1 << 16)
 
 
@@ -88,9 +89,9 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
     rb = _native(random_bits).reshape(-1) if random_bits is not None else np.empty(0, np.uint32)
     if _fast_path(x, fmt, layout, rounding):
         _lookup(inp, fmt, int(Xf[0]), rounding, overflow, np.empty(0, np.uint8), out)
-    elif fmt.scale_rule == "absmax":
+    elif fmt.scale_rule == ScaleRule.ABSMAX:
         K.encode_int8(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1),
-                      rounding == "stochastic", rb, out)
+                      rounding == Rounding.STOCHASTIC, rb, out)
     else:
         K.encode_float(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, Xf, K.ROUND[rounding],
                        K.OVER[overflow], rb, K.tables(fmt.name), out)
@@ -145,7 +146,7 @@ def _lookup(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals
     """Codes (or, with `vals`, their values) from the 16-bit key table, then exact rounding for the
     few elements whose key does not decide."""
     tab, decided = key_table(fmt, X, rounding, overflow)
-    odd = rounding == "nearest"
+    odd = rounding == Rounding.NEAREST
     if not decided and not odd:  # truncated keys: a second level of 8 bits decides nearly all the rest
         ref, sub = refined_table(fmt, X, rounding, overflow)
         K.lookup_refined(inp.bits, inp.lut, ref, sub, vals if vals.size else _IDENTITY, X, K.ROUND[rounding],
@@ -170,7 +171,7 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
     ngroups = X.size
     if ngroups * 256 <= max(4096, codes.size // 4):
         with np.errstate(over="ignore", invalid="ignore"):
-            if fmt.scale_rule == "absmax":
+            if fmt.scale_rule == ScaleRule.ABSMAX:
                 tables = vt[None, :] * scale.reshape(-1)[:, None]
             else:
                 tables = np.ldexp(vt[None, :], X[:, None])
@@ -179,6 +180,6 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
         tables = np.empty((0, 256), kernel_dtype)
     out = np.empty(codes.size, kernel_dtype)
     K.decode_codes(_native(codes).reshape(-1), gid_mode, s3, block, tables, vt, X,
-                   scale.reshape(-1).astype(np.float64), fmt.scale_rule == "absmax", out)
+                   scale.reshape(-1).astype(np.float64), fmt.scale_rule == ScaleRule.ABSMAX, out)
     out = out.reshape(codes.shape)
     return out if out.dtype == dtype else out.astype(dtype)

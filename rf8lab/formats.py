@@ -11,6 +11,8 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Callable
 
+from .policies import Overflow, Rounding, ScaleRule
+
 # A decoded code: (sign, magnitude). sign is +1 or -1; magnitude is a Fraction,
 # math.inf, or None for NaN.
 Decoded = tuple[int, "Fraction | float | None"]
@@ -22,11 +24,11 @@ class Format:
     summary: str
     decode_code: Callable[[int], Decoded]
     next_up: Fraction  # the magnitude after `max` if the exponent range went on (overflow rule)
-    roundings: tuple[str, ...]
-    overflows: tuple[str, ...]
+    roundings: tuple[Rounding, ...]
+    overflows: tuple[Overflow, ...]
     scales: tuple[str | None, ...]  # accepted granularities
     default_scale: str
-    scale_rule: str  # "log" (rf8), "fit" (fp8), "mx" (E8M0 shared exponent), "absmax" (int8)
+    scale_rule: ScaleRule
     nan_codes: tuple[int, int] | None = (0x80, 0x80)  # emitted for NaN: (positive, negative) input
     default_block: int = 32
 
@@ -184,7 +186,7 @@ def _int8_decode(code: int) -> Decoded:
 def _fp8(name, summary, ebits, mbits, bias, variant, overflows, **kw) -> Format:
     dec = _minifloat(ebits, mbits, bias, variant)
     return Format(name=name, summary=summary, decode_code=dec, next_up=_ulp_above_max(dec, mbits),
-                  roundings=("nearest", "stochastic"), overflows=overflows, **kw)
+                  roundings=(Rounding.NEAREST, Rounding.STOCHASTIC), overflows=overflows, **kw)
 
 
 _FP8_SCALES = (None, "tensor", "channel", "block")
@@ -193,28 +195,28 @@ FORMATS: dict[str, Format] = {
     "rf8": Format(
         name="rf8", summary="RF8 v1: +-(2^e1 +- 2^e2), S|E4|T|D2, bias 15, 0x00 zero, 0x80 NaN",
         decode_code=_rf8_decode, next_up=Fraction(7, 4),
-        roundings=("nearest", "log", "stochastic"), overflows=("saturate", "nan"),
-        scales=_FP8_SCALES, default_scale="tensor", scale_rule="log"),
+        roundings=(Rounding.NEAREST, Rounding.LOG, Rounding.STOCHASTIC), overflows=(Overflow.SATURATE, Overflow.NAN),
+        scales=_FP8_SCALES, default_scale="tensor", scale_rule=ScaleRule.LOG),
     "e4m3": _fp8("e4m3", "OCP FP8 E4M3 (FN): bias 7, no inf, NaN S.1111.111, max 448",
-                 4, 3, 7, "fn", ("saturate", "nan"), nan_codes=(0x7F, 0xFF),
-                 scales=_FP8_SCALES, default_scale="tensor", scale_rule="fit"),
+                 4, 3, 7, "fn", (Overflow.SATURATE, Overflow.NAN), nan_codes=(0x7F, 0xFF),
+                 scales=_FP8_SCALES, default_scale="tensor", scale_rule=ScaleRule.FIT),
     "e5m2": _fp8("e5m2", "OCP FP8 E5M2: IEEE-like, bias 15, inf and NaN, max 57344",
-                 5, 2, 15, "ieee", ("saturate", "inf", "nan"), nan_codes=(0x7E, 0xFE),
-                 scales=_FP8_SCALES, default_scale="tensor", scale_rule="fit"),
+                 5, 2, 15, "ieee", (Overflow.SATURATE, Overflow.INF, Overflow.NAN), nan_codes=(0x7E, 0xFE),
+                 scales=_FP8_SCALES, default_scale="tensor", scale_rule=ScaleRule.FIT),
     "e4m3fnuz": _fp8("e4m3fnuz", "E4M3FNUZ: bias 8, no inf, no -0, NaN 0x80, max 240",
-                     4, 3, 8, "fnuz", ("saturate", "nan"),
-                     scales=_FP8_SCALES, default_scale="tensor", scale_rule="fit"),
+                     4, 3, 8, "fnuz", (Overflow.SATURATE, Overflow.NAN),
+                     scales=_FP8_SCALES, default_scale="tensor", scale_rule=ScaleRule.FIT),
     "e5m2fnuz": _fp8("e5m2fnuz", "E5M2FNUZ: bias 16, no inf, no -0, NaN 0x80, max 57344",
-                     5, 2, 16, "fnuz", ("saturate", "nan"),
-                     scales=_FP8_SCALES, default_scale="tensor", scale_rule="fit"),
+                     5, 2, 16, "fnuz", (Overflow.SATURATE, Overflow.NAN),
+                     scales=_FP8_SCALES, default_scale="tensor", scale_rule=ScaleRule.FIT),
     "int8": Format(
         name="int8", summary="INT8 symmetric: codes -127..127 (two's complement), float scale absmax/127",
         decode_code=_int8_decode, next_up=Fraction(128), nan_codes=None,
-        roundings=("nearest", "stochastic"), overflows=("saturate",),
-        scales=_FP8_SCALES, default_scale="tensor", scale_rule="absmax"),
+        roundings=(Rounding.NEAREST, Rounding.STOCHASTIC), overflows=(Overflow.SATURATE,),
+        scales=_FP8_SCALES, default_scale="tensor", scale_rule=ScaleRule.ABSMAX),
     "mxfp8": _fp8("mxfp8", "OCP MXFP8: E4M3 elements, one E8M0 scale per 32-element block",
-                  4, 3, 7, "fn", ("saturate", "nan"), nan_codes=(0x7F, 0xFF),
-                  scales=("block",), default_scale="block", scale_rule="mx"),
+                  4, 3, 7, "fn", (Overflow.SATURATE, Overflow.NAN), nan_codes=(0x7F, 0xFF),
+                  scales=("block",), default_scale="block", scale_rule=ScaleRule.MX),
 }
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .formats import Format, floor_log2
 from .layout import Layout
+from .policies import Overflow, Rounding, ScaleRule
 
 TWO = Fraction(2)
 OVERFLOW = -1  # rank returned when the rounded magnitude lies beyond the format's max
@@ -117,17 +118,17 @@ def scale_of(fmt: Format, amax: Fraction, granularity) -> tuple[int, Fraction]:
     int8's multiplier is not a power of two; its X is reported as 0."""
     if granularity is None:
         return 0, Fraction(1)
-    if fmt.scale_rule == "absmax":
+    if fmt.scale_rule == ScaleRule.ABSMAX:
         return 0, Fraction(float(amax) / 127.0) if amax > 0 else Fraction(1)
     if amax == 0:
         return 0, Fraction(1)
-    if fmt.scale_rule == "log":  # largest value lands at E = 15; 1.414 < 1.5 so nothing saturates
+    if fmt.scale_rule == ScaleRule.LOG:  # largest value lands at E = 15; 1.414 < 1.5 so nothing saturates
         x = lead(amax)
-    elif fmt.scale_rule == "fit":  # smallest X with amax <= max * 2^X
+    elif fmt.scale_rule == ScaleRule.FIT:  # smallest X with amax <= max * 2^X
         ratio = amax / fmt.max
         x = floor_log2(ratio)
         x += ratio != TWO ** x
-    elif fmt.scale_rule == "mx":  # OCP MX: floor(log2 amax) - emax, within E8M0's range
+    elif fmt.scale_rule == ScaleRule.MX:  # OCP MX: floor(log2 amax) - emax, within E8M0's range
         x = min(127, max(-127, floor_log2(amax) - fmt.emax))
     else:
         raise AssertionError(fmt.scale_rule)
@@ -144,18 +145,18 @@ def encode_element(negative: bool, mag, fmt: Format, scale: Fraction, rounding: 
         rank = OVERFLOW
     else:
         a = mag / scale
-        if rounding == "nearest":
+        if rounding == Rounding.NEAREST:
             rank = rank_nearest(a, fmt)
-        elif rounding == "stochastic":
+        elif rounding == Rounding.STOCHASTIC:
             rank = rank_stochastic(a, fmt, bits)
-        elif rounding == "log":
+        elif rounding == Rounding.LOG:
             rank = rank_log(a, fmt)
         else:
             raise ValueError(f"unknown rounding {rounding!r}; choose 'nearest', 'stochastic' or 'log'")
     if rank == OVERFLOW:
-        if overflow == "saturate":
+        if overflow == Overflow.SATURATE:
             rank = len(fmt.magnitudes) - 1
-        elif overflow == "inf":
+        elif overflow == Overflow.INF:
             return fmt.inf_code(negative)
         else:
             return fmt.nan_code(negative)
@@ -194,7 +195,7 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
             out.append(math.nan)
         elif m == math.inf:
             out.append(s * math.inf)
-        elif fmt.scale_rule == "absmax":
+        elif fmt.scale_rule == ScaleRule.ABSMAX:
             out.append(s * float(m) * ms[g])
         else:
             out.append(math.copysign(_to_float(m * TWO ** xs[g]), s))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .formats import Format, largest_float_below
+from .policies import ScaleRule
 from .xp import ops
 
 # m > sqrt 2 exactly, for a float64 m: sqrt 2 is irrational, so compare with the largest float below it
@@ -24,9 +25,9 @@ SQRT2_BELOW = largest_float_below(2 ** 0.5, lambda f: f * f < 2)
 
 def mantissa_threshold(fmt: Format) -> float:
     """The m in [1, 2) above which amax = m * 2^e needs X one larger (exact in float64)."""
-    if fmt.scale_rule == "log":
+    if fmt.scale_rule == ScaleRule.LOG:
         return SQRT2_BELOW
-    if fmt.scale_rule == "fit":
+    if fmt.scale_rule == ScaleRule.FIT:
         return float(fmt.max / Fraction(2) ** fmt.emax)
     return 2.0  # "mx" floors: m never moves X
 
@@ -48,15 +49,15 @@ def group_scales(fmt: Format, amax, granularity):
     the group has no finite nonzero value). Works on numpy arrays and torch tensors alike."""
     xp = ops(amax)
     none = amax <= 0
-    if fmt.scale_rule == "absmax":
+    if fmt.scale_rule == ScaleRule.ABSMAX:
         return xp.astype(amax * 0, xp.int64), xp.where(none | (granularity is None), 1.0, amax / 127.0)
     e, _, m = split(xp.where(none, 1.0, amax))
     up = xp.astype(m > mantissa_threshold(fmt), xp.int64)
     if granularity is None:
         X = e * 0
-    elif fmt.scale_rule == "log":
+    elif fmt.scale_rule == ScaleRule.LOG:
         X = e + up
-    elif fmt.scale_rule == "fit":
+    elif fmt.scale_rule == ScaleRule.FIT:
         X = e - fmt.emax + up
     else:  # "mx"
         X = xp.clip(e - fmt.emax, -127, 127)

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import reference
 from .formats import Format, get_format
+from .policies import Overflow, Rounding, ScaleRule
 from .scale_rule import SQRT2_BELOW, group_scales, split
 from .xp import ops
 
@@ -133,15 +134,15 @@ def ranks(a, er, g: Grid, rounding: str, bits=None):
     i = xp.clip(xp.searchsorted_right(g.ext, a) - 1, 0, g.n)
     j = xp.clip(i + 1, 0, g.n)
     lo, hi = g.ext[i], g.ext[j]
-    if rounding == "nearest":
+    if rounding == Rounding.NEAREST:
         twice, mid = 2 * a, lo + hi
         up = (twice > mid) | ((twice == mid) & (i % 2 == 1))
         return xp.where(i >= g.n, g.n, xp.where(up & (a != lo), j, i))
-    if rounding == "stochastic":
+    if rounding == Rounding.STOCHASTIC:
         up = xp.where(er < -1000, bits == 0,  # a underflowed float64 but is > 0 = lo: up iff bits == 0
                       (a != lo) & (xp.astype(bits, xp.float64) * (hi - lo) < (a - lo) * 4294967296.0))
         return xp.where(i >= g.n, g.n, i + xp.astype(up, xp.int64))
-    if rounding == "log":
+    if rounding == Rounding.LOG:
         v = log_magnitude(a)
         k = xp.clip(xp.searchsorted_right(g.ext, v) - 1, 0, g.n)
         return xp.where(v < g.min_positive, 0, xp.where(v > g.max, g.n, k))
@@ -161,8 +162,8 @@ def float_codes(x, X, fmt: Format, rounding: str, overflow: str, bits=None):
     r = xp.where(xp.isinf(a), g.n, r)  # an infinity overflows
     rs = xp.clip(r, 0, g.n - 1)
     code = xp.where(neg, g.neg_codes[rs], g.pos_codes[rs])  # saturated
-    if overflow != "saturate":
-        up_p, up_n = (g.inf_pos, g.inf_neg) if overflow == "inf" else (g.nan_pos, g.nan_neg)
+    if overflow != Overflow.SATURATE:
+        up_p, up_n = (g.inf_pos, g.inf_neg) if overflow == Overflow.INF else (g.nan_pos, g.nan_neg)
         code = xp.where(r >= g.n, xp.where(neg, up_n, up_p), code)
     code = xp.where(xp.isnan(x), xp.where(neg, g.nan_neg, g.nan_pos), code)
     return xp.astype(code, xp.uint8)
@@ -218,8 +219,8 @@ def encode_flat(x, fmt: Format, layout, rounding: str, overflow: str, bits=None,
     def each(v):  # the group's value at every element
         return v[gid] if gid is not None else xp.broadcast_to(v, tuple(x.shape))
 
-    if fmt.scale_rule == "absmax":
-        codes = int8_codes(x, each(mult), rounding == "stochastic", bits)
+    if fmt.scale_rule == ScaleRule.ABSMAX:
+        codes = int8_codes(x, each(mult), rounding == Rounding.STOCHASTIC, bits)
     else:
         codes = float_codes(x, each(X), fmt, rounding, overflow, bits)
     return codes, X, mult
@@ -233,11 +234,14 @@ def decode_flat(codes, fmt: Format, X, mult, gid, dtype):
     c = xp.astype(codes, xp.int64)
     ngroups = X.shape[0]
     if gid is None or ngroups * 256 <= c.shape[0]:
-        tables = vt[None, :] * mult[:, None] if fmt.scale_rule == "absmax" else xp.ldexp(vt[None, :], X[:, None])
+        if fmt.scale_rule == ScaleRule.ABSMAX:
+            tables = vt[None, :] * mult[:, None]
+        else:
+            tables = xp.ldexp(vt[None, :], X[:, None])
         tables = xp.astype(tables, dtype).reshape(-1)
         return tables[c if gid is None else gid * 256 + c]
     v = vt[c]
-    return xp.astype(v * mult[gid] if fmt.scale_rule == "absmax" else xp.ldexp(v, X[gid]), dtype)
+    return xp.astype(v * mult[gid] if fmt.scale_rule == ScaleRule.ABSMAX else xp.ldexp(v, X[gid]), dtype)
 
 
 def encode(x: np.ndarray, fmt: Format, layout, rounding: str, overflow: str, random_bits=None):

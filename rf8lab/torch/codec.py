@@ -15,6 +15,7 @@ from .. import vectorized
 from ..api import resolve
 from ..formats import get_format
 from ..layout import Layout
+from ..policies import Rounding, ScaleRule
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -55,11 +56,11 @@ def _check(x, fmt, rounding, scale, overflow, axis, block, random_bits):
         raise TypeError(f"rf8lab.torch takes a torch.Tensor, got {type(x).__name__}; use rf8lab for numpy arrays")
     if x.dtype not in _FLOATS:
         raise TypeError(f"dtype {x.dtype} is not supported; use float16, bfloat16, float32 or float64")
-    f, layout = resolve(fmt, rounding, scale, overflow, x.shape, axis, block)
+    f, layout, rounding, overflow = resolve(fmt, rounding, scale, overflow, x.shape, axis, block)
     if f.nan_codes is None and torch.isnan(x).any():
         raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
                          "remove or replace the NaNs (e.g. torch.nan_to_num) first")
-    if rounding == "stochastic":
+    if rounding == Rounding.STOCHASTIC:
         if random_bits is None:
             random_bits = torch.randint(0, 2 ** 32, tuple(x.shape), dtype=torch.int64, device=x.device)
         elif not torch.is_tensor(random_bits) or tuple(random_bits.shape) != tuple(x.shape) or \
@@ -67,19 +68,20 @@ def _check(x, fmt, rounding, scale, overflow, axis, block, random_bits):
             raise ValueError(f"random_bits must be an integer tensor of shape {tuple(x.shape)} with values in "
                              "[0, 2^32) (int64, or uint32)")
         random_bits = random_bits.to(torch.int64) & 0xFFFFFFFF
-    return f, layout, random_bits
+    return f, layout, rounding, overflow, random_bits
 
 
 def encode(x: torch.Tensor, fmt: str = "rf8", *, rounding="nearest", scale="auto", overflow="saturate", axis=None,
            block=None, random_bits=None) -> Encoded:
     """Codes of x in `fmt` (as rf8lab.encode; stochastic rounding draws from torch's generator
     unless random_bits, an integer tensor of x's shape with values in [0, 2^32), is given)."""
-    f, layout, rbits = _check(x, fmt, rounding, scale, overflow, axis, block, random_bits)
+    f, layout, rounding, overflow, rbits = _check(x, fmt, rounding, scale, overflow, axis, block, random_bits)
     flat = x.detach().reshape(-1).to(torch.float64)
     rb = None if rbits is None else rbits.reshape(-1)
     codes, X, mult = vectorized.encode_flat(flat, f, layout, rounding, overflow, rb, _group_index(layout, x.device))
     shape = layout.scale_shape
-    return Encoded(codes.reshape(x.shape), None if f.scale_rule == "absmax" else X.to(torch.int32).reshape(shape),
+    scale_exp = None if f.scale_rule == ScaleRule.ABSMAX else X.to(torch.int32).reshape(shape)
+    return Encoded(codes.reshape(x.shape), scale_exp,
                    mult.reshape(shape), f.name, layout, x.dtype, rounding, overflow)
 
 

@@ -4,7 +4,7 @@
 
 Chunks of 2^24 patterns, in order. For each chunk:
 - RF8 nearest and log, each with overflow saturate and nan: the kernels' codes equal those of the
-  vectorized exact codec (rf8lab.vectorized, which decides from exact thresholds, not the kernels'
+  vectorized exact codec (rf8lab.codec.vectorized, which decides from exact thresholds, not the kernels'
   tables);
 - E4M3 (overflow nan) and E5M2 (overflow inf) codes equal ml_dtypes' casts wherever ml_dtypes gives a
   number or an infinity, and are NaN wherever it gives NaN (which NaN code, i.e. a NaN's sign, is not
@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 import rf8lab as rl
-from rf8lab import vectorized
+from rf8lab.codec import vectorized
 
 CHUNK = 1 << 24
 RF8 = [("rf8", "nearest", "saturate"), ("rf8", "nearest", "nan"), ("rf8", "log", "saturate"), ("rf8", "log", "nan")]

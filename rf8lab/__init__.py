@@ -1,6 +1,6 @@
 """rf8lab: 8-bit number formats (RF8 and the FP8/INT8/MX formats it is compared with) and the
 statistics of neural-network weights."""
-from .api import Encoded, decode, encode, format_info, quantize, value_table
+from .codec.api import Encoded, decode, encode, format_info, quantize, value_table
 from .formats import format_names
 
 __version__ = "0.1.0"

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import api
 from .checkpoints import load
+from .codec import api
 from .fit_report import layer_index, md_table, tensor_type
 
 DEFAULT = ("rf8:log:none", "rf8:nearest:tensor", "rf8:nearest:channel", "e4m3:nearest:tensor",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import api
+from .codec import api
 from .format_report import label, parse, sqnr_db, table
 from .gg import gg
 from .gg.limits import lloyd_max, quantize_lloyd, rd_sqnr_db

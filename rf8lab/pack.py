@@ -13,9 +13,9 @@ import json
 
 import numpy as np
 
-from . import api
 from .checkpoints import CheckpointError, load, read_metadata, write_safetensors
-from .layout import make_layout
+from .codec import api
+from .codec.layout import make_layout
 
 KEY = "rf8lab_pack"
 VERSION = 1

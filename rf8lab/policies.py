@@ -1,4 +1,4 @@
-"""The codec's policies as named values, resolved once at the API boundary (rf8lab.api.resolve): how
+"""The codec's policies as named values, resolved once at the API boundary (rf8lab.codec.api.resolve): how
 to round, what to do past max, and how a group's scale follows from its largest magnitude. They are
 string enums, so "log" and Rounding.LOG are equal and JSON keeps the plain words."""
 from __future__ import annotations
@@ -19,7 +19,7 @@ class Overflow(StrEnum):
 
 
 class ScaleRule(StrEnum):
-    """How a group's largest magnitude sets its scale (rf8lab/scale_rule.py)."""
+    """How a group's largest magnitude sets its scale (rf8lab/codec/scale_rule.py)."""
     LOG = "log"        # RF8: the log-domain exponent of the maximum
     FIT = "fit"        # FP8: the smallest power of two that fits the maximum under max
     MX = "mx"          # OCP MX: floor(log2 max) - emax, an E8M0 exponent

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import api, hw
+from . import hw
+from .codec import api
+from .codec.kernels import log_breakpoints
 from .formats import get_format
-from .kernels import log_breakpoints
 
 
 def threshold_inputs(fmt: str, dtype=np.float32) -> np.ndarray:

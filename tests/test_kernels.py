@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import rf8lab as rl
-from rf8lab import vectorized
+from rf8lab.codec import kernels, vectorized
 
 from .helpers import threshold_pool
 
@@ -105,7 +105,7 @@ def test_float64_near_every_threshold():
     pool = threshold_pool("rf8", np.dtype(np.float64))
     x = np.concatenate([pool * 2.0 ** k for k in (-3, 0, 9)])
     x = np.concatenate([x, np.nextafter(x, np.inf), np.nextafter(x, -np.inf)])
-    L = rl.kernels.log_breakpoints()[0]
+    L = kernels.log_breakpoints()[0]
     logt = np.concatenate([L, np.nextafter(L, 3), np.nextafter(L, 0)]) / 2
     x = np.concatenate([x, logt, -logt])
     for r in ("nearest", "log", "stochastic"):

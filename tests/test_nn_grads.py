@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from rf8lab import nn
-from rf8lab.nn import layers as L
+from rf8lab.nn import layers
 
 RNG = np.random.default_rng(0)
 
@@ -43,19 +43,19 @@ def _layer_case(forward, backward, p, x):
 
 def test_linear():
     p = _params({"l.weight": (5, 4), "l.bias": (5,)})
-    _layer_case(lambda p, x: L.linear(p, "l", x), lambda p, d, c, g: L.linear_backward(p, "l", d, c, g), p,
+    _layer_case(lambda p, x: layers.linear(p, "l", x), lambda p, d, c, g: layers.linear_backward(p, "l", d, c, g), p,
                 RNG.normal(size=(2, 3, 4)))
 
 
 def test_layernorm():
     p = _params({"n.weight": (6,), "n.bias": (6,)})
-    _layer_case(lambda p, x: L.layernorm(p, "n", x, 1e-5), lambda p, d, c, g: L.layernorm_backward(p, "n", d, c, g),
-                p, RNG.normal(size=(2, 3, 6)))
+    _layer_case(lambda p, x: layers.layernorm(p, "n", x, 1e-5),
+                lambda p, d, c, g: layers.layernorm_backward(p, "n", d, c, g), p, RNG.normal(size=(2, 3, 6)))
 
 
 def test_mlp():
     p = _params({"m.fc.weight": (8, 4), "m.fc.bias": (8,), "m.proj.weight": (4, 8), "m.proj.bias": (4,)})
-    _layer_case(lambda p, x: L.mlp(p, "m", x), lambda p, d, c, g: L.mlp_backward(p, "m", d, c, g), p,
+    _layer_case(lambda p, x: layers.mlp(p, "m", x), lambda p, d, c, g: layers.mlp_backward(p, "m", d, c, g), p,
                 RNG.normal(size=(2, 3, 4)))
 
 
@@ -66,8 +66,8 @@ def test_attention(causal, padded):
     keep = np.ones((2, T), bool)
     if padded:
         keep[1, 3:] = False
-    _layer_case(lambda p, x: L.attention(p, "a", x, 2, causal, keep),
-                lambda p, d, c, g: L.attention_backward(p, "a", d, c, g), p, RNG.normal(size=(2, T, D)))
+    _layer_case(lambda p, x: layers.attention(p, "a", x, 2, causal, keep),
+                lambda p, d, c, g: layers.attention_backward(p, "a", d, c, g), p, RNG.normal(size=(2, T, D)))
 
 
 @pytest.mark.parametrize("kind", ["gpt", "bert"])  # pre-norm and post-norm blocks
@@ -77,23 +77,23 @@ def test_block(kind):
     for k in p:
         p[k] += RNG.normal(0, 0.2, p[k].shape)  # gains and biases away from 1 and 0
     keep = np.ones((2, 5), bool)
-    _layer_case(lambda p, x: L.block(p, "blocks.0", x, cfg, keep),
-                lambda p, d, c, g: L.block_backward(p, "blocks.0", d, c, cfg, g), p, RNG.normal(size=(2, 5, 6)))
+    _layer_case(lambda p, x: layers.block(p, "blocks.0", x, cfg, keep),
+                lambda p, d, c, g: layers.block_backward(p, "blocks.0", d, c, cfg, g), p, RNG.normal(size=(2, 5, 6)))
 
 
 def test_cross_entropy_and_embedding():
     logits = RNG.normal(size=(4, 7))
     t = RNG.integers(0, 7, 4)
-    loss, d = L.cross_entropy(logits, t)
-    _fd_check(lambda: L.cross_entropy(logits, t)[0], {"x": logits}, {"x": d})
+    loss, d = layers.cross_entropy(logits, t)
+    _fd_check(lambda: layers.cross_entropy(logits, t)[0], {"x": logits}, {"x": d})
     ref = -np.mean(np.log(np.exp(logits[np.arange(4), t]) / np.exp(logits).sum(1)))
     assert loss == pytest.approx(ref, rel=1e-12)
     p = {"e.weight": RNG.normal(size=(5, 3))}
     idx = np.array([[1, 1, 4], [0, 1, 2]])
     R = RNG.normal(size=(2, 3, 3))
     grads = {}
-    L.embedding_backward(p, "e", R, idx, grads)
-    _fd_check(lambda: float(np.sum(R * L.embedding(p, "e", idx))), p, grads)
+    layers.embedding_backward(p, "e", R, idx, grads)
+    _fd_check(lambda: float(np.sum(R * layers.embedding(p, "e", idx))), p, grads)
 
 
 def _model(kind):
@@ -178,20 +178,20 @@ def test_sharded_step_equals_whole_batch():
 
 def test_float32_kernels_match_float64():
     """The float32 exp and erf approximations stay within the errors docs/nn.md states."""
-    from rf8lab.nn import kernels as K
+    from rf8lab.nn import kernels
 
     h = np.linspace(-12, 12, 200001)
     y64, d64 = np.empty_like(h), np.empty_like(h)
-    K.gelu_forward(h, y64, d64)
+    kernels.gelu_forward(h, y64, d64)
     h32 = h.astype(np.float32)
     y32, d32 = np.empty_like(h32), np.empty_like(h32)
-    K.gelu_forward(h32, y32, d32)
+    kernels.gelu_forward(h32, y32, d32)
     assert np.max(np.abs(y32 - y64) / np.maximum(np.abs(h), 1)) < 1e-6
     assert np.max(np.abs(d32 - d64)) < 1e-6
     s = RNG.normal(0, 30, (4000, 16))
     s[:, 3] = -np.inf  # a padded key
     p64, p32 = np.empty_like(s), np.empty(s.shape, np.float32)
-    K.softmax_forward(s, 0.25, True, p64)
-    K.softmax_forward(s.astype(np.float32), 0.25, True, p32)
+    kernels.softmax_forward(s, 0.25, True, p64)
+    kernels.softmax_forward(s.astype(np.float32), 0.25, True, p32)
     assert np.max(np.abs(p32 - p64)) < 1e-6 and (p32[:, 3] == 0).all() and (p64[4:, 3] == 0).all()
     np.testing.assert_allclose(p64.sum(1), 1.0)

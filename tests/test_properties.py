@@ -67,7 +67,7 @@ def test_nearest_error_within_half_gap(codec, fmt):
 def test_values_lie_on_the_scaled_grid(codec, scale):
     x = np.random.default_rng(3).standard_normal((6, 70)) * np.logspace(-3, 2, 6)[:, None]
     codes, scale_exp, _ = codec.encode(x, "rf8", scale=scale)
-    layout = rl.encode(x, "rf8", scale=scale).layout  # which elements share a scale (rf8lab/layout.py)
+    layout = rl.encode(x, "rf8", scale=scale).layout  # which elements share a scale (rf8lab/codec/layout.py)
     x_exp = layout.expand(scale_exp)
     values = np.ldexp(rl.value_table("rf8")[codes], x_exp)
     np.testing.assert_array_equal(codec.quantize(x, "rf8", scale=scale), values)

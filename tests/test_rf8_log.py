@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import rf8lab as rl
-from rf8lab import reference
+from rf8lab.codec import reference
 
 # input -> output of the authors' published RF8 semantics (arXiv:2506.00486 and their code on
 # huggingface.co/spaces/shifeng3711/gg_prior): log-domain rounding, no scale, no exponent limit

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import rf8lab as rl
-from rf8lab import reference
+from rf8lab.codec import reference
+from rf8lab.codec.scale_rule import SQRT2_BELOW, group_scales, mantissa_threshold
 from rf8lab.formats import get_format
-from rf8lab.scale_rule import SQRT2_BELOW, group_scales, mantissa_threshold
 
 GRANULARITIES = [None, "tensor", "channel"]
 

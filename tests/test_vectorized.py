@@ -1,4 +1,4 @@
-"""The vectorized codec (rf8lab/vectorized.py: the torch codec and the exhaustive check's oracle)
+"""The vectorized codec (rf8lab/codec/vectorized.py: the torch codec and the exhaustive check's oracle)
 equals the exact reference (Fractions) on every threshold and tie +-1 ulp, at several scales, in every
 format, rounding and overflow mode, in numpy and torch."""
 import itertools
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rf8lab as rl
-from rf8lab import reference, vectorized
+from rf8lab.codec import reference, vectorized
 from rf8lab.formats import get_format
 
 from .helpers import threshold_pool

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from ..api import as_input
+from ..codec.api import as_input
 from .fitting import fit
 
 MODELS = ("gaussian", "laplace", "gg", "student_t")

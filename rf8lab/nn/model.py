@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import layers as L
+from . import layers
 
 KINDS = ("gpt", "vit", "bert")
 
@@ -144,14 +144,14 @@ def patches(images: np.ndarray, cfg: Config) -> np.ndarray:
 def _blocks(p, cfg, x, keep):
     caches = []
     for i in range(cfg.n_layer):
-        x, c = L.block(p, f"blocks.{i}", x, cfg, keep)
+        x, c = layers.block(p, f"blocks.{i}", x, cfg, keep)
         caches.append(c)
     return x, caches
 
 
 def _blocks_backward(p, cfg, dx, caches, grads):
     for i in reversed(range(cfg.n_layer)):
-        dx = L.block_backward(p, f"blocks.{i}", dx, caches[i], cfg, grads)
+        dx = layers.block_backward(p, f"blocks.{i}", dx, caches[i], cfg, grads)
     return dx
 
 
@@ -163,11 +163,11 @@ def forward(params: dict, cfg: Config, inputs: np.ndarray, targets: np.ndarray):
         B, T = inputs.shape
         if T > cfg.block_size:
             raise ValueError(f"sequence length {T} exceeds block_size {cfg.block_size}")
-        x = L.embedding(p, "tok_emb", inputs) + p["pos_emb.weight"][:T]
+        x = layers.embedding(p, "tok_emb", inputs) + p["pos_emb.weight"][:T]
     elif cfg.kind == "vit":
         xp = patches(inputs, cfg).astype(p["patch.weight"].dtype, copy=False)
         B = xp.shape[0]
-        e, _ = L.linear(p, "patch", xp)
+        e, _ = layers.linear(p, "patch", xp)
         cls = np.broadcast_to(p["cls_token"], (B, 1, cfg.d_model))
         x = np.concatenate([cls, e], axis=1) + p["pos_emb.weight"]
         inputs = xp
@@ -176,9 +176,9 @@ def forward(params: dict, cfg: Config, inputs: np.ndarray, targets: np.ndarray):
     keep = np.ones(x.shape[:2], np.bool_)
     x, caches = _blocks(p, cfg, x, keep)
     h_in = x if cfg.kind == "gpt" else x[:, 0]
-    h, cf = L.layernorm(p, "ln_f", h_in, cfg.ln_eps)
-    logits, _ = L.linear(p, "head", h)
-    loss, dlogits = L.cross_entropy(logits, targets)
+    h, cf = layers.layernorm(p, "ln_f", h_in, cfg.ln_eps)
+    logits, _ = layers.linear(p, "head", h)
+    loss, dlogits = layers.cross_entropy(logits, targets)
     return loss, logits, (inputs, caches, cf, h, dlogits)
 
 
@@ -187,11 +187,11 @@ def backward(params: dict, cfg: Config, cache) -> dict:
     p = params
     inputs, caches, cf, h, dlogits = cache
     grads: dict = {}
-    dh = L.linear_backward(p, "head", dlogits, h, grads)
-    dh = L.layernorm_backward(p, "ln_f", dh, cf, grads)
+    dh = layers.linear_backward(p, "head", dlogits, h, grads)
+    dh = layers.layernorm_backward(p, "ln_f", dh, cf, grads)
     if cfg.kind == "gpt":
         dx = _blocks_backward(p, cfg, dh, caches, grads)
-        L.embedding_backward(p, "tok_emb", dx, inputs, grads)
+        layers.embedding_backward(p, "tok_emb", dx, inputs, grads)
         dpos = np.zeros_like(p["pos_emb.weight"])
         dpos[: dx.shape[1]] = dx.sum(axis=0)
         grads["pos_emb.weight"] = dpos
@@ -202,7 +202,7 @@ def backward(params: dict, cfg: Config, cache) -> dict:
         dx = _blocks_backward(p, cfg, dx, caches, grads)
         grads["pos_emb.weight"] = dx.sum(axis=0)
         grads["cls_token"] = dx[:, 0].sum(axis=0)
-        L.linear_backward(p, "patch", np.ascontiguousarray(dx[:, 1:]), inputs, grads)
+        layers.linear_backward(p, "patch", np.ascontiguousarray(dx[:, 1:]), inputs, grads)
     return {k: grads[k] for k in p}
 
 
@@ -226,7 +226,7 @@ def loss_and_grads(params: dict, cfg: Config, inputs, targets, shards: int = 1):
         loss, _, cache = forward(params, cfg, inputs[sl], targets[sl])
         return loss, backward(params, cfg, cache)
 
-    with L.one_blas_thread():
+    with layers.one_blas_thread():
         results = list(_executor(shards).map(part, range(shards)))
     loss = sum(r[0] for r in results) / shards
     grads = results[0][1]
@@ -268,8 +268,8 @@ def encode(params: dict, cfg: Config, ids: np.ndarray, attention_mask=None, type
         raise ValueError(f"sequence length {T} exceeds block_size {cfg.block_size}")
     keep = np.ones((B, T), np.bool_) if attention_mask is None else np.asarray(attention_mask).astype(np.bool_)
     tt = np.zeros_like(ids) if type_ids is None else type_ids
-    x = L.embedding(p, "tok_emb", ids) + p["pos_emb.weight"][:T] + L.embedding(p, "type_emb", tt)
-    x, _ = L.layernorm(p, "emb_ln", x, cfg.ln_eps)
+    x = layers.embedding(p, "tok_emb", ids) + p["pos_emb.weight"][:T] + layers.embedding(p, "type_emb", tt)
+    x, _ = layers.layernorm(p, "emb_ln", x, cfg.ln_eps)
     x, _ = _blocks(p, cfg, x, keep)
     return x
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import api
+from ..codec import api
 from ..coding import bits_per_param
 from . import model as M
 from .backslash import BackSlash

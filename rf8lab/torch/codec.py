@@ -1,6 +1,6 @@
 """RF8 and the other formats on torch tensors, on any device, equal bit for bit to the NumPy codec.
 
-A thin layer: the scale rule (rf8lab/scale_rule.py) and the element rules (rf8lab/vectorized.py) are
+A thin layer: the scale rule (rf8lab/codec/scale_rule.py) and the element rules (rf8lab/codec/vectorized.py) are
 the ones numpy uses, written once for both libraries. Every input is widened to float64 (exact for
 float16, bfloat16 and float32); nothing depends on the device, so the same code runs on CPU and CUDA.
 """
@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import vectorized
-from ..api import resolve
+from ..codec import vectorized
+from ..codec.api import resolve
+from ..codec.layout import Layout
 from ..formats import get_format
-from ..layout import Layout
 from ..policies import Rounding, ScaleRule
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..layout import make_layout
+from ..codec.layout import make_layout
 from .codec import Encoded, decode, encode, quantize
 
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import ml_dtypes
 import numpy as np
 
-from . import fast, reference, vectorized
-from .formats import Format, format_names, get_format
+from ..formats import Format, format_names, get_format
+from ..policies import Overflow, Rounding, ScaleRule
+from . import numba_backend, reference, vectorized
 from .layout import Layout, make_layout
-from .policies import Overflow, Rounding, ScaleRule
 
 _ML_FLOATS = tuple(
     np.dtype(getattr(ml_dtypes, n)) for n in (
@@ -107,7 +107,7 @@ def _random_bits(rng, random_bits, shape) -> np.ndarray:
 def _backend(backend: str):
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
-    return {"reference": reference, "vectorized": vectorized}.get(backend, fast)
+    return {"reference": reference, "vectorized": vectorized}.get(backend, numba_backend)
 
 
 # ---- public functions --------------------------------------------------------------------------
@@ -192,8 +192,8 @@ def quantize(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="satura
     x, f, layout, rounding, overflow, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
     out = _out_dtype(dtype, x.dtype)
     be = _backend(backend)
-    if be is fast:  # one pass straight to values where the kernels allow it
-        fused = fast.quantize_fused(x, f, layout, rounding, overflow, out)
+    if be is numba_backend:  # one pass straight to values where the kernels allow it
+        fused = numba_backend.quantize_fused(x, f, layout, rounding, overflow, out)
         if fused is not None:
             return fused
     return decode(_encode(x, f, layout, rounding, overflow, bits, be), out, backend=backend)

@@ -12,9 +12,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from .formats import Format, floor_log2
+from ..formats import Format, floor_log2
+from ..policies import Overflow, Rounding, ScaleRule
 from .layout import Layout
-from .policies import Overflow, Rounding, ScaleRule
 
 TWO = Fraction(2)
 OVERFLOW = -1  # rank returned when the rounded magnitude lies beyond the format's max

@@ -1,5 +1,5 @@
 """The few places where numpy and torch spell an array operation differently, so that the vectorized
-rules (rf8lab/scale_rule.py, rf8lab/vectorized.py) are written once for both. Everything else they
+rules (rf8lab/codec/scale_rule.py, rf8lab/codec/vectorized.py) are written once for both. Everything else they
 share: operators, comparisons, indexing with integer arrays, `.view(dtype)` of a bit pattern."""
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ table cannot be confirmed by a copy of itself:
 - stochastic: up from the grid value below iff bits * (hi - lo) < (a - lo) * 2^32, exact in float64;
 - int8: |x| / s rounded to an integer with the sign of x - k*s decided exactly (Dekker's product).
 Inputs are float64 (exact for every float16, bfloat16 and float32 value); X is each element's scale
-exponent (rf8lab/scale_rule.py). `reference.py` is the oracle for all of it (tests/test_vectorized.py).
+exponent (rf8lab/codec/scale_rule.py). `reference.py` is the oracle for all of it (tests/test_vectorized.py).
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..formats import Format, get_format
+from ..policies import Overflow, Rounding, ScaleRule
 from . import reference
-from .formats import Format, get_format
-from .policies import Overflow, Rounding, ScaleRule
 from .scale_rule import SQRT2_BELOW, group_scales, split
 from .xp import ops
 

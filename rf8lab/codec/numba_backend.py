@@ -10,11 +10,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import kernels as K
-from . import reference
-from .formats import Format
+from ..formats import Format
+from ..policies import Rounding, ScaleRule
+from . import kernels, reference
 from .layout import Layout
-from .policies import Rounding, ScaleRule
 from .scale_rule import group_scales
 
 
@@ -42,7 +41,7 @@ def _bits(x: np.ndarray) -> _Input:
     if dt.kind in "iu":  # exact in float64: the caller checked |x| <= 2^53
         return _Input(x.astype(np.float64).view(np.uint64), 52, none)
     width = np.uint16 if dt.itemsize == 2 else np.uint8
-    return _Input(x.view(width), 23, K.bits_lut(dt))
+    return _Input(x.view(width), 23, kernels.bits_lut(dt))
 
 
 def _view3(layout: Layout):
@@ -90,11 +89,11 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
     if _fast_path(x, fmt, layout, rounding):
         _lookup(inp, fmt, int(Xf[0]), rounding, overflow, np.empty(0, np.uint8), out)
     elif fmt.scale_rule == ScaleRule.ABSMAX:
-        K.encode_int8(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1),
+        kernels.encode_int8(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1),
                       rounding == Rounding.STOCHASTIC, rb, out)
     else:
-        K.encode_float(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, Xf, K.ROUND[rounding],
-                       K.OVER[overflow], rb, K.tables(fmt.name), out)
+        kernels.encode_float(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, Xf, kernels.ROUND[rounding],
+                       kernels.OVER[overflow], rb, kernels.tables(fmt.name), out)
     shape = layout.scale_shape
     return out.reshape(x.shape), X.reshape(shape), mult.reshape(shape)
 
@@ -119,9 +118,9 @@ def _group_amax(inp: _Input, gid_mode, s3, block, ngroups) -> np.ndarray:
     mask = np.uint64(0x7FFFFFFF if f32 else 0x7FFFFFFFFFFFFFFF)
     inf_bits = np.uint64(0x7F800000 if f32 else 0x7FF0000000000000)
     if gid_mode == 0:
-        top = np.array([K.max_abs_bits(inp.bits, inp.lut, mask, inf_bits)], np.uint64)
+        top = np.array([kernels.max_abs_bits(inp.bits, inp.lut, mask, inf_bits)], np.uint64)
     else:
-        top = K.group_max_abs_bits(inp.bits, inp.lut, mask, inf_bits, gid_mode, s3, block, ngroups)
+        top = kernels.group_max_abs_bits(inp.bits, inp.lut, mask, inf_bits, gid_mode, s3, block, ngroups)
     v = top.astype(np.uint32).view(np.float32).astype(np.float64) if f32 else top.view(np.float64)
     return np.where(v > 0, v, -1.0)
 
@@ -129,7 +128,7 @@ def _group_amax(inp: _Input, gid_mode, s3, block, ngroups) -> np.ndarray:
 @lru_cache(maxsize=256)
 def key_table(fmt: Format, X: int, rounding: str, overflow: str) -> tuple[np.ndarray, bool]:
     """The 16-bit key table and whether every entry is decided (no -1)."""
-    tab = K.key16_table(X, K.ROUND[rounding], K.OVER[overflow], K.tables(fmt.name))
+    tab = kernels.key16_table(X, kernels.ROUND[rounding], kernels.OVER[overflow], kernels.tables(fmt.name))
     return tab, bool((tab >= 0).all())
 
 
@@ -138,8 +137,8 @@ _IDENTITY = np.arange(256, dtype=np.uint8)  # "values" that are the codes themse
 
 @lru_cache(maxsize=256)
 def refined_table(fmt: Format, X: int, rounding: str, overflow: str):
-    return K.refine_table(key_table(fmt, X, rounding, overflow)[0], X, K.ROUND[rounding], K.OVER[overflow],
-                          K.tables(fmt.name))
+    return kernels.refine_table(key_table(fmt, X, rounding, overflow)[0], X, kernels.ROUND[rounding],
+                                kernels.OVER[overflow], kernels.tables(fmt.name))
 
 
 def _lookup(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals, out) -> None:
@@ -149,14 +148,14 @@ def _lookup(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals
     odd = rounding == Rounding.NEAREST
     if not decided and not odd:  # truncated keys: a second level of 8 bits decides nearly all the rest
         ref, sub = refined_table(fmt, X, rounding, overflow)
-        K.lookup_refined(inp.bits, inp.lut, ref, sub, vals if vals.size else _IDENTITY, X, K.ROUND[rounding],
-                         K.OVER[overflow], K.tables(fmt.name), out)
+        kernels.lookup_refined(inp.bits, inp.lut, ref, sub, vals if vals.size else _IDENTITY, X,
+                               kernels.ROUND[rounding], kernels.OVER[overflow], kernels.tables(fmt.name), out)
         return
     safe = np.maximum(tab, 0)
-    K.lookup(inp.bits, inp.lut, odd, vals[safe] if vals.size else safe.astype(np.uint8), out)
+    kernels.lookup(inp.bits, inp.lut, odd, vals[safe] if vals.size else safe.astype(np.uint8), out)
     if not decided:
-        K.fill_undecided(inp.bits, inp.lut, odd, tab < 0, X, K.ROUND[rounding], K.OVER[overflow],
-                         K.tables(fmt.name), vals, out)
+        kernels.fill_undecided(inp.bits, inp.lut, odd, tab < 0, X, kernels.ROUND[rounding], kernels.OVER[overflow],
+                         kernels.tables(fmt.name), vals, out)
 
 
 def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray, scale: np.ndarray,
@@ -179,7 +178,7 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
     else:
         tables = np.empty((0, 256), kernel_dtype)
     out = np.empty(codes.size, kernel_dtype)
-    K.decode_codes(_native(codes).reshape(-1), gid_mode, s3, block, tables, vt, X,
+    kernels.decode_codes(_native(codes).reshape(-1), gid_mode, s3, block, tables, vt, X,
                    scale.reshape(-1).astype(np.float64), fmt.scale_rule == ScaleRule.ABSMAX, out)
     out = out.reshape(codes.shape)
     return out if out.dtype == dtype else out.astype(dtype)

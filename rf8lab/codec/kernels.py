@@ -26,8 +26,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from ..formats import floor_log2, get_format, largest_float_below
 from . import reference, vectorized
-from .formats import floor_log2, get_format, largest_float_below
 
 KEYBITS = 7  # mantissa bits in the table key, plus one sticky bit
 KEYSHIFT = KEYBITS + 1  # bits of the key below the binade

@@ -8,15 +8,15 @@ each format names its rule (`Format.scale_rule`):
 - "mx" (OCP MX): X = e - emax, clamped to E8M0's [-127, 127]; elements above max * 2^X saturate;
 - "absmax" (INT8): no exponent (X = 0) but a float64 multiplier amax / 127.
 A group without a finite nonzero value (amax <= 0) gets X = 0, as does every group when there is no
-scale (granularity None). `rf8lab.reference.scale_of` is the same rule in exact rationals (the oracle);
+scale (granularity None). `rf8lab.codec.reference.scale_of` is the same rule in exact rationals (the oracle);
 the tests hold the two equal on every group maximum they meet.
 """
 from __future__ import annotations
 
 from fractions import Fraction
 
-from .formats import Format, largest_float_below
-from .policies import ScaleRule
+from ..formats import Format, largest_float_below
+from ..policies import ScaleRule
 from .xp import ops
 
 # m > sqrt 2 exactly, for a float64 m: sqrt 2 is irrational, so compare with the largest float below it

@@ -71,33 +71,29 @@ def _bracket(a: Fraction, grid: tuple) -> int:
     return bisect_right(grid, a) - 1
 
 
-def rank_nearest(a: Fraction, fmt: Format) -> int:
-    """Nearest magnitude; an exact tie goes to the even rank. The grid is extended by
-    `next_up`, so values that round past max report OVERFLOW."""
+def _between(a: Fraction, fmt: Format, up) -> int:
+    """Rank of a on the grid extended by `next_up`: itself if it is a grid value, else the grid value
+    below (i) or above (i + 1) as `up(i, lo, hi)` decides; OVERFLOW past max."""
     grid = fmt.magnitudes + (fmt.next_up,)
     i = _bracket(a, grid)
     if i >= len(fmt.magnitudes):
         return OVERFLOW
     if grid[i] == a:
         return i
-    lo, hi = grid[i], grid[i + 1]
-    twice = 2 * a
-    j = i if twice < lo + hi else i + 1 if twice > lo + hi else (i if i % 2 == 0 else i + 1)
+    j = i + 1 if up(i, grid[i], grid[i + 1]) else i
     return OVERFLOW if j >= len(fmt.magnitudes) else j
+
+
+def rank_nearest(a: Fraction, fmt: Format) -> int:
+    """Nearest magnitude; an exact tie goes to the even rank. Values that round past max (the grid
+    is extended by `next_up`) report OVERFLOW."""
+    return _between(a, fmt, lambda i, lo, hi: 2 * a > lo + hi or (2 * a == lo + hi and i % 2 == 1))
 
 
 def rank_stochastic(a: Fraction, fmt: Format, bits: int) -> int:
     """Up in magnitude iff bits / 2^32 < (a - lo) / (hi - lo): P(up) = (a - lo)/(hi - lo)
     to within 2^-32. Same extended grid as nearest."""
-    grid = fmt.magnitudes + (fmt.next_up,)
-    i = _bracket(a, grid)
-    if i >= len(fmt.magnitudes):
-        return OVERFLOW
-    if grid[i] == a:
-        return i
-    lo, hi = grid[i], grid[i + 1]
-    j = i + 1 if bits * (hi - lo) < (a - lo) * 2 ** 32 else i
-    return OVERFLOW if j >= len(fmt.magnitudes) else j
+    return _between(a, fmt, lambda i, lo, hi: bits * (hi - lo) < (a - lo) * 2 ** 32)
 
 
 def rank_log(a: Fraction, fmt: Format) -> int:

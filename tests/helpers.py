@@ -103,8 +103,8 @@ class Codec:
         import torch
 
         x = np.asarray(x)
-        if x.dtype.kind in "iu":
-            pytest.skip("rf8lab.torch takes float tensors")
+        if x.dtype not in (np.float16, np.float32, np.float64, BF16) or not x.dtype.isnative:
+            pytest.skip(f"rf8lab.torch takes float16, bfloat16, float32 or float64 tensors, not {x.dtype}")
         kw = dict(kw)
         rng = kw.pop("rng", None)
         if kw.get("rounding") == "stochastic" and "random_bits" not in kw:  # the draw rf8lab makes
@@ -112,17 +112,23 @@ class Codec:
         if "random_bits" in kw:
             kw["random_bits"] = torch.from_numpy(np.asarray(kw["random_bits"]).astype(np.int64))
         if "dtype" in kw:
-            torch_dtypes = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+            torch_dtypes = {np.dtype(np.float16): torch.float16, BF16: torch.bfloat16,
+                            np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
             kw["dtype"] = torch_dtypes[np.dtype(kw["dtype"])]
+        if x.dtype == BF16:
+            return torch.from_numpy(x.view(np.int16).copy()).view(torch.bfloat16), kw
         return torch.from_numpy(x.copy()), kw  # (ascontiguousarray would make a 0-d array 1-d)
 
     def quantize(self, x, fmt="rf8", **kw):
         if self.backend != "torch":
             return rl.quantize(x, fmt, backend=self.backend, **kw)
+        import torch
+
         from rf8lab import torch as rt
 
         t, kw = self._torch_args(x, kw)
-        return rt.quantize(t, fmt, **kw).numpy()
+        q = rt.quantize(t, fmt, **kw)
+        return q.view(torch.int16).numpy().view(BF16) if q.dtype == torch.bfloat16 else q.numpy()
 
     def encode(self, x, fmt="rf8", **kw):
         """(codes, scale_exp or None, scale) as numpy arrays."""

@@ -44,7 +44,8 @@ def _guarded(node: ast.AST, parents: dict) -> bool:
     while node in parents:
         child, node = node, parents[node]
         if isinstance(node, ast.Try) and child in node.body:
-            names = {ast.unparse(h.type) if h.type else "" for h in node.handlers}
+            types = [h.type.elts if isinstance(h.type, ast.Tuple) else [h.type] for h in node.handlers]
+            names = {ast.unparse(t) if t is not None else "" for ts in types for t in ts}
             if names & {"ImportError", "ModuleNotFoundError", "Exception", ""}:
                 return True
     return False
@@ -99,8 +100,8 @@ def test_every_module_imports_or_says_what_to_install_without_the_optional_packa
     ImportError that says what to install."""
     blocked = sorted({t for _, _, t, _, _ in IMPORTS if not set(DISTS.get(t, [_normalize(t)])) & CORE})
     assert "torch" in blocked
-    modules = sorted(".".join(p.with_suffix("").parts).removesuffix(".__init__")
-                     for p in {p for p, _, _, _, _ in IMPORTS} | set(Path("rf8lab").rglob("*.py")))
+    files = {p for p, _, _, _, _ in IMPORTS} | {p.relative_to(ROOT) for p in (ROOT / "rf8lab").rglob("*.py")}
+    modules = sorted(".".join(p.with_suffix("").parts).removesuffix(".__init__") for p in files)
     script = f"""
 import importlib, sys
 

@@ -223,7 +223,9 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, T):
     return T.neg[r] if neg else T.pos[r]
 
 
-_two_prod = nb.njit(inline="always", **_JIT)(vectorized.two_prod)  # one Dekker product for all
+# One Dekker product for all execution models. Numba's on-disk cache is keyed on this file only: after
+# editing vectorized.two_prod, touch this file (or clear rf8lab/codec/__pycache__) so the kernels recompile.
+_two_prod = nb.njit(inline="always", **_JIT)(vectorized.two_prod)
 
 
 @nb.njit(inline="always", **_JIT)
@@ -246,6 +248,9 @@ def _int8_code(x, s, stochastic, rbits):
     if x != x:
         return 0
     a = abs(x)
+    if s > 2.0 ** 900:  # keep Dekker's split (134217729 s) and 2a finite; a / s is unchanged
+        a *= 2.0 ** -128
+        s *= 2.0 ** -128
     if a == math.inf:
         k = 127
     else:

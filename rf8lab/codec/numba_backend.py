@@ -15,6 +15,7 @@ from ..policies import Rounding, ScaleRule
 from . import kernels, reference
 from .layout import Layout
 from .scale_rule import group_scales
+from .xp import NumpyOps
 
 
 def _native(x: np.ndarray) -> np.ndarray:
@@ -181,4 +182,4 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
     kernels.decode_codes(_native(codes).reshape(-1), gid_mode, s3, block, tables, vt, X,
                    scale.reshape(-1).astype(np.float64), fmt.scale_rule == ScaleRule.ABSMAX, out)
     out = out.reshape(codes.shape)
-    return out if out.dtype == dtype else out.astype(dtype)
+    return out if out.dtype == dtype else NumpyOps.narrow(out, dtype)

@@ -15,6 +15,7 @@ import numpy as np
 from ..formats import Format, floor_log2
 from ..policies import Overflow, Rounding, ScaleRule
 from .layout import Layout
+from .xp import NumpyOps
 
 TWO = Fraction(2)
 OVERFLOW = -1  # rank returned when the rounded magnitude lies beyond the format's max
@@ -114,8 +115,8 @@ def scale_of(fmt: Format, amax: Fraction, granularity) -> tuple[int, Fraction]:
     int8's multiplier is not a power of two; its X is reported as 0."""
     if granularity is None:
         return 0, Fraction(1)
-    if fmt.scale_rule == ScaleRule.ABSMAX:
-        return 0, Fraction(float(amax) / 127.0) if amax > 0 else Fraction(1)
+    if fmt.scale_rule == ScaleRule.ABSMAX:  # float64 amax / 127, at least the smallest positive float64
+        return 0, Fraction(max(float(amax) / 127.0, 5e-324)) if amax > 0 else Fraction(1)
     if amax == 0:
         return 0, Fraction(1)
     if fmt.scale_rule == ScaleRule.LOG:  # largest value lands at E = 15; 1.414 < 1.5 so nothing saturates
@@ -208,5 +209,6 @@ def _to_float(v: Fraction) -> float:
 
 def _round_once(vals: list, dtype) -> np.ndarray:
     # Grid values carry at most 5 significant bits, so they are exact in float64 except far
-    # outside its range, and the cast to the output dtype is the only rounding.
-    return np.array(vals, np.float64).astype(dtype)
+    # outside its range, and the cast to the output dtype is the only rounding (int8's values are
+    # float64 products: one rounding there, one in the cast, never a third through float32).
+    return NumpyOps.narrow(np.array(vals, np.float64), dtype)

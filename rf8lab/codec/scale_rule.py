@@ -50,7 +50,8 @@ def group_scales(fmt: Format, amax, granularity):
     xp = ops(amax)
     none = amax <= 0
     if fmt.scale_rule == ScaleRule.ABSMAX:
-        return xp.astype(amax * 0, xp.int64), xp.where(none | (granularity is None), 1.0, amax / 127.0)
+        s = amax / 127.0  # 0 for amax below 64 * 2^-1074: the smallest positive float64 instead
+        return xp.astype(amax * 0, xp.int64), xp.where(none | (granularity is None), 1.0, xp.where(s > 0, s, 5e-324))
     e, _, m = split(xp.where(none, 1.0, amax))
     up = xp.astype(m > mantissa_threshold(fmt), xp.int64)
     if granularity is None:

@@ -28,8 +28,9 @@ from .xp import ops
 
 
 def two_prod(a, b):
-    """a * b = p + err exactly (Dekker / Veltkamp, no fma). Plain arithmetic: works on floats, numpy
-    arrays and torch tensors, and the Numba kernels compile this very function."""
+    """a * b = p + err exactly (Dekker / Veltkamp, no fma; |a|, |b| < 2^996 so the split stays finite).
+    Plain arithmetic: works on floats, numpy arrays and torch tensors, and the Numba kernels compile
+    this very function (their cache does not see edits here: see kernels._two_prod)."""
     p = a * b
     c = 134217729.0 * a
     ah = c - (c - a)
@@ -174,6 +175,10 @@ def int8_codes(x, s, stochastic: bool, bits=None):
     +-127: nearest (ties to even) or stochastic (up iff bits / 2^32 < x / s - floor(x / s))."""
     xp = ops(x)
     a = xp.abs(x)
+    # the exact comparisons need Dekker's split (134217729 s) and 2a finite: where s is huge, scale a
+    # and s by the same power of two (a / s, and every decision, unchanged)
+    huge = s > 2.0 ** 900
+    a, s = xp.where(huge, a * 2.0 ** -128, a), xp.where(huge, s * 2.0 ** -128, s)
     big = xp.isinf(a) | (a / s >= 128.0)
     q = xp.where(big | xp.isnan(a), 0.0, a / s)
     k = xp.floor(q)
@@ -238,10 +243,10 @@ def decode_flat(codes, fmt: Format, X, mult, gid, dtype):
             tables = vt[None, :] * mult[:, None]
         else:
             tables = xp.ldexp(vt[None, :], X[:, None])
-        tables = xp.astype(tables, dtype).reshape(-1)
+        tables = xp.narrow(tables, dtype).reshape(-1)
         return tables[c if gid is None else gid * 256 + c]
     v = vt[c]
-    return xp.astype(v * mult[gid] if fmt.scale_rule == ScaleRule.ABSMAX else xp.ldexp(v, X[gid]), dtype)
+    return xp.narrow(v * mult[gid] if fmt.scale_rule == ScaleRule.ABSMAX else xp.ldexp(v, X[gid]), dtype)
 
 
 def encode(x: np.ndarray, fmt: Format, layout, rounding: str, overflow: str, random_bits=None):

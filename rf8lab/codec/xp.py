@@ -7,6 +7,17 @@ import sys
 
 import numpy as np
 
+
+def _float32_round_to_odd(f, v, bits, finite):
+    """f = v rounded to float32 (nearest), bits its pattern as a signed 32-bit integer: the pattern of v
+    rounded to odd instead (toward zero, then the last bit set if inexact). A cast from there to a
+    16-bit float rounds once from v: round-to-odd keeps 29 more bits than those formats have."""
+    back, mag = abs(f), abs(v)
+    away = finite & (back > mag)  # rounded away from zero: one step back (sign-magnitude: pattern - 1)
+    bits = bits - away * 1
+    return bits | (finite & (back != mag)) * 1
+
+
 _SAME = ("abs", "sign", "floor", "signbit", "isfinite", "isinf", "isnan", "where")  # one name in both
 
 
@@ -38,6 +49,19 @@ class NumpyOps:
     @staticmethod
     def broadcast_to(a, shape):
         return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def narrow(v, dtype):
+        """float64 v cast to dtype, rounded once (a direct cast, except to 16-bit floats: through float32
+        rounded to odd, where numpy casts bfloat16 through float32 rounded to nearest in ml_dtypes <= 0.6)."""
+        dtype = np.dtype(dtype)
+        if dtype.itemsize != 2:
+            return np.asarray(v).astype(dtype)
+        v = np.asarray(v, np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is the cast's answer
+            f = v.astype(np.float32)
+            bits = _float32_round_to_odd(f.astype(np.float64), v, f.view(np.int32), np.isfinite(v))
+            return bits.astype(np.int32).view(np.float32).astype(dtype)
 
     @staticmethod
     def group_max(v, gid, ngroups: int):
@@ -81,6 +105,14 @@ class TorchOps:
 
     def broadcast_to(self, a, shape):
         return a.expand(shape)
+
+    def narrow(self, v, dtype):
+        """As NumpyOps.narrow: torch casts float64 to float16 and bfloat16 through float32."""
+        if dtype not in (self.torch.float16, self.torch.bfloat16):
+            return v.to(dtype)
+        f = v.to(self.torch.float32)
+        bits = _float32_round_to_odd(f.to(self.float64), v, f.view(self.torch.int32), self.torch.isfinite(v))
+        return bits.to(self.torch.int32).view(self.torch.float32).to(dtype)
 
     def group_max(self, v, gid, ngroups: int):
         out = self.torch.full((ngroups,), -1.0, dtype=v.dtype, device=v.device)

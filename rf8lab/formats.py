@@ -87,6 +87,23 @@ class Format:
         return next(c for c, (s, m) in enumerate(self.decoded) if m == math.inf and (s < 0) == negative)
 
     @cached_property
+    def extended(self) -> tuple[Fraction, ...]:
+        """The magnitudes, then next_up: the grid every rounding rule brackets on (past max: overflow)."""
+        return self.magnitudes + (self.next_up,)
+
+    @cached_property
+    def rank_codes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The code of each rank for positive and for negative input."""
+        n = len(self.magnitudes)
+        return tuple(self.code_for(False, r) for r in range(n)), tuple(self.code_for(True, r) for r in range(n))
+
+    @cached_property
+    def special_codes(self) -> tuple[int, int, int, int]:
+        """(NaN+, NaN-, inf+, inf-) as emitted by encode; 0 where the format has none."""
+        nan_p, nan_n = self.nan_codes or (0, 0)
+        return nan_p, nan_n, *((self.inf_code(False), self.inf_code(True)) if self.has_inf else (0, 0))
+
+    @cached_property
     def values(self) -> tuple[float, ...]:
         """The 256 code values at X = 0 as floats (NaN for NaN codes, -0.0 where it exists)."""
         out = []

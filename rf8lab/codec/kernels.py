@@ -76,10 +76,9 @@ class Tables(NamedTuple):
 def tables(name: str) -> Tables:
     """The kernels' tables for a format, filled by the reference."""
     fmt = get_format(name)
-    mags, nxt = fmt.magnitudes, fmt.next_up
-    grid = mags + (nxt,)
+    grid = fmt.extended
     emin = floor_log2(fmt.min_positive) - 1  # binade of min/2; everything below rounds to 0
-    emax = floor_log2(nxt)                   # binade of next_up; everything above overflows
+    emax = floor_log2(fmt.next_up)           # binade of next_up; everything above overflows
     for g in grid[1:] + tuple((a + b) / 2 for a, b in zip(grid, grid[1:])):
         # <= 6 bits: the 7-bit key of the tables decides, and so does the 16-bit round-to-odd key
         frac = g / Fraction(2) ** floor_log2(g) * (1 << (KEYBITS - 1))
@@ -87,7 +86,7 @@ def tables(name: str) -> Tables:
     nb_ = emax - emin + 1
     near = np.empty(nb_ << KEYSHIFT, np.int16)
     flo = np.empty_like(near)
-    n = len(mags)
+    n = len(fmt.magnitudes)
     for b in range(nb_):
         base = Fraction(2) ** (emin + b)
         for m7 in range(1 << KEYBITS):
@@ -97,11 +96,8 @@ def tables(name: str) -> Tables:
                 near[(b << KEYSHIFT) | (m7 << 1) | sticky] = n if r == reference.OVERFLOW else r
                 flo[(b << KEYSHIFT) | (m7 << 1) | sticky] = reference._bracket(a, grid)
     ext = np.array([float(g) for g in grid], np.float64)
-    pos = np.array([fmt.code_for(False, r) for r in range(n)], np.uint8)
-    neg = np.array([fmt.code_for(True, r) for r in range(n)], np.uint8)
-    nan_p, nan_n = fmt.nan_codes or (0, 0)
-    inf_p = fmt.inf_code(False) if fmt.has_inf else 0
-    inf_n = fmt.inf_code(True) if fmt.has_inf else 0
+    pos, neg = (np.array(c, np.uint8) for c in fmt.rank_codes)
+    nan_p, nan_n, inf_p, inf_n = fmt.special_codes
     def key(g):  # table key of a grid magnitude (sticky 0); keys order like the magnitudes
         e = floor_log2(g)
         return ((e - emin) << KEYSHIFT) | (int((g / Fraction(2) ** e - 1) * (1 << KEYBITS)) << 1)

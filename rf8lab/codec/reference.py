@@ -75,7 +75,7 @@ def _bracket(a: Fraction, grid: tuple) -> int:
 def _between(a: Fraction, fmt: Format, up) -> int:
     """Rank of a on the grid extended by `next_up`: itself if it is a grid value, else the grid value
     below (i) or above (i + 1) as `up(i, lo, hi)` decides; OVERFLOW past max."""
-    grid = fmt.magnitudes + (fmt.next_up,)
+    grid = fmt.extended
     i = _bracket(a, grid)
     if i >= len(fmt.magnitudes):
         return OVERFLOW

@@ -70,14 +70,9 @@ class Grid(NamedTuple):
 @lru_cache(maxsize=None)
 def _numpy_grid(name: str) -> Grid:
     f = get_format(name)
-    n = len(f.magnitudes)
-    nan_p, nan_n = f.nan_codes or (0, 0)
-    return Grid(np.array([float(m) for m in f.magnitudes] + [float(f.next_up)]), n,
-                np.array([f.code_for(False, r) for r in range(n)], np.int64),
-                np.array([f.code_for(True, r) for r in range(n)], np.int64),
-                float(f.min_positive), float(f.max), nan_p, nan_n,
-                f.inf_code(False) if f.has_inf else 0, f.inf_code(True) if f.has_inf else 0,
-                np.array(f.values, np.float64))
+    pos, neg = (np.array(c, np.int64) for c in f.rank_codes)
+    return Grid(np.array([float(m) for m in f.extended]), len(f.magnitudes), pos, neg,
+                float(f.min_positive), float(f.max), *f.special_codes, np.array(f.values, np.float64))
 
 
 _DEVICE_GRIDS: dict = {}
@@ -119,11 +114,12 @@ def log_magnitude(a):
     pos = a > 0
     a1 = xp.where(pos, a, 1.0)
     e1 = _lead(a1, xp)
-    r = a1 - xp.exp2(e1)  # exact: a1 lies within a factor sqrt 2 of 2^e1 (Sterbenz)
+    lead = xp.exp2(e1)
+    r = a1 - lead  # exact: a1 lies within a factor sqrt 2 of 2^e1 (Sterbenz)
     nz = r != 0
     e2 = _lead(xp.where(nz, xp.abs(r), 1.0), xp)
     keep = nz & (e1 - e2 <= 4)
-    v = xp.exp2(e1) + xp.where(keep, xp.sign(r) * xp.exp2(e2), 0.0)
+    v = lead + xp.where(keep, xp.sign(r) * xp.exp2(e2), 0.0)
     return xp.where(pos, v, 0.0)
 
 

@@ -34,21 +34,20 @@ class Encoded:
     overflow: str = "saturate"
 
 
-_DEVICE_TABLES: dict = {}
+_GROUP_IDS: dict = {}  # (layout, device) -> each element's group, on that device
 
 
 def _group_index(layout: Layout, device) -> torch.Tensor | None:
     """Group of each element (flat, int64; cached per layout and device), or None for one group."""
     if layout.granularity in (None, "tensor"):
         return None
-    key = ("gid", layout.granularity, layout.shape, layout.axis, layout.block, str(device))
-    if key not in _DEVICE_TABLES:
-        if len(_DEVICE_TABLES) > 256:
-            for k in [k for k in _DEVICE_TABLES if k[0] == "gid"]:
-                del _DEVICE_TABLES[k]
+    key = (layout, str(device))
+    if key not in _GROUP_IDS:
+        if len(_GROUP_IDS) > 256:  # bounded: one entry per distinct shape and device
+            _GROUP_IDS.clear()
         ids = np.ascontiguousarray(layout.group_ids()).reshape(-1).astype(np.int64)
-        _DEVICE_TABLES[key] = torch.from_numpy(ids).to(device)
-    return _DEVICE_TABLES[key]
+        _GROUP_IDS[key] = torch.from_numpy(ids).to(device)
+    return _GROUP_IDS[key]
 
 
 def _check(x, fmt, rounding, scale, overflow, axis, block, random_bits):

@@ -10,7 +10,8 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from .formats import get_format, rf8_fields, rf8_mantissa
+from .formats import get_format
+from .formats.rf8 import rf8_fields, rf8_mantissa
 
 BEGIN, END = "<!-- BEGIN GENERATED: python -m rf8lab.docgen -->", "<!-- END GENERATED -->"
 DOC = Path(__file__).resolve().parent.parent / "docs" / "rf8-format.md"

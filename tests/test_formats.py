@@ -94,3 +94,15 @@ def test_docs_tables_are_generated_from_the_code():
     assert docgen.render(text) == text, "docs/rf8-format.md is stale: run `python -m rf8lab.docgen`"
     for c in (0x05, 0x0D, 0x78):
         assert f"| 0x{c:02X} |" in text
+
+
+def test_mxfp8_is_e4m3_elements_with_an_e8m0_block_scale():
+    from rf8lab.formats import E8M0, MXFP8, get_format
+
+    mx, e4 = get_format("mxfp8"), get_format("e4m3")
+    assert mx.block_format is MXFP8 and MXFP8.element is e4 and MXFP8.scale is E8M0 and MXFP8.block == 32
+    assert mx.values == e4.values and mx.magnitudes == e4.magnitudes and mx.nan_codes == e4.nan_codes
+    assert mx.scales == ("block",) and mx.default_block == 32 and (E8M0.emin, E8M0.emax) == (-127, 127)
+    # the scale exponent is clamped to E8M0's range: a block of huge values gets X = 127, not more
+    enc = rl.encode(np.full(32, 2.0 ** 300), "mxfp8")
+    assert int(enc.scale_exp.max()) == 127

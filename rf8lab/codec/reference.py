@@ -125,8 +125,9 @@ def scale_of(fmt: Format, amax: Fraction, granularity) -> tuple[int, Fraction]:
         ratio = amax / fmt.max
         x = floor_log2(ratio)
         x += ratio != TWO ** x
-    elif fmt.scale_rule == ScaleRule.MX:  # OCP MX: floor(log2 amax) - emax, within E8M0's range
-        x = min(127, max(-127, floor_log2(amax) - fmt.emax))
+    elif fmt.scale_rule == ScaleRule.MX:  # OCP MX: floor(log2 amax) - emax, within the scale format's range
+        sf = fmt.block_format.scale
+        x = min(sf.emax, max(sf.emin, floor_log2(amax) - fmt.emax))
     else:
         raise AssertionError(fmt.scale_rule)
     return x, TWO ** x

@@ -5,7 +5,8 @@ each format names its rule (`Format.scale_rule`):
 - "log" (RF8): X = e + (m > sqrt 2), the log-domain nearest exponent of amax, so the group's largest
   value lands in the top binade (E = 15) with room to spare (sqrt 2 < 1.5): nothing saturates;
 - "fit" (FP8): the smallest X with amax <= max * 2^X: X = e - emax + (m > max / 2^emax);
-- "mx" (OCP MX): X = e - emax, clamped to E8M0's [-127, 127]; elements above max * 2^X saturate;
+- "mx" (OCP MX): X = e - emax, clamped to the block's scale format (E8M0: [-127, 127]);
+  elements above max * 2^X saturate;
 - "absmax" (INT8): no exponent (X = 0) but a float64 multiplier amax / 127.
 A group without a finite nonzero value (amax <= 0) gets X = 0, as does every group when there is no
 scale (granularity None). `rf8lab.codec.reference.scale_of` is the same rule in exact rationals (the oracle);
@@ -60,7 +61,8 @@ def group_scales(fmt: Format, amax, granularity):
         X = e + up
     elif fmt.scale_rule == ScaleRule.FIT:
         X = e - fmt.emax + up
-    else:  # "mx"
-        X = xp.clip(e - fmt.emax, -127, 127)
+    else:  # "mx": within the scale format's exponent range (E8M0: [-127, 127])
+        sf = fmt.block_format.scale
+        X = xp.clip(e - fmt.emax, sf.emin, sf.emax)
     X = xp.where(none, 0, X)
     return X, xp.exp2(X)

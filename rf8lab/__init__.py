@@ -1,7 +1,9 @@
 """rf8lab: 8-bit number formats (RF8 and the FP8/INT8/MX formats it is compared with) and the
 statistics of neural-network weights."""
-from .codec.api import Encoded, decode, encode, format_info, quantize, value_table
+from .codec.api import decode, encode, format_info, quantize, value_table
+from .codec.encoded import Encoded
+from .codec.spec import QuantSpec
 from .formats import format_names
 
 __version__ = "0.1.0"
-__all__ = ["Encoded", "decode", "encode", "format_info", "format_names", "quantize", "value_table"]
+__all__ = ["Encoded", "QuantSpec", "decode", "encode", "format_info", "format_names", "quantize", "value_table"]

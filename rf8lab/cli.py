@@ -110,14 +110,15 @@ def pipeline(args) -> int:
     import json
     from pathlib import Path
 
-    from .nn import pipeline as P
+    from .nn import pipeline
 
     lams = tuple(float(v) for v in args.lams.split(","))
-    r = P.run(args.kind, args.seed, lams=lams, steps=args.steps, text=args.text, progress=True)
+    r = pipeline.run(args.kind, args.seed, lams=lams, steps=args.steps, text=args.text, progress=True)
     m = "val_acc" if args.kind == "vit" else "val_loss"
-    fmts = list(P.FORMATS)
-    print(f"{args.kind} seed {args.seed}: {m} by stage and format; bits/weight at step 2^-10")
-    print(f"{'stage':48} {'EG bits':>7} {'zeros':>6} " + " ".join(f"{f.split(',')[0][:11]:>11}" for f in fmts))
+    fmts = [pipeline.FLOAT32] + [s.key for s in pipeline.SPECS]
+    print(f"{args.kind} seed {args.seed}: {m} by stage and format (columns: {', '.join(fmts)}); "
+          f"bits/weight at step {pipeline.STEP:g}")
+    print(f"{'stage':48} {'EG bits':>7} {'zeros':>6} " + " ".join(f"{f[:11]:>11}" for f in fmts))
     for row in r["results"]:
         print(f"{row['stage'][:48]:48} {row['sizes']['exp_golomb']:7.2f} {row['sizes']['zero_fraction']:6.3f} "
               + " ".join(f"{row['formats'][f][m]:11.4f}" for f in fmts))

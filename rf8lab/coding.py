@@ -233,7 +233,7 @@ def bits_per_param(x, step: float | None = None, k: int = 0, fmt: str | None = N
     (its codes), or uint8 codes with fmt. Returns fixed (the bits of a fixed-length code for the
     symbols' range; 8 for 8-bit formats), exp_golomb (order k on frequency ranks, as BackSlash
     measures), exp_golomb_signed (order k, zig-zag), huffman and entropy, plus n and distinct."""
-    from .codec.api import Encoded
+    from .codec.encoded import Encoded
 
     fixed = None
     if isinstance(x, Encoded):

@@ -1,6 +1,6 @@
 """`rf8lab compare CHECKPOINT --formats ...`: every tensor rounded into every format, with its error.
 
-A format spec is "fmt[:rounding][:scale]", e.g. "rf8:log:none" (the paper's unscaled RF8),
+A format is a QuantSpec in its text form, e.g. "rf8:log:none" (the paper's unscaled RF8),
 "rf8:nearest:channel", "e4m3:tensor", "int8:channel", "mxfp8" (block 32). Per tensor: SQNR (dB),
 maximum relative error over the nonzero values, and the fraction flushed to zero.
 """
@@ -17,34 +17,11 @@ import pandas as pd
 
 from .checkpoints import load
 from .codec import api
+from .codec.spec import QuantSpec
 from .fit_report import layer_index, md_table, tensor_type
 
 DEFAULT = ("rf8:log:none", "rf8:nearest:tensor", "rf8:nearest:channel", "e4m3:nearest:tensor",
            "e5m2:nearest:tensor", "int8:nearest:tensor", "int8:nearest:channel", "mxfp8:nearest:block")
-_ROUNDINGS = ("nearest", "log", "stochastic")
-
-
-def parse(spec: str) -> dict:
-    """'fmt[:rounding][:scale]' -> quantize kwargs (scale 'none' means unscaled)."""
-    parts = spec.strip().split(":")
-    fmt = api.format_info(parts[0]).name  # validates the name
-    kw = {"fmt": fmt}
-    for p in parts[1:]:
-        if p in _ROUNDINGS:
-            kw["rounding"] = p
-        elif p in ("none", "tensor", "channel", "block"):
-            kw["scale"] = None if p == "none" else p
-        else:
-            raise ValueError(f"format spec {spec!r}: {p!r} is neither a rounding {_ROUNDINGS} nor a scale "
-                             "(none, tensor, channel, block)")
-    return kw
-
-
-def label(kw: dict) -> str:
-    s = kw.get("scale", "auto")
-    return f"{kw['fmt']} {kw.get('rounding', 'nearest')}, {'unscaled' if s is None else s}"
-
-
 def sqnr_db(x: np.ndarray, q: np.ndarray) -> float:
     """10 log10(sum x^2 / sum (x - q)^2): inf when q equals x, nan when x is all zeros."""
     x, q = np.asarray(x, np.float64), np.asarray(q, np.float64)
@@ -52,13 +29,10 @@ def sqnr_db(x: np.ndarray, q: np.ndarray) -> float:
     return float("inf") if err == 0 else float(10 * np.log10(sig / err)) if sig > 0 else float("nan")
 
 
-def errors(w: np.ndarray, kw: dict) -> dict:
+def errors(w: np.ndarray, spec: QuantSpec) -> dict:
     """SQNR in dB, max relative error (nonzero inputs) and fraction flushed to zero."""
     x = np.asarray(w, np.float32)
-    k = dict(kw)
-    if k.get("scale") == "channel" and x.ndim == 1:
-        k["scale"] = "tensor"
-    q = api.quantize(x, **k).astype(np.float64)
+    q = api.quantize(x, spec.for_shape(x.shape)).astype(np.float64)
     x64 = x.astype(np.float64)
     nz = x64 != 0
     rel = np.abs(q[nz] - x64[nz]) / np.abs(x64[nz])
@@ -67,16 +41,16 @@ def errors(w: np.ndarray, kw: dict) -> dict:
 
 
 def table(arrays: dict, specs) -> pd.DataFrame:
-    kws = [parse(s) for s in specs]
+    specs = [QuantSpec.parse(s) if isinstance(s, str) else s for s in specs]
     rows = []
     for name, a in arrays.items():
         if not (np.asarray(a).dtype.kind == "f" or str(np.asarray(a).dtype) == "bfloat16") or np.asarray(a).size < 2:
             continue
         row = {"tensor": name, "type": tensor_type(name), "layer": layer_index(name), "n": int(np.asarray(a).size)}
-        for kw in kws:
-            e = errors(a, kw)
-            row[f"{label(kw)} SQNR dB"] = e["sqnr_db"]
-            row[f"{label(kw)} max rel err"] = e["max_rel_err"]
+        for spec in specs:
+            e = errors(a, spec)
+            row[f"{spec.label} SQNR dB"] = e["sqnr_db"]
+            row[f"{spec.label} max rel err"] = e["max_rel_err"]
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -116,7 +90,7 @@ def main(args) -> int:
     specs = [s for s in args.formats.split(",") if s] if args.formats else list(DEFAULT)
     try:
         for s in specs:
-            parse(s)
+            QuantSpec.parse(s)
         path = write(args.checkpoint, args.out, specs, args.tensors)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

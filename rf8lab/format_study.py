@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .codec import api
-from .format_report import label, parse, sqnr_db, table
+from .codec.spec import QuantSpec
+from .format_report import sqnr_db, table
 from .gg import gg
 from .gg.limits import lloyd_max, quantize_lloyd, rd_sqnr_db
 
@@ -38,13 +39,12 @@ def synthetic(shapes, n: int, seed: int = 0, std: float = 0.02) -> list[dict]:
         x = (x * std / x.std()).astype(np.float32).reshape(1000, -1)
         x64 = x.astype(np.float64)
         row = {"shape": nu}
-        for s in SPECS:
-            kw = parse(s)
-            q = api.quantize(x, **kw).astype(np.float64)
+        for spec in map(QuantSpec.parse, SPECS):
+            q = api.quantize(x, spec).astype(np.float64)
             kept = (x64 != 0) & (q != 0)  # values flushed to zero are counted apart, not as error 1
-            row[f"{label(kw)} SQNR"] = sqnr_db(x64, q)
-            row[f"{label(kw)} max rel"] = float(np.max(np.abs(q[kept] - x64[kept]) / np.abs(x64[kept])))
-            row[f"{label(kw)} flushed"] = float(np.mean((q == 0) & (x64 != 0)))
+            row[f"{spec.label} SQNR"] = sqnr_db(x64, q)
+            row[f"{spec.label} max rel"] = float(np.max(np.abs(q[kept] - x64[kept]) / np.abs(x64[kept])))
+            row[f"{spec.label} flushed"] = float(np.mean((q == 0) & (x64 != 0)))
         t, y, sq = lloyd_max(nu)
         rms = float(np.sqrt(np.mean(x64 ** 2)))
         row["Lloyd-Max 256 (ideal for this GG) SQNR"] = sqnr_db(x64, quantize_lloyd(x64, t, y, rms))
@@ -66,14 +66,14 @@ def end_to_end(n_sentences: int, specs=E2E, progress=None) -> dict:
     nn_ref = np.argsort(-sim, axis=1)[:, :10]
     out = {"n_sentences": len(sentences), "formats": {}}
     for s in specs:
-        kw = parse(s)
-        e = m.embed(sentences, params=convert(m.params, kw))
+        spec = QuantSpec.parse(s)
+        e = m.embed(sentences, params=convert(m.params, spec))
         cos = np.sum(e * ref, axis=1)
         se = e @ e.T
         np.fill_diagonal(se, -np.inf)
         nn_q = np.argsort(-se, axis=1)[:, :10]
         agree = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(nn_ref, nn_q)])
-        out["formats"][label(kw)] = {"cos_mean": float(cos.mean()), "cos_min": float(cos.min()),
+        out["formats"][spec.label] = {"cos_mean": float(cos.mean()), "cos_min": float(cos.min()),
                                      "top10_agreement": float(agree)}
         if progress:
             progress(s)
@@ -86,10 +86,9 @@ def code_bits(arrays: dict, specs=E2E) -> dict:
 
     w = {k: v for k, v in arrays.items() if v.dtype.kind == "f"}
     out = {}
-    for s in specs:
-        kw = parse(s)
-        b = code_sizes(w, kw)
-        out[label(kw)] = {k: b[k] for k in ("fixed", "exp_golomb", "huffman", "entropy")}
+    for spec in map(QuantSpec.parse, specs):
+        b = code_sizes(w, spec)
+        out[spec.label] = {k: b[k] for k in ("fixed", "exp_golomb", "huffman", "entropy")}
     return out
 
 

@@ -15,16 +15,21 @@ import numpy as np
 
 from .checkpoints import CheckpointError, load, read_metadata, write_safetensors
 from .codec import api
+from .codec.encoded import Encoded
 from .codec.layout import make_layout
+from .codec.spec import QuantSpec, as_spec
+from .policies import ScaleRule
 
 KEY = "rf8lab_pack"
 VERSION = 1
 
 
-def pack(src, dst, fmt="rf8", rounding="nearest", scale="channel", overflow="saturate", block=None,
+def pack(src, dst, fmt="rf8", rounding=None, scale="channel", overflow=None, block=None,
          tensors: str | None = None, min_ndim: int = 2) -> dict:
     """Pack every floating tensor with at least `min_ndim` dimensions (and matching the globs in
-    `tensors`, comma-separated) of the checkpoint `src` into `dst`. Returns a summary."""
+    `tensors`, comma-separated) of the checkpoint `src` into `dst`. `fmt` is a format name, a spec string or
+    a QuantSpec; the other arguments, where given, replace its fields. Returns a summary."""
+    spec = as_spec(fmt, rounding, scale, overflow, block=block)
     arrays = load(src)
     globs = [g.strip() for g in tensors.split(",")] if tensors else None
     out, meta = {}, {}
@@ -33,15 +38,15 @@ def pack(src, dst, fmt="rf8", rounding="nearest", scale="channel", overflow="sat
         before += a.nbytes
         is_float = a.dtype.kind == "f" or a.dtype.name in ("bfloat16", "float8_e4m3fn", "float8_e5m2")
         if is_float and a.ndim >= min_ndim and (globs is None or any(fnmatch.fnmatchcase(name, g) for g in globs)):
-            enc = api.encode(a, fmt, rounding=rounding, scale=scale, overflow=overflow,
-                             block=block if scale == "block" else None)
+            enc = api.encode(a, spec)
             out[name] = enc.codes
             if enc.scale_exp is not None:
                 out[name + ".scale_exp"] = np.asarray(enc.scale_exp, np.int32).reshape(enc.layout.scale_shape)
             else:
                 out[name + ".scale"] = np.asarray(enc.scale, np.float64).reshape(enc.layout.scale_shape)
             lay = enc.layout
-            meta[name] = {"fmt": enc.fmt, "rounding": rounding, "overflow": overflow, "granularity": lay.granularity,
+            meta[name] = {"fmt": spec.fmt, "rounding": spec.rounding, "overflow": spec.overflow,
+                          "granularity": lay.granularity,
                           "axis": lay.axis, "block": lay.block, "dtype": str(a.dtype), "shape": list(a.shape)}
         else:
             out[name] = a
@@ -83,17 +88,17 @@ def unpack(src, dst=None, dtype: str | None = None) -> dict:
             raise CheckpointError(f"{src}: packed tensor {name!r} should be uint8 codes of shape {t['shape']}, "
                                   f"found {a.dtype} {list(a.shape)}")
         layout = make_layout(a.shape, t["granularity"], t["axis"], t["block"])
-        sname = name + (".scale" if t["fmt"] == "int8" else ".scale_exp")
+        spec = QuantSpec(t["fmt"], t["rounding"], t["granularity"], t["overflow"], t["axis"], t["block"])
+        absmax = spec.format.scale_rule == ScaleRule.ABSMAX
+        sname = name + (".scale" if absmax else ".scale_exp")
         if sname not in arrays:
             raise CheckpointError(f"{src}: packed tensor {name!r} has no {sname!r}")
         s = arrays[sname]
         if tuple(s.shape) != tuple(layout.scale_shape):
             raise CheckpointError(f"{src}: {sname!r} has shape {tuple(s.shape)}, the layout needs {layout.scale_shape}")
-        enc = api.Encoded(codes=a, scale_exp=None if t["fmt"] == "int8" else np.asarray(s, np.int32),
-                          scale=np.asarray(s, np.float64) if t["fmt"] == "int8"
-                          else np.ldexp(1.0, np.asarray(s, np.int64)),
-                          fmt=t["fmt"], layout=layout, dtype=np.dtype(np.float32), rounding=t["rounding"],
-                          overflow=t["overflow"])
+        enc = Encoded(codes=a, scale_exp=None if absmax else np.asarray(s, np.int32),
+                      scale=np.asarray(s, np.float64) if absmax else np.ldexp(1.0, np.asarray(s, np.int64)),
+                      spec=spec, layout=layout, dtype=np.dtype(np.float32))
         out[name] = api.decode(enc, np.dtype(dtype or t["dtype"]))
     if dst is not None:
         write_safetensors(dst, out)

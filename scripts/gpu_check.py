@@ -4,7 +4,7 @@
 
 Runs tests/test_torch_codec.py (every bf16/fp16 pattern in every mode, 2^22 float32 per mode; on
 CPU and, when CUDA is available, on CUDA) and times, on the device: RF8 encode and decode (GB/s of
-float32 input / output) against torch's float8 casts, and an RF8Linear forward against nn.Linear.
+float32 input / output) against torch's float8 casts, and an QuantLinear forward against nn.Linear.
 Writes the table as markdown. Meant to finish in under 5 minutes on one GPU.
 """
 from __future__ import annotations
@@ -81,13 +81,13 @@ def main(argv=None) -> int:
               "| operation | ms | GB/s |", "|---|---|---|"]
     lines += [f"| {n} | {t * 1e3:.2f} | {gb / t:.1f} |" for n, t in rows]
     lin = nn.Linear(4096, 4096, device=dev)
-    packed = rt.RF8Linear.from_linear(lin, "rf8")
+    packed = rt.QuantLinear.from_linear(lin, "rf8")
     xb = torch.randn(64, 4096, device=dev)
     t_lin = timed(lambda: lin(xb), dev)
     t_rf8 = timed(lambda: packed(xb), dev)
     lines += ["", "## Linear layer, 4096 x 4096, batch 64", "", "| layer | ms | weight bytes |", "|---|---|---|",
               f"| nn.Linear (float32) | {t_lin * 1e3:.3f} | {lin.weight.numel() * 4:,} |",
-              f"| RF8Linear (decode each call, then the same matmul) | {t_rf8 * 1e3:.3f} | "
+              f"| QuantLinear (decode each call, then the same matmul) | {t_rf8 * 1e3:.3f} | "
               f"{packed.codes.numel():,} + scales |"]
     Path(a.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -121,18 +121,22 @@ def test_pipeline_end_to_end(tmp_path, capsys):
     from rf8lab.nn import pipeline as P
 
     assert cli(["pipeline", "vit", "--steps", "20", "--lams", "30", "-o", str(tmp_path)]) == 0
-    assert "rf8 log" in capsys.readouterr().out
+    assert "rf8:log:none" in capsys.readouterr().out
     r = json.loads((tmp_path / "pipeline.json").read_text())
-    stages = [row["stage"] for row in r["results"]]
-    assert [s.split(":")[0] for s in stages] == ["a", "b", "c", "d0", "d", "e0", "e"]
+    assert [row["tag"] for row in r["results"]] == ["a", "b", "c", "d0", "d", "e0", "e"]
+    assert [row["lam"] for row in r["results"]] == [None, None, 30, 30, 30, None, None]
+    assert [(row["source"], row["finetuned"]) for row in r["results"][3:]] == [("c", False), ("c", True),
+                                                                               ("b", False), ("b", True)]
     row = r["results"][2]
-    assert set(row["formats"]) == set(P.FORMATS) and 0 <= row["formats"]["float32"]["val_acc"] <= 1
+    assert set(row["formats"]) == {P.FLOAT32, *(s.key for s in P.SPECS)}
+    assert 0 <= row["formats"]["float32"]["val_acc"] <= 1
     assert (row["sizes"]["entropy"] <= row["sizes"]["huffman"]
-            and row["formats"]["rf8 log, unscaled"]["code_bits"]["fixed"] == 8)
-    assert len(r["nu"]["c: GG + BackSlash lambda=30"]) == int(0.6 * 20)
-    assert [p["fraction"] for p in r["pruning"]["c: GG + BackSlash lambda=30"]][-1] == 0.9 and len(r["pruning"]) == 3
+            and row["formats"]["rf8:log:none"]["code_bits"]["fixed"] == 8)
+    assert r["nu"][0]["lam"] == 30 and len(r["nu"][0]["history"]) == int(0.6 * 20)
+    assert [p["tag"] for p in r["pruning"]] == ["a", "b", "c"] and r["pruning"][2]["curve"][-1]["fraction"] == 0.9
+    assert r["settings"]["backslash_frac"] == 0.6 and r["settings"]["specs"][0] == "rf8:log:none"
     p = {"w.weight": np.random.default_rng(0).normal(0, 0.05, (8, 64)).astype(np.float32),
          "w.bias": np.ones(8, np.float32)}
-    q = P.convert(p, P.FORMATS["rf8 log, unscaled"])
+    q = P.convert(p, rl.QuantSpec.parse("rf8:log:none"))
     assert ((q["w.weight"] == rl.quantize(p["w.weight"], "rf8", rounding="log", scale=None)).all()
             and q["w.bias"] is p["w.bias"])

@@ -53,7 +53,7 @@ def test_packed_linear_equals_fake_quant_and_round_trips(fmt):
     y.sum().backward()  # trains through the fake quantizer
     assert qat[0].weight.grad is not None
     packed = rt.convert(copy.deepcopy(qat))
-    assert isinstance(packed[0], rt.RF8Linear) and packed[0].codes.dtype == torch.uint8
+    assert isinstance(packed[0], rt.QuantLinear) and packed[0].codes.dtype == torch.uint8
     assert torch.equal(packed(x), y.detach())
     sd = packed.state_dict()
     other = rt.convert(copy.deepcopy(qat))

@@ -1,15 +1,15 @@
-"""Public codec API: argument checking, backend choice, and the Encoded container."""
+"""Public codec API: arguments checked once (a QuantSpec and a Layout), backend choice."""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import ml_dtypes
 import numpy as np
 
 from ..formats import Format, format_names, get_format
-from ..policies import Overflow, Rounding, ScaleRule
+from ..policies import Rounding, ScaleRule
 from . import numba_backend, reference, vectorized
+from .encoded import Encoded
 from .layout import Layout, make_layout
+from .spec import QuantSpec, as_spec
 
 _ML_FLOATS = tuple(
     np.dtype(getattr(ml_dtypes, n)) for n in (
@@ -19,41 +19,6 @@ _ML_FLOATS = tuple(
 _OUT_DTYPES = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16), np.dtype(np.float32), np.dtype(np.float64))
 _ACCEPTED = "float16, bfloat16, float8 (ml_dtypes), float32, float64 or integer arrays"
 BACKENDS = ("auto", "numba", "vectorized", "reference")
-
-
-@dataclass(frozen=True, eq=False)
-class Encoded:
-    """Codes plus what decoding needs.
-
-    codes      uint8 array, the input's shape
-    scale_exp  int32 array of shape `layout.scale_shape` (X per group; value = code value * 2^X),
-               or None for int8, whose scale is not a power of two
-    scale      float64 multiplier per group (2^X, or int8's absmax/127)
-    fmt        format name; layout: which elements share a scale; dtype: what quantize returns
-    """
-    codes: np.ndarray
-    scale_exp: np.ndarray | None
-    scale: np.ndarray
-    fmt: str
-    layout: Layout
-    dtype: np.dtype
-    rounding: str = "nearest"
-    overflow: str = "saturate"
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.codes.shape
-
-    @property
-    def nbytes(self) -> int:
-        """Storage: one byte per code plus one byte per E8M0-sized scale (4 for int8's float32-sized scale)."""
-        per_scale = 1 if self.scale_exp is not None else 4
-        return self.codes.size + per_scale * self.scale.size if self.layout.granularity else self.codes.size
-
-    def __repr__(self) -> str:
-        return (f"Encoded(fmt={self.fmt!r}, shape={self.shape}, scale={self.layout.granularity!r}, "
-                f"scale_shape={self.layout.scale_shape}, rounding={str(self.rounding)!r}, "
-                f"overflow={str(self.overflow)!r})")
 
 
 # ---- argument checking -------------------------------------------------------------------------
@@ -68,12 +33,6 @@ def as_input(x) -> np.ndarray:
     if any(dt == m for m in _ML_FLOATS):
         return a
     raise TypeError(f"rf8lab cannot quantize an array of dtype {dt}; it accepts {_ACCEPTED}")
-
-
-def _check_choice(what: str, value, allowed, fmt: Format):
-    if value not in allowed:
-        raise ValueError(f"{what}={value!r} is not available for {fmt.name}; "
-                         f"choose one of {', '.join(repr(a if a is None else str(a)) for a in allowed)}")
 
 
 def _out_dtype(dtype, in_dtype: np.dtype) -> np.dtype:
@@ -111,44 +70,40 @@ def _backend(backend: str):
 
 
 # ---- public functions --------------------------------------------------------------------------
-def encode(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="saturate", axis=None,
-           block=None, rng=None, random_bits=None, backend="auto") -> Encoded:
+def encode(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None, rng=None,
+           random_bits=None, backend="auto") -> Encoded:
     """Encode x into 8-bit codes of `fmt` with shared scales.
 
-    rounding  "nearest" (ties to even rank), "stochastic", or "log" (RF8 only: the paper's rule)
-    scale     "auto" (the format's default: "tensor", or "block" for mxfp8), None (X = 0),
+    fmt       a format name ("rf8", "e4m3", ... rf8lab.format_names()), a spec string ("rf8:log:none", see
+              rf8lab.QuantSpec) or a QuantSpec; the arguments below, where given, replace its fields
+    rounding  "nearest" (ties to even rank; the default), "stochastic", or "log" (RF8 only: the paper's rule)
+    scale     "auto" (the spec's, or the format's default: "tensor", or "block" for mxfp8), None (X = 0),
               "tensor", "channel" (along `axis`, default 0) or "block" (`block` elements, default 32,
               along `axis`, default last)
-    overflow  "saturate" (clamp to +-max), "nan", or "inf" (e5m2 only)
+    overflow  "saturate" (clamp to +-max; the default), "nan", or "inf" (e5m2 only)
     rng / random_bits  the randomness of stochastic rounding: an int seed or Generator, or one uint32
               per element (up iff bits / 2^32 < the fractional position between the neighbours)
     """
-    x, f, layout, rounding, overflow, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
-    return _encode(x, f, layout, rounding, overflow, bits, _backend(backend))
+    x, spec, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
+    return _encode(x, spec, f, layout, bits, _backend(backend))
 
 
-def resolve(fmt, rounding, scale, overflow, shape, axis=None, block=None):
-    """(Format, Layout, Rounding, Overflow) that these arguments ask for, or ValueError saying what is
-    available: the one place where the policies are checked and named (shared by rf8lab.torch)."""
-    f = get_format(fmt)
-    if scale == "auto":
-        scale = f.default_scale
-    _check_choice("rounding", rounding, f.roundings, f)
-    _check_choice("overflow", overflow, f.overflows, f)
-    _check_choice("scale", scale, f.scales, f)
-    return f, make_layout(tuple(shape), scale, axis, block), Rounding(rounding), Overflow(overflow)
+def resolve(spec: QuantSpec, shape) -> tuple[Format, Layout]:
+    """The Format the codec runs and the Layout of its scales for a checked spec on an array of this shape
+    (shared by rf8lab.torch)."""
+    return spec.format, make_layout(tuple(shape), spec.scale, spec.axis, spec.block)
 
 
 def _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits):
-    """Check every argument of encode/quantize; (x, Format, Layout, Rounding, Overflow, random bits or None)."""
-    get_format(fmt)  # an unknown format is reported before an unreadable input
+    """Check every argument of encode/quantize; (x, QuantSpec, Format, Layout, random bits or None)."""
+    spec = as_spec(fmt, rounding, scale, overflow, axis, block)  # a bad spec is reported before a bad input
     x = as_input(x)
-    f, layout, rounding, overflow = resolve(fmt, rounding, scale, overflow, x.shape, axis, block)
+    f, layout = resolve(spec, x.shape)
     if f.nan_codes is None and x.dtype.kind in "fV" and _has_nan(x):
         raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
                          "remove or replace the NaNs (e.g. np.nan_to_num) first")
-    bits = _random_bits(rng, random_bits, x.shape) if rounding == Rounding.STOCHASTIC else None
-    return x, f, layout, rounding, overflow, bits
+    bits = _random_bits(rng, random_bits, x.shape) if spec.rounding == Rounding.STOCHASTIC else None
+    return x, spec, f, layout, bits
 
 
 def _has_nan(x: np.ndarray) -> bool:
@@ -156,11 +111,10 @@ def _has_nan(x: np.ndarray) -> bool:
         return bool(np.isnan(x.astype(np.float32)).any())
 
 
-def _encode(x, f: Format, layout: Layout, rounding, overflow, bits, backend) -> Encoded:
-    codes, scale_exp, mult = backend.encode(x, f, layout, rounding, overflow, bits)
+def _encode(x, spec: QuantSpec, f: Format, layout: Layout, bits, backend) -> Encoded:
+    codes, scale_exp, mult = backend.encode(x, f, layout, spec.rounding, spec.overflow, bits)
     return Encoded(codes=codes, scale_exp=None if f.scale_rule == ScaleRule.ABSMAX else scale_exp, scale=mult,
-                   fmt=f.name, layout=layout, dtype=_out_dtype(None, x.dtype),
-                   rounding=rounding, overflow=overflow)
+                   spec=spec, layout=layout, dtype=_out_dtype(None, x.dtype))
 
 
 def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
@@ -173,10 +127,10 @@ def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
         if fmt is None or codes.dtype != np.uint8:
             raise TypeError("decode takes an rf8lab.Encoded, or a uint8 array of codes with fmt=...; "
                             f"got {type(enc).__name__}" + (f" of dtype {codes.dtype}" if fmt else " without fmt"))
-        f = get_format(fmt)
-        enc = Encoded(codes=codes, scale_exp=None if f.scale_rule == ScaleRule.ABSMAX else np.zeros((), np.int32),
-                      scale=np.ones(()), fmt=f.name, layout=make_layout(codes.shape, None),
-                      dtype=np.dtype(np.float32))
+        spec = as_spec(fmt, scale=None)
+        enc = Encoded(codes=codes, scale_exp=None if spec.format.scale_rule == ScaleRule.ABSMAX
+                      else np.zeros((), np.int32), scale=np.ones(()), spec=spec,
+                      layout=make_layout(codes.shape, None), dtype=np.dtype(np.float32))
     elif fmt is not None and get_format(fmt).name != enc.fmt:
         raise ValueError(f"fmt={fmt!r} does not match the Encoded's format {enc.fmt!r}")
     f = get_format(enc.fmt)
@@ -185,18 +139,18 @@ def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
     return _backend(backend).decode(enc.codes, f, enc.layout, scale_exp, enc.scale, out)
 
 
-def quantize(x, fmt="rf8", *, rounding="nearest", scale="auto", overflow="saturate", axis=None,
-             block=None, rng=None, random_bits=None, dtype=None, backend="auto") -> np.ndarray:
-    """x rounded onto the grid of `fmt` (same shape). Returns float64 for float64 and integer
-    input, float32 otherwise, or `dtype`. Equal to decode(encode(x, ...), dtype)."""
-    x, f, layout, rounding, overflow, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
+def quantize(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None, rng=None,
+             random_bits=None, dtype=None, backend="auto") -> np.ndarray:
+    """x rounded onto the grid of `fmt` (same shape; arguments as encode). Returns float64 for float64
+    and integer input, float32 otherwise, or `dtype`. Equal to decode(encode(x, ...), dtype)."""
+    x, spec, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
     out = _out_dtype(dtype, x.dtype)
     be = _backend(backend)
     if be is numba_backend:  # one pass straight to values where the kernels allow it
-        fused = numba_backend.quantize_fused(x, f, layout, rounding, overflow, out)
+        fused = numba_backend.quantize_fused(x, f, layout, spec.rounding, spec.overflow, out)
         if fused is not None:
             return fused
-    return decode(_encode(x, f, layout, rounding, overflow, bits, be), out, backend=backend)
+    return decode(_encode(x, spec, f, layout, bits, be), out, backend=backend)
 
 
 def value_table(fmt="rf8") -> np.ndarray:
@@ -209,4 +163,4 @@ def format_info(fmt="rf8") -> Format:
     return get_format(fmt)
 
 
-__all__ = ["Encoded", "encode", "decode", "quantize", "value_table", "format_names", "format_info"]
+__all__ = ["Encoded", "QuantSpec", "encode", "decode", "quantize", "value_table", "format_names", "format_info"]

@@ -20,7 +20,8 @@ import numba as nb
 import numpy as np
 from scipy import optimize, special
 
-from ..codec.api import Encoded, as_input, decode
+from ..codec.api import as_input, decode
+from ..codec.encoded import Encoded
 from .dist import GG
 
 NU_MIN, NU_MAX = 0.02, 50.0

@@ -12,39 +12,38 @@ from __future__ import annotations
 import numpy as np
 
 from ..codec import api
+from ..codec.spec import QuantSpec
 from ..coding import bits_per_param
 from . import model as M
 from .backslash import BackSlash
 from .deepshape import deepshape, prune, sparsity
 from .train import TrainConfig, evaluate, load_data, train
 
-# name: rf8lab.quantize arguments (None: keep float32)
-FORMATS = {
-    "float32": None,
-    "rf8 log, unscaled": dict(fmt="rf8", rounding="log", scale=None),
-    "rf8 nearest, per tensor": dict(fmt="rf8", scale="tensor"),
-    "e4m3, per tensor": dict(fmt="e4m3", scale="tensor"),
-    "e5m2, per tensor": dict(fmt="e5m2", scale="tensor"),
-    "int8, per channel": dict(fmt="int8", scale="channel"),
-    "mxfp8 (e4m3, block 32)": dict(fmt="mxfp8", scale="block"),
-}
+# every model is evaluated in float32 (FLOAT32) and converted to each of these
+SPECS = tuple(QuantSpec.parse(s) for s in ("rf8:log:none", "rf8:nearest:tensor", "e4m3:nearest:tensor",
+                                           "e5m2:nearest:tensor", "int8:nearest:channel", "mxfp8:nearest:block"))
+FLOAT32 = "float32"
+DEEPSHAPE = {"step": 2.0 ** -13, "core_frac": 1e-4, "a": 0.8, "b": 0.6}  # target GG(mu, a nu, b alpha)
+BACKSLASH_EPS = 1e-3  # BackSlash's soft clip
+FINETUNE_LR = 1 / 3  # fine-tuning after DeepShape runs at this fraction of the learning rate
 STEP = 2.0 ** -10  # the uniform grid on which float weights are entropy coded (BackSlash's q = round(2^s w))
 
 
-def convert(params: dict, spec: dict | None) -> dict:
-    """A copy of params with every 2-D weight rounded onto an 8-bit format (spec: quantize kwargs)."""
+def convert(params: dict, spec: QuantSpec | None) -> dict:
+    """A copy of params with every 2-D weight rounded onto an 8-bit format (None: unchanged)."""
     out = dict(params)
     if spec is None:
         return out
     for k in M.weight_names(params):
-        out[k] = api.quantize(params[k], **_fit(spec, params[k])).astype(params[k].dtype)
+        out[k] = api.quantize(params[k], _fit(spec, params[k])).astype(params[k].dtype)
     return out
 
 
-def _fit(spec: dict, w: np.ndarray) -> dict:
-    """Block scales need rows that are a multiple of 32; otherwise one block per row."""
-    if spec.get("scale") == "block" and w.shape[-1] % 32:
-        return {**spec, "block": w.shape[-1]}
+def _fit(spec: QuantSpec, w: np.ndarray) -> QuantSpec:
+    """Block scales here take whole rows into blocks: a row that is not a multiple of the block is one block."""
+    block = spec.block or spec.format.default_block
+    if spec.scale == "block" and w.shape[-1] % block:
+        return spec.replace(block=w.shape[-1])
     return spec
 
 
@@ -57,11 +56,11 @@ def sizes(params: dict, step: float = STEP) -> dict:
     return b
 
 
-def code_sizes(params: dict, spec: dict) -> dict:
+def code_sizes(params: dict, spec: QuantSpec) -> dict:
     """Bits per weight of the format's own codes (8 fixed) after entropy coding them."""
-    codes = np.concatenate([api.encode(params[k], **_fit(spec, params[k])).codes.ravel()
+    codes = np.concatenate([api.encode(params[k], _fit(spec, params[k])).codes.ravel()
                             for k in M.weight_names(params)])
-    return bits_per_param(codes, fmt=spec["fmt"])
+    return bits_per_param(codes, fmt=spec.fmt)
 
 
 def setup(kind: str, steps: int | None = None, text: str | None = None):
@@ -89,40 +88,58 @@ def run(kind: str, seed: int = 0, lams=(1.0, 3.0, 10.0), deepshape_lam=None, bac
     fine-tuned for `finetune_frac` of the steps at a third of the learning rate."""
     cfg, tcd, data = setup(kind, steps, text)
     base = dict(tcd, seed=seed)
-    models, nu_hist = {}, {}
-    models["a: baseline init (normal 0.02)"] = train(cfg, TrainConfig(**base, init="normal"), data,
-                                                     progress=progress).params
+    stages, models, nu = [], {}, []
+
+    def add(params, tag, label, lam=None, source=None, finetuned=False):
+        stages.append({"stage": f"{tag}: {label}", "tag": tag, "lam": lam, "source": source,
+                       "deepshape": source is not None, "finetuned": finetuned})
+        models[len(stages) - 1] = params
+        return len(stages) - 1
+
+    a = add(train(cfg, TrainConfig(**base, init="normal"), data, progress=progress).params,
+            "a", "baseline init (normal 0.02)")
     gg_init = dict(init="gg", init_kw={"shape": gg_shape, "xi": 2.0, "fan": "in"})
-    models[f"b: GG init (nu={gg_shape:g})"] = train(cfg, TrainConfig(**base, **gg_init), data, progress=progress).params
+    b = add(train(cfg, TrainConfig(**base, **gg_init), data, progress=progress).params,
+            "b", f"GG init (nu={gg_shape:g})")
     until = int(backslash_frac * base["steps"])
+    by_lam = {}
     for lam in lams:
-        bs = BackSlash(lam=lam, form="loss", until=until)
+        bs = BackSlash(lam=lam, form="loss", until=until, eps=BACKSLASH_EPS)
         r = train(cfg, TrainConfig(**base, **gg_init), data, progress=progress, on_grads=bs.on_grads)
-        name = f"c: GG + BackSlash lambda={lam:g}"
-        models[name] = r.params
-        nu_hist[name] = [(h["step"], h["nu"]) for h in bs.history]
+        by_lam[lam] = add(r.params, "c", f"GG + BackSlash lambda={lam:g}", lam=lam)
+        nu.append({"lam": lam, "history": [(h["step"], h["nu"]) for h in bs.history]})
     lam_ds = lams[len(lams) // 2] if deepshape_lam is None else deepshape_lam
-    ft = TrainConfig(**{**base, "steps": max(1, int(finetune_frac * base["steps"])), "warmup": 1, "lr": base["lr"] / 3})
+    ft = TrainConfig(**{**base, "steps": max(1, int(finetune_frac * base["steps"])), "warmup": 1,
+                        "lr": base["lr"] * FINETUNE_LR})
     ds_info = {}
-    for tag, src_name in (("d", f"c: GG + BackSlash lambda={lam_ds:g}"), ("e", f"b: GG init (nu={gg_shape:g})")):
-        shaped, ds_info[tag] = deepshape(models[src_name], step=2.0 ** -13, core_frac=1e-4)
-        models[f"{tag}0: {src_name[3:]} + DeepShape, before fine-tuning"] = shaped
-        models[f"{tag}: {src_name[3:]} + DeepShape + fine-tune"] = train(cfg, ft, data, progress=progress,
-                                                                          start=shaped).params
+    for tag, src in (("d", by_lam[lam_ds]), ("e", b)):
+        shaped, ds_info[tag] = deepshape(models[src], **DEEPSHAPE)
+        name, lam = stages[src]["stage"][3:], stages[src]["lam"]
+        add(shaped, f"{tag}0", f"{name} + DeepShape, before fine-tuning", lam, stages[src]["tag"])
+        add(train(cfg, ft, data, progress=progress, start=shaped).params, tag, f"{name} + DeepShape + fine-tune", lam,
+            stages[src]["tag"], finetuned=True)
     ev_tc = TrainConfig(**base)
     results = []
-    for stage, params in models.items():
-        row = {"stage": stage, "sizes": sizes(params), "sparsity": sparsity(params), "formats": {}}
-        for fname, spec in FORMATS.items():
-            q = convert(params, spec)
-            row["formats"][fname] = _metric(evaluate(q, cfg, data, ev_tc))
-            if spec is not None and spec["fmt"] == "rf8":
-                row["formats"][fname]["code_bits"] = code_sizes(params, spec)
+    for i, stage in enumerate(stages):
+        params = models[i]
+        row = {**stage, "sizes": sizes(params), "sparsity": sparsity(params),
+               "formats": {FLOAT32: _metric(evaluate(params, cfg, data, ev_tc))}}
+        for spec in SPECS:
+            row["formats"][spec.key] = _metric(evaluate(convert(params, spec), cfg, data, ev_tc))
+            if spec.fmt == "rf8":
+                row["formats"][spec.key]["code_bits"] = code_sizes(params, spec)
         results.append(row)
-    pruning = {}
-    for stage in (next(k for k in models if k.startswith("a:")), next(k for k in models if k.startswith("b:")),
-                  f"c: GG + BackSlash lambda={lams[0]:g}", f"c: GG + BackSlash lambda={lams[-1]:g}"):
-        pruning[stage] = [{"fraction": f, **_metric(evaluate(prune(models[stage], f), cfg, data, ev_tc))}
-                          for f in prune_fracs]
+    pruning = [{**stages[i], "curve": [{"fraction": f, **_metric(evaluate(prune(models[i], f), cfg, data, ev_tc))}
+                                       for f in prune_fracs]}
+               for i in dict.fromkeys((a, b, by_lam[lams[0]], by_lam[lams[-1]]))]  # in order, once each
     return {"kind": kind, "seed": seed, "model": cfg.to_dict(), "train": base, "lams": list(lams),
-            "deepshape_lam": lam_ds, "deepshape": ds_info, "results": results, "pruning": pruning, "nu": nu_hist}
+            "deepshape_lam": lam_ds, "deepshape": ds_info,
+            "settings": settings(backslash_frac, finetune_frac, gg_shape),
+            "results": results, "pruning": pruning, "nu": nu}
+
+
+def settings(backslash_frac, finetune_frac, gg_shape) -> dict:
+    """What a page says about how the stages were made, as numbers (rendered from the JSON)."""
+    return {"backslash_frac": backslash_frac, "finetune_frac": finetune_frac, "finetune_lr_factor": FINETUNE_LR,
+            "gg_shape": gg_shape, "gg_xi": 2.0, "deepshape": DEEPSHAPE, "backslash_eps": BACKSLASH_EPS,
+            "code_step": STEP, "specs": [s.key for s in SPECS]}

@@ -6,32 +6,17 @@ float16, bfloat16 and float32); nothing depends on the device, so the same code 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from ..codec import vectorized
 from ..codec.api import resolve
+from ..codec.encoded import Encoded
 from ..codec.layout import Layout
-from ..formats import get_format
+from ..codec.spec import as_spec
 from ..policies import Rounding, ScaleRule
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-
-
-@dataclass
-class Encoded:
-    """uint8 codes, the scale exponent of each group (None for int8) and the exact multiplier,
-    mirroring rf8lab.Encoded."""
-    codes: torch.Tensor
-    scale_exp: torch.Tensor | None
-    scale: torch.Tensor
-    fmt: str
-    layout: Layout
-    dtype: torch.dtype
-    rounding: str = "nearest"
-    overflow: str = "saturate"
 
 
 _GROUP_IDS: dict = {}  # (layout, device) -> each element's group, on that device
@@ -55,11 +40,12 @@ def _check(x, fmt, rounding, scale, overflow, axis, block, random_bits):
         raise TypeError(f"rf8lab.torch takes a torch.Tensor, got {type(x).__name__}; use rf8lab for numpy arrays")
     if x.dtype not in _FLOATS:
         raise TypeError(f"dtype {x.dtype} is not supported; use float16, bfloat16, float32 or float64")
-    f, layout, rounding, overflow = resolve(fmt, rounding, scale, overflow, x.shape, axis, block)
+    spec = as_spec(fmt, rounding, scale, overflow, axis, block)
+    f, layout = resolve(spec, x.shape)
     if f.nan_codes is None and torch.isnan(x).any():
         raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
                          "remove or replace the NaNs (e.g. torch.nan_to_num) first")
-    if rounding == Rounding.STOCHASTIC:
+    if spec.rounding == Rounding.STOCHASTIC:
         if random_bits is None:
             random_bits = torch.randint(0, 2 ** 32, tuple(x.shape), dtype=torch.int64, device=x.device)
         elif not torch.is_tensor(random_bits) or tuple(random_bits.shape) != tuple(x.shape) or \
@@ -67,21 +53,22 @@ def _check(x, fmt, rounding, scale, overflow, axis, block, random_bits):
             raise ValueError(f"random_bits must be an integer tensor of shape {tuple(x.shape)} with values in "
                              "[0, 2^32) (int64, or uint32)")
         random_bits = random_bits.to(torch.int64) & 0xFFFFFFFF
-    return f, layout, rounding, overflow, random_bits
+    return spec, f, layout, random_bits
 
 
-def encode(x: torch.Tensor, fmt: str = "rf8", *, rounding="nearest", scale="auto", overflow="saturate", axis=None,
-           block=None, random_bits=None) -> Encoded:
-    """Codes of x in `fmt` (as rf8lab.encode; stochastic rounding draws from torch's generator
-    unless random_bits, an integer tensor of x's shape with values in [0, 2^32), is given)."""
-    f, layout, rounding, overflow, rbits = _check(x, fmt, rounding, scale, overflow, axis, block, random_bits)
+def encode(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None,
+           random_bits=None) -> Encoded:
+    """Codes of x in `fmt` (as rf8lab.encode, with torch tensors in the Encoded; stochastic rounding draws
+    from torch's generator unless random_bits, an integer tensor of x's shape with values in [0, 2^32), is
+    given)."""
+    spec, f, layout, rbits = _check(x, fmt, rounding, scale, overflow, axis, block, random_bits)
     flat = x.detach().reshape(-1).to(torch.float64)
     rb = None if rbits is None else rbits.reshape(-1)
-    codes, X, mult = vectorized.encode_flat(flat, f, layout, rounding, overflow, rb, _group_index(layout, x.device))
+    codes, X, mult = vectorized.encode_flat(flat, f, layout, spec.rounding, spec.overflow, rb,
+                                            _group_index(layout, x.device))
     shape = layout.scale_shape
     scale_exp = None if f.scale_rule == ScaleRule.ABSMAX else X.to(torch.int32).reshape(shape)
-    return Encoded(codes.reshape(x.shape), scale_exp,
-                   mult.reshape(shape), f.name, layout, x.dtype, rounding, overflow)
+    return Encoded(codes.reshape(x.shape), scale_exp, mult.reshape(shape), spec, layout, x.dtype)
 
 
 def _out_dtype(dtype, in_dtype):
@@ -93,7 +80,7 @@ def _out_dtype(dtype, in_dtype):
 def decode(enc: Encoded, dtype=torch.float32) -> torch.Tensor:
     """Values of the codes times their scales, rounded once to dtype (default float32, as
     rf8lab.decode)."""
-    f = get_format(enc.fmt)
+    f = enc.spec.format
     codes = enc.codes.reshape(-1)
     X = (torch.zeros_like(enc.scale, dtype=torch.int64) if enc.scale_exp is None else enc.scale_exp).reshape(-1)
     out = vectorized.decode_flat(codes, f, X.to(torch.int64), enc.scale.reshape(-1).to(torch.float64),
@@ -101,8 +88,8 @@ def decode(enc: Encoded, dtype=torch.float32) -> torch.Tensor:
     return out.reshape(enc.codes.shape)
 
 
-def quantize(x: torch.Tensor, fmt: str = "rf8", *, rounding="nearest", scale="auto", overflow="saturate", axis=None,
-             block=None, random_bits=None, dtype=None) -> torch.Tensor:
+def quantize(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None,
+             random_bits=None, dtype=None) -> torch.Tensor:
     """x rounded onto fmt's grid: decode(encode(x, ...)) in float64 for float64 input, float32
     otherwise, or dtype (as rf8lab.quantize)."""
     return decode(encode(x, fmt, rounding=rounding, scale=scale, overflow=overflow, axis=axis, block=block,

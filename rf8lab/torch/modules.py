@@ -3,9 +3,12 @@
 - `fake_quant(x, fmt, ...)`: x rounded onto the format (forward), gradient passed straight through.
 - `FakeQuantLinear`: nn.Linear whose weight (and optionally input) is fake-quantized; `prepare_qat`
   swaps every nn.Linear of a model for one, sharing the parameters.
-- `RF8Linear`: stores uint8 codes and scale exponents (or int8's float scales) as buffers and decodes
-  them on the fly; its output equals FakeQuantLinear's with the same settings exactly. `convert`
-  swaps every nn.Linear for one. Despite the name it holds any rf8lab format.
+- `QuantLinear`: stores uint8 codes and scale exponents (or int8's float scales) as buffers and decodes
+  them on the fly, in any rf8lab format; its output equals FakeQuantLinear's with the same spec exactly.
+  `convert` swaps every nn.Linear for one.
+
+A layer's quantizer is one QuantSpec (`layer.spec`); weights default to per-channel scales where the
+format has them (mxfp8: its 32-element blocks).
 """
 from __future__ import annotations
 
@@ -13,28 +16,38 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..codec.layout import make_layout
-from .codec import Encoded, decode, encode, quantize
+from ..codec.encoded import Encoded
+from ..codec.spec import QuantSpec, as_spec
+from .codec import decode, encode, quantize
+
+
+def weight_spec(fmt="rf8", **quant) -> QuantSpec:
+    """The spec for a weight matrix: as given, with per-output-channel scales when `fmt` is a bare format
+    name, no scale is given and the format has channel scales."""
+    if isinstance(fmt, str) and ":" not in fmt and "scale" not in quant and "channel" in as_spec(fmt).format.scales:
+        quant["scale"] = "channel"
+    return as_spec(fmt, **quant)
 
 
 class _FakeQuant(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, kw):
-        return quantize(x, **kw).to(x.dtype)
+    def forward(ctx, x, spec):
+        return quantize(x, spec).to(x.dtype)
 
     @staticmethod
     def backward(ctx, g):
         return g, None  # straight-through estimator
 
 
-def fake_quant(x: torch.Tensor, fmt: str = "rf8", **kw) -> torch.Tensor:
-    """x on fmt's grid in the forward pass, identity in the backward pass (straight through)."""
-    return _FakeQuant.apply(x, {"fmt": fmt, **kw})
+def fake_quant(x: torch.Tensor, fmt="rf8", **kw) -> torch.Tensor:
+    """x on fmt's grid in the forward pass (fmt and kw as rf8lab.torch.quantize), identity in the backward
+    pass (straight through)."""
+    return _FakeQuant.apply(x, as_spec(fmt, **kw))
 
 
 class FakeQuantLinear(nn.Linear):
-    """nn.Linear with its weight fake-quantized (scale per output channel by default) and, with
-    activations=True, its input too (per tensor)."""
+    """nn.Linear with its weight fake-quantized (`weight_spec(fmt, **quant)`: per output channel by default)
+    and, with activations=True, its input too (the format's default scale: per tensor, mxfp8 per block)."""
 
     def __init__(self, in_features, out_features, bias=True, fmt="rf8", activations=False, device=None,
                  dtype=None, **quant):
@@ -42,8 +55,8 @@ class FakeQuantLinear(nn.Linear):
         self._configure(fmt, activations, quant)
 
     def _configure(self, fmt, activations, quant):
-        self.fmt, self.activations = fmt, activations
-        self.quant = {"scale": "channel", **quant}
+        self.spec, self.activations = weight_spec(fmt, **quant), activations
+        self.activation_spec = QuantSpec(self.spec.fmt)
 
     @classmethod
     def from_linear(cls, lin: nn.Linear, fmt="rf8", activations=False, **quant) -> "FakeQuantLinear":
@@ -56,18 +69,21 @@ class FakeQuantLinear(nn.Linear):
 
     def forward(self, x):
         if self.activations:
-            x = fake_quant(x, self.fmt, scale="tensor" if self.fmt != "mxfp8" else "block")
-        return F.linear(x, fake_quant(self.weight, self.fmt, **self.quant), self.bias)
+            x = fake_quant(x, self.activation_spec)
+        return F.linear(x, fake_quant(self.weight, self.spec), self.bias)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", spec={self.spec.key!r}, activations={self.activations}"
 
 
-class RF8Linear(nn.Module):
-    """A linear layer stored as 8-bit codes: buffers `codes` (uint8, out x in) and `scale_exp`
-    (int32 per scale group) or `scale` (float64, int8); decoded to the input's dtype each call."""
+class QuantLinear(nn.Module):
+    """A linear layer stored as 8-bit codes of any rf8lab format: buffers `codes` (uint8, out x in) and
+    `scale_exp` (int32 per scale group; empty for int8) and `scale` (float64 multipliers); decoded to the
+    input's dtype each call."""
 
     def __init__(self, enc: Encoded, bias: torch.Tensor | None, compute_dtype=torch.float32):
         super().__init__()
-        self.fmt, self.rounding, self.overflow = enc.fmt, enc.rounding, enc.overflow
-        self.granularity, self.axis, self.block = enc.layout.granularity, enc.layout.axis, enc.layout.block
+        self.spec, self.layout = enc.spec, enc.layout
         self.out_features, self.in_features = enc.codes.shape
         self.register_buffer("codes", enc.codes)
         self.register_buffer("scale_exp",
@@ -77,14 +93,13 @@ class RF8Linear(nn.Module):
         self.compute_dtype = compute_dtype
 
     @classmethod
-    def from_linear(cls, lin: nn.Linear, fmt="rf8", **quant) -> "RF8Linear":
-        enc = encode(lin.weight.detach(), fmt, **{"scale": "channel", **quant})
+    def from_linear(cls, lin: nn.Linear, fmt="rf8", **quant) -> QuantLinear:
+        enc = encode(lin.weight.detach(), weight_spec(fmt, **quant))
         return cls(enc, lin.bias, lin.weight.dtype)
 
     def encoded(self) -> Encoded:
-        layout = make_layout(tuple(self.codes.shape), self.granularity, self.axis, self.block)
-        return Encoded(self.codes, self.scale_exp if self.scale_exp.numel() else None, self.scale, self.fmt, layout,
-                       self.compute_dtype, self.rounding, self.overflow)
+        return Encoded(self.codes, self.scale_exp if self.scale_exp.numel() else None, self.scale, self.spec,
+                       self.layout, self.compute_dtype)
 
     def weight(self, dtype=None) -> torch.Tensor:
         return decode(self.encoded(), dtype or self.compute_dtype)
@@ -93,8 +108,7 @@ class RF8Linear(nn.Module):
         return F.linear(x, self.weight(x.dtype), self.bias)
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, fmt={self.fmt}, "
-                f"scale={self.granularity}")
+        return f"in_features={self.in_features}, out_features={self.out_features}, spec={self.spec.key!r}"
 
 
 def _swap(model: nn.Module, types, make) -> nn.Module:
@@ -112,13 +126,13 @@ def prepare_qat(model: nn.Module, fmt="rf8", activations=False, **quant) -> nn.M
     return _swap(model, (nn.Linear,), lambda lin: FakeQuantLinear.from_linear(lin, fmt, activations, **quant))
 
 
-def convert(model: nn.Module, fmt: str | None = None, **quant) -> nn.Module:
-    """Swap every nn.Linear for an RF8Linear holding its weight as codes (in place). A
-    FakeQuantLinear keeps its own format and settings unless fmt / quant override them, so a
-    QAT-trained model converts to exactly what it was trained to be; plain layers default to rf8."""
+def convert(model: nn.Module, fmt=None, **quant) -> nn.Module:
+    """Swap every nn.Linear for a QuantLinear holding its weight as codes (in place). A
+    FakeQuantLinear keeps its own spec unless fmt / quant override it, so a QAT-trained model converts
+    to exactly what it was trained to be; plain layers default to rf8."""
     def make(child):
         if type(child) is FakeQuantLinear:
-            return RF8Linear.from_linear(child, fmt or child.fmt, **{**child.quant, **quant})
-        return RF8Linear.from_linear(child, fmt or "rf8", **quant)
+            return QuantLinear.from_linear(child, child.spec if fmt is None else fmt, **quant)
+        return QuantLinear.from_linear(child, fmt or "rf8", **quant)
 
     return _swap(model, (nn.Linear, FakeQuantLinear), make)

@@ -1,0 +1,149 @@
+"""A quantizer setting as one value: `QuantSpec(fmt, rounding, scale, overflow, axis, block)`.
+
+Checked against its format when it is made, so a QuantSpec that exists is one the codec accepts. The API,
+the CLI, the studies and the reports all use it; it has one text form (`key`, what `parse` reads and the
+CLI takes) and one display form (`label`, what tables show):
+
+    QuantSpec.parse("rf8:log:none")        key "rf8:log:none"          label "rf8 log, unscaled"
+    QuantSpec.parse("e4m3")                key "e4m3:nearest:tensor"   label "e4m3 nearest, tensor"
+    QuantSpec.parse("rf8:block:block=64")  key "rf8:nearest:block:block=64"
+
+The text form is fmt, then any of: a rounding, a scale ("none" for unscaled), an overflow, "block=N",
+"axis=N", separated by ":".
+"""
+from __future__ import annotations
+
+import dataclasses
+import operator
+from dataclasses import dataclass
+
+from ..formats import Format, get_format
+from ..policies import Overflow, Rounding
+
+SCALES = (None, "tensor", "channel", "block")
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    fmt: str = "rf8"
+    rounding: Rounding = Rounding.NEAREST
+    scale: str | None = "auto"  # "auto" becomes the format's default
+    overflow: Overflow = Overflow.SATURATE
+    axis: int | None = None     # channel: the channel axis (default 0); block: the blocked axis (default last)
+    block: int | None = None    # block size (default: the format's, 32)
+
+    def __post_init__(self):
+        f = get_format(self.fmt)
+        scale = f.default_scale if self.scale == "auto" else self.scale
+        _check_choice("rounding", self.rounding, f.roundings, f)
+        _check_choice("overflow", self.overflow, f.overflows, f)
+        _check_choice("scale", scale, f.scales, f)
+        axis, block = _integer("axis", self.axis), _integer("block", self.block)
+        if axis is not None and scale not in ("channel", "block"):
+            raise ValueError(f"scale={scale!r} takes no axis; axis applies to scale='channel' or 'block'")
+        if block is not None:
+            if scale != "block":
+                raise ValueError(f"scale={scale!r} takes no block size; block applies to scale='block'")
+            if block < 1:
+                raise ValueError(f"block must be a positive integer; got {self.block!r}")
+        for name, value in (("fmt", f.name), ("rounding", Rounding(self.rounding)), ("scale", scale),
+                            ("overflow", Overflow(self.overflow)), ("axis", axis), ("block", block)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def format(self) -> Format:
+        return get_format(self.fmt)
+
+    @classmethod
+    def parse(cls, text: str) -> QuantSpec:
+        """The spec a text form names (see the module docstring), or ValueError saying what is accepted."""
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"a format spec is a non-empty string like 'rf8:log:none'; got {text!r}")
+        fmt, *parts = text.strip().split(":")
+        kw: dict = {}
+        for p in parts:
+            name, _, value = p.partition("=")
+            if p in Rounding._value2member_map_:
+                field, v = "rounding", p
+            elif p in ("none", "tensor", "channel", "block"):
+                field, v = "scale", None if p == "none" else p
+            elif p in Overflow._value2member_map_:
+                field, v = "overflow", p
+            elif name in ("block", "axis") and value.lstrip("-").isdigit():
+                field, v = name, int(value)
+            else:
+                raise ValueError(f"format spec {text!r}: {p!r} is not a rounding ({', '.join(Rounding)}), a scale "
+                                 f"(none, tensor, channel, block), an overflow ({', '.join(Overflow)}), "
+                                 "block=N or axis=N")
+            if field in kw:
+                raise ValueError(f"format spec {text!r} gives the {field} twice")
+            kw[field] = v
+        return cls(fmt, **kw)
+
+    @property
+    def key(self) -> str:
+        """The canonical text form: parse(spec.key) == spec."""
+        parts = [self.fmt, str(self.rounding), "none" if self.scale is None else self.scale]
+        if self.overflow != Overflow.SATURATE:
+            parts.append(str(self.overflow))
+        parts += [f"{k}={v}" for k, v in (("axis", self.axis), ("block", self.block)) if v is not None]
+        return ":".join(parts)
+
+    @property
+    def label(self) -> str:
+        """The display form, e.g. "rf8 nearest, tensor" or "rf8 log, unscaled"."""
+        extra = "".join(f", {k} {v}" for k, v in (("overflow", self.overflow if self.overflow != Overflow.SATURATE
+                                                               else None), ("axis", self.axis), ("block", self.block))
+                        if v is not None)
+        return f"{self.fmt} {self.rounding}, {'unscaled' if self.scale is None else self.scale}{extra}"
+
+    def replace(self, **changes) -> QuantSpec:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready fields (QuantSpec(**d) gives the spec back)."""
+        return {"fmt": self.fmt, "rounding": str(self.rounding), "scale": self.scale,
+                "overflow": str(self.overflow), "axis": self.axis, "block": self.block}
+
+    def for_shape(self, shape) -> QuantSpec:
+        """The spec as it applies to an array of this shape: per-channel scales on a vector (a bias, a
+        gain) are one scale for the whole vector, as a 1-D array has only one channel axis to share."""
+        if self.scale == "channel" and len(shape) <= 1 and self.axis in (None, 0, -1):
+            return self.replace(scale="tensor", axis=None)
+        return self
+
+
+def as_spec(fmt, rounding=None, scale="auto", overflow=None, axis=None, block=None) -> QuantSpec:
+    """The QuantSpec that encode/quantize's arguments ask for: `fmt` is a QuantSpec, its text form or a
+    Format; the other arguments, where given, replace its fields."""
+    if isinstance(fmt, QuantSpec):
+        spec = fmt
+    elif isinstance(fmt, Format):
+        spec = QuantSpec(fmt.name)
+    elif isinstance(fmt, str):
+        spec = QuantSpec.parse(fmt)
+    else:
+        raise TypeError(f"fmt must be a format name, a spec string like 'rf8:log:none' or a QuantSpec; "
+                        f"got {type(fmt).__name__}")
+    changes = {k: v for k, v in (("rounding", rounding), ("overflow", overflow), ("axis", axis), ("block", block))
+               if v is not None}
+    if scale != "auto":
+        changes["scale"] = scale
+    return spec.replace(**changes) if changes else spec
+
+
+def _integer(what: str, value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be an integer or None; got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{what} must be an integer or None; got {value!r}") from None
+
+
+def _check_choice(what: str, value, allowed, fmt: Format):
+    if value not in allowed:
+        raise ValueError(f"{what}={value!r} is not available for {fmt.name}; "
+                         f"choose one of {', '.join(repr(a if a is None else str(a)) for a in allowed)}")

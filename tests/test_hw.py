@@ -92,7 +92,7 @@ def test_compare_cli(tmp_path, capsys):
     df = pd.read_csv(out / "formats.csv")
     assert len(df) == 2 and df["e4m3 nearest, tensor SQNR dB"].between(30, 33).all()
     assert cli(["compare", str(src), "--formats", "rf8:sideways", "-o", str(out)]) == 1
-    assert "neither a rounding" in capsys.readouterr().err
+    assert "is not a rounding" in capsys.readouterr().err
 
 
 def test_demo_table(capsys):

@@ -5,7 +5,7 @@
 import argparse
 import sys
 
-from rf8lab.format_study import render, run
+from rf8lab.reports.format_study import render, run
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

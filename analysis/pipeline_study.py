@@ -29,11 +29,11 @@ def _worker_init():
 
 
 def job(args):
-    from rf8lab.nn import pipeline as P
+    from rf8lab.methods import pipeline
 
     kind, seed, steps = args
     t = time.perf_counter()
-    r = P.run(kind, seed, lams=LAMS[kind], steps=steps)
+    r = pipeline.run(kind, seed, lams=LAMS[kind], steps=steps)
     r["seconds"] = time.perf_counter() - t
     return r
 

@@ -17,8 +17,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from rf8lab.methods.torch_methods import BackSlash, gg_init_
 from rf8lab.nn import Digits
-from rf8lab.torch.methods import BackSlash, gg_init_
 
 
 def main(argv=None):

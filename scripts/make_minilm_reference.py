@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import transformers
 
-from rf8lab.checkpoints import minilm_path
+from rf8lab.io.checkpoints import minilm_path
 from rf8lab.nn.minilm import pydoc_sentences
 
 root = str(minilm_path().parent)

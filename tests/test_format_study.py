@@ -28,7 +28,7 @@ def test_rate_distortion_bound():
 
 
 def test_study_parts_small():
-    from rf8lab.format_study import code_bits, end_to_end, synthetic
+    from rf8lab.reports.format_study import code_bits, end_to_end, synthetic
 
     rows = synthetic((1.0,), 100_000)
     r = rows[0]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import rf8lab as rl
-from rf8lab import docgen
+from rf8lab.reports import docgen
 
 # m(T, D) straight from the RF8 v1 specification
 SPEC_M = {(0, 0): 1.5, (0, 1): 1.25, (0, 2): 1.125, (0, 3): 1.0625,
@@ -91,7 +91,7 @@ def test_canonical_round_trip(fmt):
 def test_docs_tables_are_generated_from_the_code():
     text = docgen.DOC.read_text()
     assert docgen.BEGIN in text and docgen.END in text
-    assert docgen.render(text) == text, "docs/rf8-format.md is stale: run `python -m rf8lab.docgen`"
+    assert docgen.render(text) == text, "docs/rf8-format.md is stale: run `python -m rf8lab.reports.docgen`"
     for c in (0x05, 0x0D, 0x78):
         assert f"| 0x{c:02X} |" in text
 

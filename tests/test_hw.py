@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import rf8lab as rl
-from rf8lab import hw
 from rf8lab.cli import main as cli
+from rf8lab.hw import model as hw
 
 
 def test_every_product_is_exact():
@@ -74,28 +74,3 @@ def test_cost_table_in_docs_matches_the_model():
         line = next(ln for ln in doc.splitlines() if ln.startswith(f"| {name} |"))
         assert f"| {row['mux2']} |" in line and f"({row['full adders']})" in line and f"| {row['and']} |" in line
         assert f"| {row['xor']} |" in line and line.rstrip().endswith(f"| {row['product bits']} |")
-
-
-def test_compare_cli(tmp_path, capsys):
-    from rf8lab.checkpoints import write_safetensors
-
-    rng = np.random.default_rng(0)
-    src = tmp_path / "m.safetensors"
-    write_safetensors(src, {"layer.0.attention.self.query.weight": rng.normal(0, 0.02, (64, 64)).astype(np.float32),
-                            "layer.0.output.dense.bias": rng.normal(0, 0.01, 64).astype(np.float32)})
-    out = tmp_path / "cmp"
-    assert cli(["compare", str(src), "--formats", "rf8:log:none,e4m3:tensor,int8:channel", "-o", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "layer.0.attention.self.query.weight" in text and (out / "report.md").exists()
-    import pandas as pd
-
-    df = pd.read_csv(out / "formats.csv")
-    assert len(df) == 2 and df["e4m3 nearest, tensor SQNR dB"].between(30, 33).all()
-    assert cli(["compare", str(src), "--formats", "rf8:sideways", "-o", str(out)]) == 1
-    assert "is not a rounding" in capsys.readouterr().err
-
-
-def test_demo_table(capsys):
-    assert cli(["demo", "--table-only", "--n", "4096"]) == 0
-    out = capsys.readouterr().out
-    assert "rf8      log" in out and "mxfp8" in out

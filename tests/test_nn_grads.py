@@ -142,14 +142,14 @@ def test_bert_encoder_with_padding_equals_torch():
     mask = np.ones((3, 7), np.int64)
     mask[1, 4:] = 0
     mask[2, 2:] = 0
-    h = nn.encode(p, cfg, ids, mask)
+    h = nn.hidden_states(p, cfg, ids, mask)
     ht = torch_ref.forward(torch_ref.to_torch(p, False), cfg, torch.as_tensor(ids), attention_mask=mask).numpy()
     np.testing.assert_allclose(h, ht, rtol=1e-9, atol=1e-12)
     e = nn.sentence_embedding(h, mask)
     np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0)
     np.testing.assert_allclose(e[2], h[2, :2].mean(0) / np.linalg.norm(h[2, :2].mean(0)))
     # padding does not leak: the real tokens of row 2 see only themselves
-    h2 = nn.encode(p, cfg, ids[2:3, :2])
+    h2 = nn.hidden_states(p, cfg, ids[2:3, :2])
     np.testing.assert_allclose(h[2, :2], h2[0], rtol=1e-9, atol=1e-12)
 
 
@@ -178,20 +178,20 @@ def test_sharded_step_equals_whole_batch():
 
 def test_float32_kernels_match_float64():
     """The float32 exp and erf approximations stay within the errors docs/nn.md states."""
-    from rf8lab.nn import kernels
+    from rf8lab.nn import numba_ops
 
     h = np.linspace(-12, 12, 200001)
     y64, d64 = np.empty_like(h), np.empty_like(h)
-    kernels.gelu_forward(h, y64, d64)
+    numba_ops.gelu_forward(h, y64, d64)
     h32 = h.astype(np.float32)
     y32, d32 = np.empty_like(h32), np.empty_like(h32)
-    kernels.gelu_forward(h32, y32, d32)
+    numba_ops.gelu_forward(h32, y32, d32)
     assert np.max(np.abs(y32 - y64) / np.maximum(np.abs(h), 1)) < 1e-6
     assert np.max(np.abs(d32 - d64)) < 1e-6
     s = RNG.normal(0, 30, (4000, 16))
     s[:, 3] = -np.inf  # a padded key
     p64, p32 = np.empty_like(s), np.empty(s.shape, np.float32)
-    kernels.softmax_forward(s, 0.25, True, p64)
-    kernels.softmax_forward(s.astype(np.float32), 0.25, True, p32)
+    numba_ops.softmax_forward(s, 0.25, True, p64)
+    numba_ops.softmax_forward(s.astype(np.float32), 0.25, True, p32)
     assert np.max(np.abs(p32 - p64)) < 1e-6 and (p32[:, 3] == 0).all() and (p64[4:, 3] == 0).all()
     np.testing.assert_allclose(p64.sum(1), 1.0)

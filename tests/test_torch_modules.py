@@ -1,4 +1,4 @@
-"""Fake-quant training, packed linear layers, packed checkpoints, GG methods for torch, DDP."""
+"""Fake-quant training, packed linear layers, GG methods for torch, DDP."""
 import copy
 import os
 import subprocess
@@ -10,14 +10,12 @@ import pytest
 
 import rf8lab as rl
 from rf8lab import nn as rnn
-from rf8lab.checkpoints import CheckpointError, write_safetensors
-from rf8lab.cli import main as cli
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from rf8lab import torch as rt  # noqa: E402
-from rf8lab.torch.methods import BackSlash, deepshape_, gg_init_  # noqa: E402
+from rf8lab.methods.torch_methods import BackSlash, deepshape_, gg_init_  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,30 +64,6 @@ def test_packed_linear_equals_fake_quant_and_round_trips(fmt):
     assert nbytes == sum(p.numel() for n, p in m.named_parameters() if n.endswith("weight") and p.dim() == 2)
 
 
-def test_pack_unpack(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    t = {"a.weight": rng.normal(0, 0.02, (128, 256)).astype(np.float32), "a.bias": np.ones(128, np.float32)}
-    src, dst, back = tmp_path / "in.safetensors", tmp_path / "p.safetensors", tmp_path / "u.safetensors"
-    write_safetensors(src, t)
-    assert cli(["pack", str(src), "-o", str(dst)]) == 0
-    assert "3.9" in capsys.readouterr().out or src.stat().st_size > 3.8 * dst.stat().st_size
-    assert src.stat().st_size > 3.8 * dst.stat().st_size
-    assert cli(["unpack", str(dst), "-o", str(back)]) == 0
-    from rf8lab.checkpoints import load
-
-    u = load(str(back))
-    np.testing.assert_array_equal(u["a.weight"], rl.quantize(t["a.weight"], "rf8", scale="channel"))
-    np.testing.assert_array_equal(u["a.bias"], t["a.bias"])
-    assert cli(["unpack", str(src), "-o", str(back)]) == 1
-    assert "not an rf8lab pack file" in capsys.readouterr().err
-    bad = tmp_path / "bad.safetensors"
-    bad.write_bytes(dst.read_bytes()[:200])
-    with pytest.raises(CheckpointError):
-        from rf8lab.pack import unpack
-
-        unpack(bad)
-
-
 def test_gg_init_equals_numpy():
     m = _mlp().double()
     gg_init_(m, shape=0.8, xi=2.0, fan="in", rng=3)
@@ -101,8 +75,8 @@ def test_gg_init_equals_numpy():
 
 
 def test_backslash_and_deepshape_equal_numpy():
-    from rf8lab.nn.backslash import BackSlash as NpBackSlash
-    from rf8lab.nn.deepshape import deepshape
+    from rf8lab.methods.backslash import BackSlash as NpBackSlash
+    from rf8lab.methods.deepshape import deepshape
 
     m = _mlp().double()
     gg_init_(m, shape=1.0, rng=0)

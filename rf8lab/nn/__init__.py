@@ -12,8 +12,8 @@ from .model import (
     Config,
     backward,
     check_params,
-    encode,
     forward,
+    hidden_states,
     logits,
     loss_and_grads,
     n_params,
@@ -29,6 +29,6 @@ def init_params(cfg: Config, method: str = "normal", seed=0, dtype="float32", **
     return initialize(params, method, rng=np.random.default_rng(seed), **kw)
 
 
-__all__ = ["AdamW", "CharCorpus", "Config", "Digits", "backward", "check_params", "clip_grad_norm", "encode",
+__all__ = ["AdamW", "CharCorpus", "Config", "Digits", "backward", "check_params", "clip_grad_norm", "hidden_states",
            "forward", "gg_init", "init_params", "initialize", "kaiming_init", "logits", "loss_and_grads",
            "lr_at", "n_params", "normal_init", "param_shapes", "sentence_embedding", "xavier_init"]

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import kernels
+from . import numba_ops
 
 
 def _acc(grads, name, g):
@@ -42,7 +42,7 @@ def layernorm(p, name, x, eps):
     y = np.empty_like(x2)
     xhat = np.empty_like(x2)
     rstd = np.empty(x2.shape[0], x.dtype)
-    kernels.layernorm_forward(x2, p[name + ".weight"], p[name + ".bias"], eps, y, xhat, rstd)
+    numba_ops.layernorm_forward(x2, p[name + ".weight"], p[name + ".bias"], eps, y, xhat, rstd)
     return y.reshape(x.shape), (xhat, rstd)
 
 
@@ -52,7 +52,7 @@ def layernorm_backward(p, name, dy, cache, grads):
     _acc(grads, name + ".weight", np.einsum("ij,ij->j", dy2, xhat))
     _acc(grads, name + ".bias", dy2.sum(axis=0))
     dx = np.empty_like(dy2)
-    kernels.layernorm_backward(dy2, xhat, rstd, p[name + ".weight"], dx)
+    numba_ops.layernorm_backward(dy2, xhat, rstd, p[name + ".weight"], dx)
     return dx.reshape(dy.shape)
 
 
@@ -102,7 +102,7 @@ def attention(p, name, x, n_head, causal, keep):
     if not keep.all():  # padded keys: -inf before the softmax
         s += np.where(keep, 0.0, -np.inf).astype(s.dtype)[:, None, None, :]
     att = np.empty_like(s)
-    kernels.softmax_forward(s.reshape(-1, s.shape[-1]), scale, causal, att.reshape(-1, s.shape[-1]))
+    numba_ops.softmax_forward(s.reshape(-1, s.shape[-1]), scale, causal, att.reshape(-1, s.shape[-1]))
     a = _merge(att @ vh)
     y, _ = linear(p, name + ".o", a)
     return y, (x, w, qh, kh, vh, att, a, scale)
@@ -116,7 +116,7 @@ def attention_backward(p, name, dy, cache, grads):
     dv = att.transpose(0, 1, 3, 2) @ da
     ds = np.empty_like(datt)
     T = att.shape[-1]
-    kernels.softmax_backward(datt.reshape(-1, T), att.reshape(-1, T), scale, ds.reshape(-1, T))
+    numba_ops.softmax_backward(datt.reshape(-1, T), att.reshape(-1, T), scale, ds.reshape(-1, T))
     dqkv = np.empty(x.shape[:-1] + (3 * D,), x.dtype)
     dqkv[..., :D] = _merge(ds @ kh)
     dqkv[..., D:2 * D] = _merge(ds.transpose(0, 1, 3, 2) @ qh)
@@ -132,9 +132,9 @@ def attention_backward(p, name, dy, cache, grads):
 
 # ---- MLP -----------------------------------------------------------------------------------------
 def gelu(h):
-    """GELU (erf form) and its derivative (see kernels.py for the float32 erf and exp)."""
+    """GELU (erf form) and its derivative (see numba_ops.py for the float32 erf and exp)."""
     g, dgdh = np.empty_like(h), np.empty_like(h)
-    kernels.gelu_forward(h.reshape(-1), g.reshape(-1), dgdh.reshape(-1))
+    numba_ops.gelu_forward(h.reshape(-1), g.reshape(-1), dgdh.reshape(-1))
     return g, dgdh
 
 
@@ -189,7 +189,7 @@ def embedding(p, name, idx):
 def embedding_backward(p, name, dy, idx, grads):
     w = p[name + ".weight"]
     dw = np.zeros_like(w)
-    kernels.embedding_backward(np.ascontiguousarray(idx).reshape(-1),
+    numba_ops.embedding_backward(np.ascontiguousarray(idx).reshape(-1),
                                np.ascontiguousarray(dy).reshape(-1, w.shape[1]), dw)
     _acc(grads, name + ".weight", dw)
 
@@ -198,5 +198,5 @@ def cross_entropy(logits, targets):
     """Mean cross-entropy over rows and its gradient (computed together, in one pass)."""
     l2 = np.ascontiguousarray(logits).reshape(-1, logits.shape[-1])
     d = np.empty_like(l2)
-    loss = kernels.cross_entropy(l2, np.ascontiguousarray(targets).reshape(-1).astype(np.int64), d)
+    loss = numba_ops.cross_entropy(l2, np.ascontiguousarray(targets).reshape(-1).astype(np.int64), d)
     return float(loss.mean()), d.reshape(logits.shape)

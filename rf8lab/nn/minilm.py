@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from ..checkpoints import load, minilm_path
-from .model import Config, check_params, encode, sentence_embedding
+from ..io.checkpoints import load, minilm_path
+from .model import Config, check_params, hidden_states, sentence_embedding
 
 _BLOCK = {  # HF BertModel names (after encoder.layer.{i}.) -> rf8lab.nn names (after blocks.{i}.)
     "attention.self.query": "attn.q", "attention.self.key": "attn.k", "attention.self.value": "attn.v",
@@ -71,7 +71,7 @@ class MiniLM:
         out = []
         for i in range(0, len(sentences), batch_size):
             ids, mask = self.tokenize(sentences[i:i + batch_size])
-            out.append(sentence_embedding(encode(p, self.cfg, ids, mask), mask))
+            out.append(sentence_embedding(hidden_states(p, self.cfg, ids, mask), mask))
         return np.concatenate(out).astype(np.float32)
 
 

@@ -172,7 +172,7 @@ def forward(params: dict, cfg: Config, inputs: np.ndarray, targets: np.ndarray):
         x = np.concatenate([cls, e], axis=1) + p["pos_emb.weight"]
         inputs = xp
     else:
-        raise ValueError("forward computes a training loss for 'gpt' and 'vit'; use encode() for 'bert'")
+        raise ValueError("forward computes a training loss for 'gpt' and 'vit'; use hidden_states() for 'bert'")
     keep = np.ones(x.shape[:2], np.bool_)
     x, caches = _blocks(p, cfg, x, keep)
     h_in = x if cfg.kind == "gpt" else x[:, 0]
@@ -257,11 +257,11 @@ def logits(params: dict, cfg: Config, inputs) -> np.ndarray:
     return forward(params, cfg, inputs, dummy)[1]
 
 
-def encode(params: dict, cfg: Config, ids: np.ndarray, attention_mask=None, type_ids=None) -> np.ndarray:
+def hidden_states(params: dict, cfg: Config, ids: np.ndarray, attention_mask=None, type_ids=None) -> np.ndarray:
     """BERT encoder: last hidden states (B, T, d_model) for token ids (B, T); attention_mask (B, T)
     is 1 for real tokens and 0 for padding."""
     if cfg.kind != "bert":
-        raise ValueError(f"encode() runs a 'bert' config, not {cfg.kind!r}")
+        raise ValueError(f"hidden_states() runs a 'bert' config, not {cfg.kind!r}")
     p = params
     B, T = ids.shape
     if T > cfg.block_size:

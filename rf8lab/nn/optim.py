@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import kernels
+from . import numba_ops
 
 
 def decays(name: str, w: np.ndarray) -> bool:
@@ -30,7 +30,7 @@ class AdamW:
         for k, p in self.params.items():
             wd = self.weight_decay if decays(k, p) else 0.0
             g = np.ascontiguousarray(grads[k], dtype=p.dtype)
-            kernels.adamw_update(p.reshape(-1), g.reshape(-1), self.m[k].reshape(-1), self.v[k].reshape(-1),
+            numba_ops.adamw_update(p.reshape(-1), g.reshape(-1), self.m[k].reshape(-1), self.v[k].reshape(-1),
                            lr, b1, b2, self.eps, wd, bc1, bc2)
 
     def state_arrays(self) -> dict:

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoints import atomic_write
-from . import model as M
+from ..io import safetensors
+from ..io.files import CheckpointError, atomic_write
+from . import model
 from .data import CharCorpus, Digits
 from .init import initialize
 from .optim import AdamW, clip_grad_norm, lr_at
@@ -70,7 +71,7 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     params: dict
-    model_config: M.Config
+    model_config: model.Config
     train_config: TrainConfig
     history: list  # one dict per evaluation: step, lr, train_loss, val_loss, (val_acc), tokens_per_s
     data: dict  # source and sha256 of the data
@@ -82,32 +83,30 @@ class TrainResult:
 
 # ---- checkpoints -------------------------------------------------------------------------------
 def save_checkpoint(path, params: dict, meta: dict, extra: dict | None = None) -> None:
-    from safetensors.numpy import save_file
-
-    tensors = {k: np.ascontiguousarray(v) for k, v in {**params, **(extra or {})}.items()}
-    atomic_write(Path(path), lambda p: save_file(tensors, str(p), metadata={"rf8lab": json.dumps(meta)}))
+    """Parameters (and optimizer arrays) as safetensors, with the run's metadata as JSON, atomically."""
+    safetensors.write(path, {**params, **(extra or {})}, {"rf8lab": json.dumps(meta)})
 
 
-def load_checkpoint(path) -> tuple[dict, M.Config, dict, dict]:
+def load_checkpoint(path) -> tuple[dict, model.Config, dict, dict]:
     """(params, model config, metadata, optimizer arrays) from a checkpoint or model file."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file, safe_open
-
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        with safe_open(str(path), "np") as f:
-            meta = json.loads((f.metadata() or {})["rf8lab"])
-        arrays = load_file(str(path))
-    except (SafetensorError, KeyError, json.JSONDecodeError) as e:
+        meta = json.loads(safetensors.read_metadata(path)["rf8lab"])
+        arrays = safetensors.read(path)
+    except (CheckpointError, KeyError, json.JSONDecodeError) as e:
         raise TrainingError(f"{path} is not a readable rf8lab checkpoint ({type(e).__name__}: {e})") from None
-    cfg = M.Config.from_dict(meta["model_config"])
-    params = {k: arrays[k] for k in M.param_shapes(cfg)}
-    M.check_params(params, cfg)
-    opt = {k: v for k, v in arrays.items() if k.startswith("adam.")}
+    cfg = model.Config.from_dict(meta["model_config"])
+    missing = [k for k in model.param_shapes(cfg) if k not in arrays]
+    if missing:
+        raise TrainingError(f"{path} lacks the parameters {', '.join(missing[:3])}: not a checkpoint of this model")
+    # copies: training updates them in place, and the file under the memory map is replaced by the next save
+    params = {k: np.array(arrays[k]) for k in model.param_shapes(cfg)}
+    model.check_params(params, cfg)
+    opt = {k: np.array(v) for k, v in arrays.items() if k.startswith("adam.")}
     return params, cfg, meta, opt
 
 
@@ -121,7 +120,7 @@ def _versions() -> dict:
 
 
 # ---- evaluation --------------------------------------------------------------------------------
-def evaluate(params: dict, cfg: M.Config, data, tc: TrainConfig) -> dict:
+def evaluate(params: dict, cfg: model.Config, data, tc: TrainConfig) -> dict:
     """Held-out loss (and accuracy for a ViT), averaged over the fixed evaluation set."""
     tot, n, correct = 0.0, 0, 0
     if cfg.kind == "gpt":
@@ -129,7 +128,7 @@ def evaluate(params: dict, cfg: M.Config, data, tc: TrainConfig) -> dict:
     else:
         batches = data.val_batches(256)
     for x, y in batches:
-        loss, logits, _ = M.forward(params, cfg, x, y)
+        loss, logits, _ = model.forward(params, cfg, x, y)
         k = y.size
         tot += loss * k
         n += k
@@ -142,7 +141,7 @@ def evaluate(params: dict, cfg: M.Config, data, tc: TrainConfig) -> dict:
 
 
 # ---- the loop ----------------------------------------------------------------------------------
-def train(cfg: M.Config, tc: TrainConfig, data, out=None, resume: bool = False, progress: bool = True,
+def train(cfg: model.Config, tc: TrainConfig, data, out=None, resume: bool = False, progress: bool = True,
           on_grads=None, on_step=None, start: dict | None = None) -> TrainResult:
     """Train cfg on data (a CharCorpus for 'gpt', Digits for 'vit') for tc.steps steps.
 
@@ -158,11 +157,11 @@ def train(cfg: M.Config, tc: TrainConfig, data, out=None, resume: bool = False, 
     data_info = {"source": data.source, "sha256": data.sha256}
     meta = {"model_config": cfg.to_dict(), "train_config": tc.to_dict(), "data": data_info}
     batch_rng = np.random.default_rng([tc.seed, 1])
-    params = {k: np.zeros(s, tc.dtype) for k, s in M.param_shapes(cfg).items()}
+    params = {k: np.zeros(s, tc.dtype) for k, s in model.param_shapes(cfg).items()}
     if start is None:
         initialize(params, tc.init, rng=np.random.default_rng([tc.seed, 0]), **tc.init_kw)
     else:
-        M.check_params(start, cfg)
+        model.check_params(start, cfg)
         for k in params:
             params[k][...] = start[k]
         h = hashlib.sha256(b"".join(np.ascontiguousarray(params[k]).tobytes() for k in sorted(params)))
@@ -209,7 +208,7 @@ def train(cfg: M.Config, tc: TrainConfig, data, out=None, resume: bool = False, 
                 x, y = data.batch(batch_rng, tc.batch_size, cfg.block_size)
             else:
                 x, y = data.batch(batch_rng, tc.batch_size)
-            loss, grads = M.loss_and_grads(params, cfg, x, y, tc.shards)
+            loss, grads = model.loss_and_grads(params, cfg, x, y, tc.shards)
             if on_grads is not None:
                 on_grads(step, params, grads)
             norm = clip_grad_norm(grads, tc.grad_clip)

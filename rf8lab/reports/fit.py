@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import re
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,36 +18,13 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from . import checkpoints, gg
+from .. import gg
+from ..io import checkpoints
+from ..io.names import TYPES, layer_index, tensor_type
+from .markdown import md_table
 
-TYPES = ["embeddings", "attention Q", "attention K", "attention V", "attention O", "MLP in", "MLP out",
-         "norm", "bias", "other"]
 MODELS = ["gg", "gaussian", "laplace", "student_t"]
 COLORS = {"gg": "C3", "gaussian": "C0", "laplace": "C2", "student_t": "C1"}
-
-
-def tensor_type(name: str) -> str:
-    n = name.lower()
-    if n.endswith("bias"):
-        return "bias"
-    if "norm" in n or re.search(r"(^|\.)ln_?\w*\.", n):
-        return "norm"
-    if "embed" in n or n.startswith("wte") or n.startswith("wpe"):
-        return "embeddings"
-    for key, t in (("query", "attention Q"), ("q_proj", "attention Q"), ("key", "attention K"),
-                   ("k_proj", "attention K"), ("value", "attention V"), ("v_proj", "attention V"),
-                   ("attention.output", "attention O"), ("o_proj", "attention O"), ("out_proj", "attention O"),
-                   ("intermediate", "MLP in"), ("fc1", "MLP in"), ("up_proj", "MLP in"), ("c_fc", "MLP in"),
-                   ("output.dense", "MLP out"), ("fc2", "MLP out"), ("down_proj", "MLP out"),
-                   ("mlp.c_proj", "MLP out")):
-        if key in n:
-            return t
-    return "other"
-
-
-def layer_index(name: str):
-    m = re.search(r"(?:layer|layers|h|blocks|block)\.(\d+)\.", name)
-    return int(m.group(1)) if m else None
 
 
 def analyze(name: str, arr: np.ndarray, max_compare: int, seed: int) -> dict:
@@ -199,23 +174,11 @@ def write_report(source, out_dir, tensors=None, max_compare: int = 1_000_000, wo
     return out / "report.md"
 
 
-def md_table(df: pd.DataFrame, digits: int = 4) -> str:
-    """A DataFrame as a markdown table (floats to `digits` significant digits)."""
-    def cell(v):
-        if isinstance(v, (float, np.floating)):
-            return f"{v:.{digits}g}"
-        return str(v)
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    rule = "|" + "---|" * len(df.columns)
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, rule, *body])
-
-
 def _versions() -> str:
     import matplotlib
     import scipy
 
-    from . import __version__
+    from .. import __version__
     return (f"rf8lab {__version__}, numpy {np.__version__}, scipy {scipy.__version__}, pandas {pd.__version__}, "
             f"matplotlib {matplotlib.__version__}, Python {platform.python_version()}")
 
@@ -261,11 +224,3 @@ def _write_md(out, source, path, digest, df, summary, lines, figs, max_compare, 
     md += ["## Every tensor", "", md_table(table, 4), "",
            "Data hygiene (zero fraction, distinct values, values beyond 10 standard deviations) is in fits.csv."]
     (out / "report.md").write_text("\n".join(md) + "\n")
-
-
-def main(args) -> int:
-    cmd = "rf8lab fit " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else None
-    path = write_report(args.checkpoint, args.out, args.tensors, max_compare=args.max_compare,
-                        workers=args.workers, seed=args.seed, command=cmd)
-    print(f"report written to {path}")
-    return 0

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rf8lab import checkpoints, cli, gg
-from rf8lab.checkpoints import CheckpointError
+from rf8lab import cli, gg
+from rf8lab.io import checkpoints
+from rf8lab.io.files import CheckpointError
 
 
 def write_safetensors(path, arrays):
@@ -124,7 +125,7 @@ def test_fit_report(tmp_path, arrays):
 
 
 def test_tensor_types():
-    from rf8lab.fit_report import layer_index, tensor_type
+    from rf8lab.io.names import layer_index, tensor_type
     assert tensor_type("encoder.layer.3.attention.self.key.weight") == "attention K"
     assert tensor_type("encoder.layer.3.attention.output.dense.weight") == "attention O"
     assert tensor_type("encoder.layer.3.output.dense.weight") == "MLP out"

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .formats import get_format
+from ..formats import get_format
 
 UNIT_SHIFT = 19  # products are integers in units of 2^(X - 19)
 NAN_CODE, ZERO_CODE = 0x80, 0x00

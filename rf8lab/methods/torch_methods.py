@@ -1,4 +1,5 @@
-"""The GG methods for torch modules, equal to the NumPy versions in rf8lab.nn on the same inputs.
+"""The GG methods for torch modules, equal to the NumPy versions (rf8lab.nn.init, rf8lab.methods) on the same
+inputs.
 
 - `gg_init_(module, shape, xi, fan, rng)`: rf8lab.nn.gg_init on the module's parameters, in the
   order of `named_parameters()` (so the same seed gives the same weights as the NumPy version on a
@@ -6,17 +7,21 @@
 - `BackSlash(lam, ...)`: `.loss(module)` is the differentiable rate term lam * (1/N) sum (|w| + eps)^nu
   to add to the loss (its gradient is exactly the NumPy form's); `.step(module)` is the decoupled
   update for after `optimizer.step()`, or `.attach(optimizer, module)` registers it as a step hook.
-- `deepshape_(module, ...)`: rf8lab.nn.deepshape on the module's 2-D weights, written back.
+- `deepshape_(module, ...)`: rf8lab.methods.deepshape on the module's 2-D weights, written back.
 """
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch import nn
 
-from ..nn.backslash import BackSlash as NpBackSlash
-from ..nn.deepshape import deepshape
-from ..nn.init import gg_init
+from ..optional import require
+
+require("torch", "rf8lab.methods.torch_methods")
+import torch  # noqa: E402 (after the guard)
+from torch import nn  # noqa: E402
+
+from ..nn.init import gg_init  # noqa: E402
+from .backslash import BackSlash as NpBackSlash  # noqa: E402
+from .deepshape import deepshape  # noqa: E402
 
 
 def _numpy_params(module: nn.Module) -> dict:

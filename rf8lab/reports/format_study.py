@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .codec import api
-from .codec.spec import QuantSpec
-from .format_report import sqnr_db, table
-from .gg import gg
-from .gg.limits import lloyd_max, quantize_lloyd, rd_sqnr_db
+from ..codec import api
+from ..codec.spec import QuantSpec
+from ..gg import gg
+from ..gg.limits import lloyd_max, quantize_lloyd, rd_sqnr_db
+from ..metrics import per_tensor, sqnr_db
 
 SPECS = ("rf8:log:none", "rf8:log:tensor", "rf8:log:channel", "rf8:log:block", "rf8:nearest:none",
          "rf8:nearest:tensor", "rf8:nearest:channel", "rf8:nearest:block", "e4m3:nearest:tensor",
@@ -55,8 +55,8 @@ def synthetic(shapes, n: int, seed: int = 0, std: float = 0.02) -> list[dict]:
 
 
 def end_to_end(n_sentences: int, specs=E2E, progress=None) -> dict:
-    from .nn.minilm import MiniLM, pydoc_sentences
-    from .nn.pipeline import convert
+    from ..methods.convert import convert
+    from ..nn.minilm import MiniLM, pydoc_sentences
 
     m = MiniLM()
     sentences = pydoc_sentences(n_sentences)
@@ -82,7 +82,7 @@ def end_to_end(n_sentences: int, specs=E2E, progress=None) -> dict:
 
 def code_bits(arrays: dict, specs=E2E) -> dict:
     """Bits per weight after entropy coding each format's codes of the floating 2-D weights."""
-    from .nn.pipeline import code_sizes
+    from ..methods.convert import code_sizes
 
     w = {k: v for k, v in arrays.items() if v.dtype.kind == "f"}
     out = {}
@@ -133,7 +133,7 @@ def figures(syn, mini, out: Path):
 def run(out="reports", quick: bool = False, command: str | None = None) -> Path:
     from tqdm.auto import tqdm
 
-    from .checkpoints import load
+    from ..io.checkpoints import load
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -144,7 +144,7 @@ def run(out="reports", quick: bool = False, command: str | None = None) -> Path:
     syn = synthetic(shapes, n)
     bar.update()
     arrays = load("minilm")
-    mini = table(arrays, SPECS)
+    mini = per_tensor(arrays, SPECS)
     bar.update()
     e2e = end_to_end(200 if quick else 1000)
     bar.update()
@@ -171,7 +171,7 @@ def render(out="reports") -> Path:
     """The figure and the markdown from format_comparison.json (no recomputation)."""
     import pandas as pd
 
-    from .fit_report import md_table
+    from .markdown import md_table
 
     out = Path(out)
     d = json.loads((out / "format_comparison.json").read_text())

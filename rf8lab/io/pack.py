@@ -13,12 +13,15 @@ import json
 
 import numpy as np
 
-from .checkpoints import CheckpointError, load, read_metadata, write_safetensors
-from .codec import api
-from .codec.encoded import Encoded
-from .codec.layout import make_layout
-from .codec.spec import QuantSpec, as_spec
-from .policies import ScaleRule
+from ..codec import api
+from ..codec.encoded import Encoded
+from ..codec.layout import make_layout
+from ..codec.spec import QuantSpec, as_spec
+from ..policies import ScaleRule
+from .checkpoints import load
+from .files import CheckpointError
+from .safetensors import read_metadata
+from .safetensors import write as write_safetensors
 
 KEY = "rf8lab_pack"
 VERSION = 1

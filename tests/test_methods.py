@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from rf8lab import coding, gg, nn
-from rf8lab.nn import train as T
-from rf8lab.nn.backslash import BackSlash, estimate_shape
-from rf8lab.nn.deepshape import deepshape, prune, sparsity
+from rf8lab import entropy, gg, nn
+from rf8lab.methods.backslash import BackSlash, estimate_shape
+from rf8lab.methods.deepshape import deepshape, prune, sparsity
+from rf8lab.nn import train
 
 
 def _params(shape=1.0, seed=0):
@@ -63,15 +63,15 @@ def test_forms_and_schedule():
 @pytest.mark.parametrize("form", ["loss", "decoupled"])
 def test_backslash_training_shrinks_the_code(form):
     cfg = nn.Config("vit", n_layer=1, n_head=2, d_model=32, n_classes=10, patch_size=4)
-    tc = T.TrainConfig(steps=60, batch_size=32, lr=3e-3, warmup=5, eval_every=60)
+    tc = train.TrainConfig(steps=60, batch_size=32, lr=3e-3, warmup=5, eval_every=60)
     data = nn.Digits()
-    plain = T.train(cfg, tc, data, progress=False)
+    plain = train.train(cfg, tc, data, progress=False)
     bs = BackSlash(lam=30.0, form=form)
-    rate = T.train(cfg, tc, data, progress=False, on_grads=bs.on_grads, on_step=bs.on_step)
+    rate = train.train(cfg, tc, data, progress=False, on_grads=bs.on_grads, on_step=bs.on_step)
     w0 = np.concatenate([plain.params[k].ravel() for k in bs.names(plain.params)])
     w1 = np.concatenate([rate.params[k].ravel() for k in bs.names(rate.params)])
-    b0 = coding.bits_per_param(w0, step=2 ** -10)["exp_golomb"]
-    b1 = coding.bits_per_param(w1, step=2 ** -10)["exp_golomb"]
+    b0 = entropy.bits_per_param(w0, step=2 ** -10)["exp_golomb"]
+    b1 = entropy.bits_per_param(w1, step=2 ** -10)["exp_golomb"]
     assert b1 < b0 - 1.0 and len(bs.history) == 60
 
 
@@ -89,8 +89,8 @@ def test_deepshape():
     lev = np.round(x / step)
     moved = y != x
     np.testing.assert_array_equal(np.round(y[moved] / step) * step, y[moved])  # on the grid
-    b0 = coding.bits_per_param(x, step=step)["entropy"]
-    b1 = coding.bits_per_param(y, step=step)["entropy"]
+    b0 = entropy.bits_per_param(x, step=step)["entropy"]
+    b1 = entropy.bits_per_param(y, step=step)["entropy"]
     assert b1 < b0 - 0.2
     assert np.abs(y).max() == pytest.approx(np.abs(lev * step).max(), abs=step)  # tails left alone
     per, infos = deepshape(p, pooled=False)
@@ -118,7 +118,7 @@ def test_pipeline_end_to_end(tmp_path, capsys):
 
     import rf8lab as rl
     from rf8lab.cli import main as cli
-    from rf8lab.nn import pipeline as P
+    from rf8lab.methods import pipeline
 
     assert cli(["pipeline", "vit", "--steps", "20", "--lams", "30", "-o", str(tmp_path)]) == 0
     assert "rf8:log:none" in capsys.readouterr().out
@@ -128,7 +128,7 @@ def test_pipeline_end_to_end(tmp_path, capsys):
     assert [(row["source"], row["finetuned"]) for row in r["results"][3:]] == [("c", False), ("c", True),
                                                                                ("b", False), ("b", True)]
     row = r["results"][2]
-    assert set(row["formats"]) == {P.FLOAT32, *(s.key for s in P.SPECS)}
+    assert set(row["formats"]) == {pipeline.FLOAT32, *(s.key for s in pipeline.SPECS)}
     assert 0 <= row["formats"]["float32"]["val_acc"] <= 1
     assert (row["sizes"]["entropy"] <= row["sizes"]["huffman"]
             and row["formats"]["rf8:log:none"]["code_bits"]["fixed"] == 8)
@@ -137,6 +137,6 @@ def test_pipeline_end_to_end(tmp_path, capsys):
     assert r["settings"]["backslash_frac"] == 0.6 and r["settings"]["specs"][0] == "rf8:log:none"
     p = {"w.weight": np.random.default_rng(0).normal(0, 0.05, (8, 64)).astype(np.float32),
          "w.bias": np.ones(8, np.float32)}
-    q = P.convert(p, rl.QuantSpec.parse("rf8:log:none"))
+    q = pipeline.convert(p, rl.QuantSpec.parse("rf8:log:none"))
     assert ((q["w.weight"] == rl.quantize(p["w.weight"], "rf8", rounding="log", scale=None)).all()
             and q["w.bias"] is p["w.bias"])

@@ -130,7 +130,7 @@ def _unruns(stream: np.ndarray, n: int) -> np.ndarray:
     return u
 
 
-def encode(symbols, k: int = 0, ranked: bool = False, zero_runs: bool = False) -> bytes:
+def compress(symbols, k: int = 0, ranked: bool = False, zero_runs: bool = False) -> bytes:
     """Exp-Golomb code a sequence of integers into a self-describing byte string."""
     s = np.asarray(symbols)
     if s.dtype.kind not in "iub":
@@ -156,8 +156,8 @@ def encode(symbols, k: int = 0, ranked: bool = False, zero_runs: bool = False) -
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def decode(data: bytes) -> np.ndarray:
-    """The int64 symbols of a stream written by `encode`; CodingError names what is wrong."""
+def decompress(data: bytes) -> np.ndarray:
+    """The int64 symbols of a stream written by `compress`; CodingError names what is wrong."""
     data = bytes(data)
     if len(data) < _HEAD.size + 4:
         raise CodingError(f"stream too short ({len(data)} bytes) to be an rf8lab exp-Golomb stream")

@@ -1,6 +1,6 @@
 """Generate the tables of docs/rf8-format.md from the format description.
 
-`python -m rf8lab.docgen` rewrites the generated part of the document; a test checks that
+`python -m rf8lab.reports.docgen` rewrites the generated part of the document; a test checks that
 the committed document equals what this module produces.
 """
 from __future__ import annotations
@@ -10,11 +10,11 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from .formats import get_format
-from .formats.rf8 import rf8_fields, rf8_mantissa
+from ..formats import get_format
+from ..formats.rf8 import rf8_fields, rf8_mantissa
 
-BEGIN, END = "<!-- BEGIN GENERATED: python -m rf8lab.docgen -->", "<!-- END GENERATED -->"
-DOC = Path(__file__).resolve().parent.parent / "docs" / "rf8-format.md"
+BEGIN, END = "<!-- BEGIN GENERATED: python -m rf8lab.reports.docgen -->", "<!-- END GENERATED -->"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "rf8-format.md"
 
 
 def _pow2(v: Fraction) -> str:

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import hw
-from .codec import api
-from .codec.kernels import log_breakpoints
-from .formats import get_format
+from ..codec import api
+from ..codec.kernels import log_breakpoints
+from ..formats import get_format
+from . import model as hw
 
 
 def threshold_inputs(fmt: str, dtype=np.float32) -> np.ndarray:

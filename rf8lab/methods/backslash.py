@@ -20,7 +20,7 @@ import numpy as np
 
 from ..gg import fit as gg_fit
 from ..gg import shape_from_moment_ratio
-from .model import weight_names
+from ..nn.model import weight_names
 
 
 def estimate_shape(x: np.ndarray, method: str = "moments") -> float:

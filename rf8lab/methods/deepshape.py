@@ -22,8 +22,8 @@ import numpy as np
 from scipy import stats
 
 from ..gg import scale_for_variance
+from ..nn.model import weight_names
 from .backslash import estimate_shape
-from .model import weight_names
 
 
 def _shape_one(w: np.ndarray, step: float, core_frac: float, a: float, b: float) -> tuple[np.ndarray, dict]:

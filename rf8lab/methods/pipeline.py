@@ -9,15 +9,12 @@ of the parameters here) stay float32, as they usually do.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from ..codec import api
 from ..codec.spec import QuantSpec
-from ..coding import bits_per_param
-from . import model as M
+from ..nn import model
+from ..nn.train import TrainConfig, evaluate, load_data, train
 from .backslash import BackSlash
+from .convert import STEP, code_sizes, convert, sizes
 from .deepshape import deepshape, prune, sparsity
-from .train import TrainConfig, evaluate, load_data, train
 
 # every model is evaluated in float32 (FLOAT32) and converted to each of these
 SPECS = tuple(QuantSpec.parse(s) for s in ("rf8:log:none", "rf8:nearest:tensor", "e4m3:nearest:tensor",
@@ -26,50 +23,15 @@ FLOAT32 = "float32"
 DEEPSHAPE = {"step": 2.0 ** -13, "core_frac": 1e-4, "a": 0.8, "b": 0.6}  # target GG(mu, a nu, b alpha)
 BACKSLASH_EPS = 1e-3  # BackSlash's soft clip
 FINETUNE_LR = 1 / 3  # fine-tuning after DeepShape runs at this fraction of the learning rate
-STEP = 2.0 ** -10  # the uniform grid on which float weights are entropy coded (BackSlash's q = round(2^s w))
-
-
-def convert(params: dict, spec: QuantSpec | None) -> dict:
-    """A copy of params with every 2-D weight rounded onto an 8-bit format (None: unchanged)."""
-    out = dict(params)
-    if spec is None:
-        return out
-    for k in M.weight_names(params):
-        out[k] = api.quantize(params[k], _fit(spec, params[k])).astype(params[k].dtype)
-    return out
-
-
-def _fit(spec: QuantSpec, w: np.ndarray) -> QuantSpec:
-    """Block scales here take whole rows into blocks: a row that is not a multiple of the block is one block."""
-    block = spec.block or spec.format.default_block
-    if spec.scale == "block" and w.shape[-1] % block:
-        return spec.replace(block=w.shape[-1])
-    return spec
-
-
-def sizes(params: dict, step: float = STEP) -> dict:
-    """Bits per weight of the 2-D weights on the grid `step`: fixed, exp-Golomb, Huffman, entropy;
-    plus the fraction that rounds to zero there."""
-    w = np.concatenate([params[k].ravel() for k in M.weight_names(params)])
-    b = bits_per_param(w, step=step)
-    b["zero_fraction"] = float(np.mean(np.abs(w) < step / 2))
-    return b
-
-
-def code_sizes(params: dict, spec: QuantSpec) -> dict:
-    """Bits per weight of the format's own codes (8 fixed) after entropy coding them."""
-    codes = np.concatenate([api.encode(params[k], _fit(spec, params[k])).codes.ravel()
-                            for k in M.weight_names(params)])
-    return bits_per_param(codes, fmt=spec.fmt)
 
 
 def setup(kind: str, steps: int | None = None, text: str | None = None):
     data = load_data(kind, text)
     if kind == "gpt":
-        cfg = M.Config("gpt", n_layer=2, n_head=4, d_model=64, block_size=64, vocab_size=data.vocab_size)
+        cfg = model.Config("gpt", n_layer=2, n_head=4, d_model=64, block_size=64, vocab_size=data.vocab_size)
         tc = dict(steps=steps or 800, batch_size=32, lr=3e-3, warmup=40, eval_every=100, eval_windows=128)
     else:
-        cfg = M.Config("vit", n_layer=2, n_head=4, d_model=64, n_classes=10, patch_size=2)
+        cfg = model.Config("vit", n_layer=2, n_head=4, d_model=64, n_classes=10, patch_size=2)
         tc = dict(steps=steps or 600, batch_size=64, lr=3e-3, warmup=30, eval_every=100)
     return cfg, tc, data
 

@@ -1,0 +1,38 @@
+"""`rf8lab compare CHECKPOINT --formats ...`: every tensor rounded into several formats; per-tensor errors."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def add(sub) -> None:
+    c = sub.add_parser("compare", help="round every tensor of a checkpoint into several formats; per-tensor errors")
+    c.add_argument("checkpoint", help="a .safetensors, .npz or torch file, or 'minilm'")
+    c.add_argument("--formats", default=None,
+                   help="comma-separated fmt[:rounding][:scale] specs (default: rf8 log unscaled, rf8 per tensor and "
+                        "channel, e4m3, e5m2, int8 per tensor and channel, mxfp8)")
+    c.add_argument("-o", "--out", default="compare_report")
+    c.add_argument("--tensors", default=None, help="glob(s) of tensor names, comma-separated")
+    c.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import pandas as pd
+
+    from ..codec.spec import QuantSpec
+    from ..reports.compare import DEFAULT, write
+
+    specs = [s for s in args.formats.split(",") if s] if args.formats else list(DEFAULT)
+    try:
+        for s in specs:
+            QuantSpec.parse(s)
+        path = write(args.checkpoint, args.out, specs, args.tensors)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    df = pd.read_csv(Path(args.out) / "formats.csv")
+    sq = [c for c in df.columns if c.endswith("SQNR dB")]
+    with pd.option_context("display.max_rows", 500, "display.width", 200, "display.max_columns", 20):
+        print(df[["tensor"] + sq].rename(columns=lambda c: c.replace(" SQNR dB", "")).round(2).to_string(index=False))
+    print(f"wrote {path} and {Path(args.out) / 'formats.csv'}")
+    return 0

@@ -1,0 +1,30 @@
+"""`rf8lab fit CHECKPOINT`: GG, Gaussian, Laplace and Student-t fitted to every tensor; a report."""
+from __future__ import annotations
+
+import sys
+
+
+def add(sub) -> None:
+    f = sub.add_parser("fit", help="fit GG, Gaussian, Laplace and Student-t to every tensor; write a report")
+    f.add_argument("checkpoint", help="a .safetensors, .npz or torch (.pt/.bin) file, or 'minilm'")
+    f.add_argument("-o", "--out", default="fit_report", help="output folder (default: fit_report)")
+    f.add_argument("--tensors", default=None, help="glob(s) of tensor names, comma-separated")
+    f.add_argument("--max-compare", type=int, default=1_000_000, help="values per tensor in the model comparison")
+    f.add_argument("--workers", type=int, default=2)
+    f.add_argument("--seed", type=int, default=0)
+    f.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..io.files import CheckpointError
+    from ..reports.fit import write_report
+
+    cmd = "rf8lab fit " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else None
+    try:
+        path = write_report(args.checkpoint, args.out, args.tensors, max_compare=args.max_compare,
+                            workers=args.workers, seed=args.seed, command=cmd)
+    except (CheckpointError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"report written to {path}")
+    return 0

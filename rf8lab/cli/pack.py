@@ -1,0 +1,33 @@
+"""`rf8lab pack CHECKPOINT -o FILE`: weight matrices stored as 8-bit codes plus scales (safetensors)."""
+from __future__ import annotations
+
+import sys
+
+
+def add(sub) -> None:
+    k = sub.add_parser("pack", help="store a checkpoint's weight matrices as 8-bit codes + scales (safetensors)")
+    k.add_argument("checkpoint", help="a .safetensors, .npz or torch file, or 'minilm'")
+    k.add_argument("-o", "--out", required=True, help="the packed .safetensors to write")
+    k.add_argument("--fmt", default="rf8")
+    k.add_argument("--rounding", default="nearest")
+    k.add_argument("--scale", default="channel", help="tensor, channel or block (default channel)")
+    k.add_argument("--overflow", default="saturate")
+    k.add_argument("--block", type=int, default=None)
+    k.add_argument("--tensors", default=None, help="glob(s) of tensors to pack, comma-separated (default: all 2-D+)")
+    k.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..io.files import CheckpointError
+    from ..io.pack import pack
+
+    try:
+        r = pack(args.checkpoint, args.out, fmt=args.fmt, rounding=args.rounding, scale=args.scale,
+                 overflow=args.overflow, block=args.block, tensors=args.tensors)
+    except (CheckpointError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"packed {r['packed']} tensors to {args.fmt} ({args.scale} scales), copied {r['copied']}; "
+          f"{r['bytes_in']} -> {r['bytes_out']} bytes ({r['bytes_in'] / max(1, r['bytes_out']):.2f}x smaller): "
+          f"{args.out}")
+    return 0

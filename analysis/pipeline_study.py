@@ -236,7 +236,8 @@ def reading(runs) -> list[str]:
         worse = {lam: (v.mean() < -2 * v.std(ddof=1)) if kind == "vit" else (v.mean() > 2 * v.std(ddof=1))
                  for lam, v in d.items()}
         safe = [lam for lam in red if not worse[lam]]
-        bs.append(f"{name}: at most {100 * red[best]:.0f}% (λ = {best:g}, {'accuracy' if kind == 'vit' else 'loss'} "
+        bs.append(f"{name}: at most {100 * red[best]:.0f}%, {'within' if red[best] >= 0.6 else 'short of'} the "
+                  f"paper's range (λ = {best:g}, {'accuracy' if kind == 'vit' else 'loss'} "
                   f"{d[best].mean():+.4f} ± {d[best].std(ddof=1):.4f}); the largest saving without a change beyond "
                   f"two standard deviations is " + (f"{100 * max(red[lam] for lam in safe):.0f}%" if safe else "none"))
         pr = [(st, np.array([[p[m] for p in r["pruning"][i]["curve"]] for r in rs]))

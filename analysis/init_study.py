@@ -259,10 +259,19 @@ def main(argv=None) -> int:
     (out / "init_study.json").write_text(json.dumps(
         {"command": cmd, "versions": versions, "minutes": minutes, "setups": {k: {"model": c.to_dict(), "train": t}
                                                                               for k, (c, t) in su.items()},
-         "summary": summary, "runs": runs + refs}, indent=1))
-    write_markdown(out / "init_study.md", su, summary, cmd, versions, minutes, seeds)
+         "settings": settings(), "summary": summary, "runs": runs + refs}, indent=1))
+    write_markdown(out / "init_study.md", su, summary, cmd, versions, minutes, seeds, settings())
     print(f"wrote {out / 'init_study.md'}, {out / 'init_study.json'} and 2 figures in {minutes:.1f} min")
     return 0
+
+
+def settings() -> dict:
+    """What the page says about how the runs were made (rendered from the JSON)."""
+    from rf8lab.nn.train import TrainConfig
+
+    tc = TrainConfig()
+    return {"inits": INITS, "baseline": BASELINE, "ref_seed": REF_SEED, "grad_clip": tc.grad_clip,
+            "weight_decay": tc.weight_decay, "min_lr_ratio": tc.min_lr_ratio}
 
 
 def render(out: Path) -> int:
@@ -278,22 +287,59 @@ def render(out: Path) -> int:
         rows, target = summarize(runs, kind)
         summary[kind] = {**d["summary"][kind], "rows": rows, "target": target}
         plot(runs, kind, out / f"init_study_{kind}.png", target)
-    write_markdown(out / "init_study.md", su, summary, d["command"], d["versions"], d["minutes"], seeds)
+    write_markdown(out / "init_study.md", su, summary, d["command"], d["versions"], d["minutes"], seeds,
+                   d["settings"])
     print(f"rewrote {out / 'init_study.md'} and the figures from {out / 'init_study.json'}")
     return 0
 
 
-def write_markdown(path, su, summary, cmd, versions, minutes, seeds):
+def method_sentence(st: dict) -> str:
+    gg_xi = sorted({kw["xi"] for m, kw in st["inits"].values() if m == "gg"})
+    kaiming = st["inits"].get("kaiming", [None, {}])[1]
+    return ("Every init trains the same model with the same budget, learning-rate schedule (AdamW with weight decay "
+            f"{st['weight_decay']:g}, warmup + cosine to {st['min_lr_ratio']:g} of the peak, gradient clip "
+            f"{st['grad_clip']:g}) and, for a given seed, the same batches, so differences between inits are paired by "
+            "seed. GG inits draw every 2-D weight (linear weights and embedding tables) from a generalized Gaussian "
+            f"with Var = ξ/fan_in for its shape ν (ξ = {' or '.join(f'{x:g}' for x in gg_xi)}, as named); `kaiming` "
+            f"is Var = {kaiming.get('xi', 2):g}/fan_{kaiming.get('fan', 'in')} with a Gaussian, `normal 0.02` is "
+            "GPT-2's. `gg fitted` uses the median per-tensor GG shape of a model of the same kind trained from "
+            f"`{st['baseline']}` (seed {st['ref_seed']}). Spread is the standard deviation over seeds (paired: of the "
+            f"per-seed difference to `{st['baseline']}`). The target loss for 'steps to target' is "
+            f"`{st['baseline']}`'s mean final validation loss.")
+
+
+def reading(summary: dict, seeds) -> list[str]:
+    """The conclusions across both models, each decided from the rows (paired, 2 standard errors)."""
+    ends, shape, var = [], [], []
+    for kind, s in summary.items():
+        rows = s["rows"]
+        by = {r["init"]: r for r in rows}
+        ggs = [r for r in rows if r["init"].startswith("gg")]
+        bases = [r for r in rows if not r["init"].startswith("gg")]
+        m, sd, word = _cmp(min(ggs, key=lambda r: r["final_mean"]), min(bases, key=lambda r: r["final_mean"]))
+        ends.append(f"{kind.upper()}: {word} ({m:+.4f} ± {sd:.4f})")
+        if "kaiming" in by:
+            words = [_cmp(r, by["kaiming"])[2] for r in ggs if r["init"] not in ("gg nu=2", "gg nu=1 xi=1")]
+            shape.append(f"{kind.upper()}: " + ", ".join(f"{words.count(w)} {w}" for w in dict.fromkeys(words)))
+        if {"xavier", "kaiming"} <= set(by):
+            m, sd, word = _cmp(by["xavier"], by["kaiming"])
+            var.append(f"{kind.upper()}: xavier against kaiming {m:+.4f} ± {sd:.4f} ({word})")
+    return ["", f"With {len(seeds)} seeds on two small models:",
+            "- **GG ends better** (best GG init against the best usual init, final validation loss): "
+            + "; ".join(ends) + ".",
+            "- **Shape at a fixed variance** (each GG shape against `kaiming`, same 2/fan_in): " + "; ".join(shape)
+            + ". `gg nu=2` against `kaiming` (the same distribution, other draws) is the spread to keep in mind.",
+            "- **Variance** (Xavier's about 1/fan against Kaiming's 2/fan_in): " + "; ".join(var) + ".",
+            "",
+            "These are 2-layer models trained for minutes; the claim may depend on scale, which this study cannot "
+            "test. Every number above comes from `init_study.json`, made by the command at the top (`--render` "
+            "rewrites this page from it)."]
+
+
+def write_markdown(path, su, summary, cmd, versions, minutes, seeds, st):
     L = ["# Initialization study: GG init against the usual inits", "",
          f"Command: `{cmd}` ({minutes:.1f} min on {platform.machine()}, {len(seeds)} seeds: {seeds}).  ",
-         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
-         "Every init trains the same model with the same budget, learning-rate schedule (AdamW, warmup + cosine, "
-         "gradient clip 1) and, for a given seed, the same batches, so differences between inits are paired by seed. "
-         "GG inits draw every 2-D weight (linear weights and embedding tables) from a generalized Gaussian with "
-         "Var = 2/fan_in for its shape ν; `kaiming` is the same variance with a Gaussian, `normal 0.02` is GPT-2's. "
-         "`gg fitted` uses the median per-tensor GG shape of a model of the same kind trained from `normal 0.02` "
-         f"(seed {REF_SEED}). Spread is the standard deviation over seeds (paired: of the per-seed difference to "
-         f"`{BASELINE}`). The target loss for 'steps to target' is `{BASELINE}`'s mean final validation loss.", ""]
+         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "", method_sentence(st), ""]
     for kind, s in summary.items():
         cfg, tc = su[kind]
         L += [f"## {kind.upper()}", "",
@@ -315,16 +361,7 @@ def write_markdown(path, su, summary, cmd, versions, minutes, seeds):
                      f"{r['paired_diff_mean']:+.4f} ± {r['paired_diff_sd']:.4f} | "
                      + (f"{r['acc_mean']:.4f} ± {r['acc_sd']:.4f} | " if acc else "") + f"{st} |")
         L += ["", *verdict(s["rows"], kind), ""]
-    L += ["## Reading", "",
-          "The paper claims that GG initialization converges faster and ends better. Here, with 3 seeds on two small "
-          "models, neither holds: the best GG init is not clearly better than the best usual init on either model, "
-          "and at a fixed variance (2/fan_in, against `kaiming`) changing the shape makes no clear difference or "
-          "makes things worse. What matters more is the variance: Xavier's (about 1/fan) beats Kaiming's 2/fan_in "
-          "on the GPT, and a GG with that smaller variance (`gg nu=1 xi=1`) does as well as Xavier but not better. "
-          "Two draws of the same distribution (`kaiming` and `gg nu=2`) differ by about as much as most of the "
-          "differences between shapes, which is the spread to keep in mind. These are 2-layer models trained for "
-          "minutes; the claim may depend on scale, which this study cannot test. Every number above comes from "
-          "`init_study.json`, made by the command at the top (`--render` rewrites this page from it)."]
+    L += ["## Reading", *reading(summary, seeds)]
     Path(path).write_text("\n".join(L) + "\n")
 
 

@@ -6,7 +6,8 @@ import sys
 
 def add(sub) -> None:
     f = sub.add_parser("fit", help="fit GG, Gaussian, Laplace and Student-t to every tensor; write a report")
-    f.add_argument("checkpoint", help="a .safetensors, .npz or torch (.pt/.bin) file, or 'minilm'")
+    f.add_argument("checkpoint", nargs="?", help="a .safetensors, .npz or torch (.pt/.bin) file, or 'minilm'")
+    f.add_argument("--render", action="store_true", help="rewrite OUT/report.md from OUT/fits.json (no fitting)")
     f.add_argument("-o", "--out", default="fit_report", help="output folder (default: fit_report)")
     f.add_argument("--tensors", default=None, help="glob(s) of tensor names, comma-separated")
     f.add_argument("--max-compare", type=int, default=1_000_000, help="values per tensor in the model comparison")
@@ -17,8 +18,18 @@ def add(sub) -> None:
 
 def run(args) -> int:
     from ..io.files import CheckpointError
-    from ..reports.fit import write_report
+    from ..reports.fit import render, write_report
 
+    if args.render:
+        try:
+            print(f"rewrote {render(args.out)}")
+        except (FileNotFoundError, KeyError, ValueError) as e:
+            print(f"error: cannot render {args.out}: {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
+        return 0
+    if args.checkpoint is None:
+        print("error: rf8lab fit needs a CHECKPOINT (a file or 'minilm'), or --render", file=sys.stderr)
+        return 1
     cmd = "rf8lab fit " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else None
     try:
         path = write_report(args.checkpoint, args.out, args.tensors, max_compare=args.max_compare,

@@ -1,6 +1,7 @@
 """What every reader and writer in rf8lab.io shares: the error they raise and the atomic write."""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -19,3 +20,9 @@ def atomic_write(path: Path, write) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def sha256(path) -> str:
+    """The file's SHA-256, read in chunks (never the whole file in memory)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

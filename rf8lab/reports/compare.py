@@ -6,7 +6,6 @@ maximum relative error over the nonzero values, and the fraction flushed to zero
 """
 from __future__ import annotations
 
-import hashlib
 import platform
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.checkpoints import load
+from ..io.files import sha256
 from ..metrics import per_tensor
 from .markdown import md_table
 
@@ -32,7 +32,7 @@ def write(source, out_dir, specs=DEFAULT, tensors=None) -> Path:
     sq = [c for c in df.columns if c.endswith("SQNR dB")]
     by_type = df.groupby("type")[sq].median().rename(columns=lambda c: c.replace(" SQNR dB", ""))
     overall = df[sq].median().rename(lambda c: c.replace(" SQNR dB", ""))
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "n/a"
+    digest = sha256(path) if path.is_file() else "n/a"
     import rf8lab
 
     lines = [f"# Formats on {path.name}", "",

@@ -7,7 +7,6 @@ random sample for larger tensors, so that the Student-t fit stays fast), as the 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from tqdm import tqdm
 
 from .. import gg
 from ..io import checkpoints
+from ..io.files import sha256
 from ..io.names import TYPES, layer_index, tensor_type
 from .markdown import md_table
 
@@ -150,7 +150,7 @@ def write_report(source, out_dir, tensors=None, max_compare: int = 1_000_000, wo
     if not arrays:
         raise checkpoints.CheckpointError(f"{source}: no floating-point tensor with at least 8 values to fit")
     path = checkpoints.source_path(source)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = sha256(path)
     names = list(arrays)
     results = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -159,18 +159,30 @@ def write_report(source, out_dir, tensors=None, max_compare: int = 1_000_000, wo
             results[futs[fut]] = fut.result()
     skipped = [results[k] for k in names if "error" in results[k]]
     rows = [results[k] for k in names if "error" not in results[k]]
-    df = pd.DataFrame(rows)
-    flat = df.drop(columns=[f"{m}_params" for m in MODELS])
-    flat.to_csv(out / "fits.csv", index=False)
-    (out / "fits.json").write_text(json.dumps(rows + skipped, indent=1, default=float))
-    figs = []
-    for t in [t for t in TYPES if t in set(df.type)]:
-        f = f"hist_{t.replace(' ', '_').lower()}.png"
-        _type_figure([r for r in rows if r["type"] == t], arrays, out / f)
-        figs.append((t, f))
+    for t in sorted({r["type"] for r in rows}, key=TYPES.index):  # histograms need the data: drawn now
+        _type_figure([r for r in rows if r["type"] == t], arrays, out / _hist_name(t))
+    run = {"command": command or f"rf8lab fit {source}", "source": str(source),
+           "checkpoint": {"name": path.name, "bytes": path.stat().st_size, "sha256": digest},
+           "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "versions": _versions(), "seed": seed,
+           "max_compare": max_compare, "tensors": rows, "skipped": skipped}
+    (out / "fits.json").write_text(json.dumps(run, indent=1, default=float))
+    return render(out)
+
+
+def _hist_name(t: str) -> str:
+    return f"hist_{t.replace(' ', '_').lower()}.png"
+
+
+def render(out_dir) -> Path:
+    """fits.csv, the depth figure and report.md from fits.json (no fitting)."""
+    out = Path(out_dir)
+    run = json.loads((out / "fits.json").read_text())
+    df = pd.DataFrame(run["tensors"])
+    df.drop(columns=[f"{m}_params" for m in MODELS]).to_csv(out / "fits.csv", index=False)
+    figs = [(t, _hist_name(t)) for t in TYPES if t in set(df.type)]
     _depth_figure(df, out / "shape_by_depth.png")
     summary, lines = _summary(df)
-    _write_md(out, source, path, digest, df, summary, lines, figs, max_compare, seed, command, skipped)
+    _write_md(out, run, df, summary, lines, figs)
     return out / "report.md"
 
 
@@ -183,7 +195,8 @@ def _versions() -> str:
             f"matplotlib {matplotlib.__version__}, Python {platform.python_version()}")
 
 
-def _write_md(out, source, path, digest, df, summary, lines, figs, max_compare, seed, command, skipped):
+def _write_md(out, run, df, summary, lines, figs):
+    source, ck, skipped, max_compare = run["source"], run["checkpoint"], run["skipped"], run["max_compare"]
     n_all = len(df)
     gg_best = int((df.best == "gg").sum())
     t_best = int((df.best == "student_t").sum())
@@ -192,9 +205,9 @@ def _write_md(out, source, path, digest, df, summary, lines, figs, max_compare, 
     table = df[["name", "type", "n", "zero_fraction", "gg_shape", "gg_shape_se", "best", "gaussian_d_aic",
                 "laplace_d_aic", "gg_d_aic", "student_t_d_aic", "gg_kl", "student_t_kl", "n_compared"]]
     md = [f"# GG fits of {source}", "",
-          f"Command: `{command or 'rf8lab fit ' + str(source)}`  ",
-          f"Checkpoint: `{path.name}`, {path.stat().st_size:,} bytes, SHA-256 `{digest}`  ",
-          f"Made {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with {_versions()}; comparison sample seed {seed}.",
+          f"Command: `{run['command']}`  ",
+          f"Checkpoint: `{ck['name']}`, {ck['bytes']:,} bytes, SHA-256 `{ck['sha256']}`  ",
+          f"Made {run['made']} with {run['versions']}; comparison sample seed {run['seed']}.",
           "",
           "Each tensor's nonzero values are fitted by maximum likelihood with the location fixed at 0 (for "
           "norm gains, which sit around 1, the GG's fitted location is used for every model): a "

@@ -240,14 +240,9 @@ def main(argv=None) -> int:
             runs.append(r)
     for r in refs:
         r.pop("params")
-    import matplotlib
-    import numba
-    import scipy
+    from rf8lab.reports.markdown import versions as package_versions
 
-    import rf8lab
-
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-                "numba": numba.__version__, "matplotlib": matplotlib.__version__, "rf8lab": rf8lab.__version__}
+    versions = package_versions("rf8lab", "numpy", "scipy", "numba", "matplotlib")
     cmd = "python analysis/init_study.py " + " ".join(argv if argv is not None else sys.argv[1:])
     summary = {}
     for kind in su:

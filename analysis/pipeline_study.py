@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -349,14 +348,9 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(a.workers, initializer=_worker_init) as ex:
         runs = list(tqdm(ex.map(job, jobs), total=len(jobs), desc="pipeline study", unit="run"))
     minutes = (time.perf_counter() - t0) / 60
-    import matplotlib
-    import numba
-    import scipy
+    from rf8lab.reports.markdown import versions as package_versions
 
-    import rf8lab
-
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-                "numba": numba.__version__, "matplotlib": matplotlib.__version__, "rf8lab": rf8lab.__version__}
+    versions = package_versions("rf8lab", "numpy", "scipy", "numba", "matplotlib")
     cmd = "python analysis/pipeline_study.py " + " ".join(argv if argv is not None else sys.argv[1:])
     for kind in ("gpt", "vit"):
         plots(runs, kind, out)

@@ -6,16 +6,13 @@ maximum relative error over the nonzero values, and the fraction flushed to zero
 """
 from __future__ import annotations
 
-import platform
 import time
 from pathlib import Path
-
-import numpy as np
 
 from ..io.checkpoints import load
 from ..io.files import sha256
 from ..metrics import per_tensor
-from .markdown import md_table
+from .markdown import md_table, versions, versions_line
 
 DEFAULT = ("rf8:log:none", "rf8:nearest:tensor", "rf8:nearest:channel", "e4m3:nearest:tensor",
            "e5m2:nearest:tensor", "int8:nearest:tensor", "int8:nearest:channel", "mxfp8:nearest:block")
@@ -33,12 +30,10 @@ def write(source, out_dir, specs=DEFAULT, tensors=None) -> Path:
     by_type = df.groupby("type")[sq].median().rename(columns=lambda c: c.replace(" SQNR dB", ""))
     overall = df[sq].median().rename(lambda c: c.replace(" SQNR dB", ""))
     digest = sha256(path) if path.is_file() else "n/a"
-    import rf8lab
-
+    keys = ",".join(s if isinstance(s, str) else s.key for s in specs)
     lines = [f"# Formats on {path.name}", "",
-             f"Command: `rf8lab compare {source} --formats {','.join(specs)}`  ",
-             f"File SHA-256: {digest}; rf8lab {rf8lab.__version__}, numpy {np.__version__}, "
-             f"python {platform.python_version()}; "
+             f"Command: `rf8lab compare {source} --formats {keys}`  ",
+             f"File SHA-256: {digest}; {versions_line(versions('rf8lab', 'numpy', 'pandas'))}; "
              f"{time.perf_counter() - t0:.1f} s.", "",
              "Every floating tensor rounded into every format (each scale computed from the tensor itself). SQNR = "
              "10·log10(Σw² / Σ(w − q)²); medians over tensors.", "",

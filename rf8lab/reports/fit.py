@@ -8,7 +8,6 @@ random sample for larger tensors, so that the Student-t fit stays fast), as the 
 from __future__ import annotations
 
 import json
-import platform
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +20,7 @@ from .. import gg
 from ..io import checkpoints
 from ..io.files import sha256
 from ..io.names import TYPES, layer_index, tensor_type
-from .markdown import md_table
+from .markdown import md_table, versions, versions_line
 
 MODELS = ["gg", "gaussian", "laplace", "student_t"]
 COLORS = {"gg": "C3", "gaussian": "C0", "laplace": "C2", "student_t": "C1"}
@@ -163,7 +162,8 @@ def write_report(source, out_dir, tensors=None, max_compare: int = 1_000_000, wo
         _type_figure([r for r in rows if r["type"] == t], arrays, out / _hist_name(t))
     run = {"command": command or f"rf8lab fit {source}", "source": str(source),
            "checkpoint": {"name": path.name, "bytes": path.stat().st_size, "sha256": digest},
-           "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "versions": _versions(), "seed": seed,
+           "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+           "versions": versions("rf8lab", "numpy", "scipy", "pandas", "matplotlib"), "seed": seed,
            "max_compare": max_compare, "tensors": rows, "skipped": skipped}
     (out / "fits.json").write_text(json.dumps(run, indent=1, default=float))
     return render(out)
@@ -186,15 +186,6 @@ def render(out_dir) -> Path:
     return out / "report.md"
 
 
-def _versions() -> str:
-    import matplotlib
-    import scipy
-
-    from .. import __version__
-    return (f"rf8lab {__version__}, numpy {np.__version__}, scipy {scipy.__version__}, pandas {pd.__version__}, "
-            f"matplotlib {matplotlib.__version__}, Python {platform.python_version()}")
-
-
 def _write_md(out, run, df, summary, lines, figs):
     source, ck, skipped, max_compare = run["source"], run["checkpoint"], run["skipped"], run["max_compare"]
     n_all = len(df)
@@ -207,7 +198,7 @@ def _write_md(out, run, df, summary, lines, figs):
     md = [f"# GG fits of {source}", "",
           f"Command: `{run['command']}`  ",
           f"Checkpoint: `{ck['name']}`, {ck['bytes']:,} bytes, SHA-256 `{ck['sha256']}`  ",
-          f"Made {run['made']} with {run['versions']}; comparison sample seed {run['seed']}.",
+          f"Made {run['made']} with {versions_line(run['versions'])}; comparison sample seed {run['seed']}.",
           "",
           "Each tensor's nonzero values are fitted by maximum likelihood with the location fixed at 0 (for "
           "norm gains, which sit around 1, the GG's fitted location is used for every model): a "

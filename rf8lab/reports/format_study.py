@@ -13,7 +13,6 @@ reports/format_comparison.json and PNGs.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from ..codec.spec import QuantSpec
 from ..gg import gg
 from ..gg.limits import lloyd_max, quantize_lloyd, rd_sqnr_db
 from ..metrics import per_tensor, sqnr_db
+from . import markdown
 
 SPECS = ("rf8:log:none", "rf8:log:tensor", "rf8:log:channel", "rf8:log:block", "rf8:nearest:none",
          "rf8:nearest:tensor", "rf8:nearest:channel", "rf8:nearest:block", "e4m3:nearest:tensor",
@@ -153,14 +153,7 @@ def run(out="reports", quick: bool = False, command: str | None = None) -> Path:
     bits = code_bits({k: v for k, v in arrays.items() if not (quick and "word_embeddings" in k)})
     bar.update()
     bar.close()
-    import matplotlib
-    import pandas as pd
-    import scipy
-
-    import rf8lab
-
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
-                "pandas": pd.__version__, "matplotlib": matplotlib.__version__, "rf8lab": rf8lab.__version__}
+    versions = markdown.versions("rf8lab", "numpy", "scipy", "pandas", "matplotlib", "numba")
     minutes = (time.perf_counter() - t0) / 60
     cmd = (command or ("python analysis/format_study.py" + (" --quick" if quick else ""))).strip()
     d = {"command": cmd, "versions": versions, "minutes": minutes, "n": n, "quick": quick,
@@ -181,7 +174,8 @@ def render(out="reports") -> Path:
     syn, mini, e2e, bits = d["synthetic"], pd.DataFrame(d["minilm_per_tensor"]), d["end_to_end"], d["code_bits"]
     cmd, versions, minutes, n, quick = d["command"], d["versions"], d["minutes"], d["n"], d["quick"]
     st = d["settings"]
-    scales = sorted({QuantSpec.parse(k).scale or "unscaled" for k in st["specs"]}, key=str)
+    order = ["unscaled", "tensor", "channel", "block"]
+    scales = sorted({QuantSpec.parse(k).scale or "unscaled" for k in st["specs"]}, key=order.index)
     blocks = sorted({QuantSpec.parse(k).block or QuantSpec.parse(k).format.default_block for k in st["specs"]
                      if QuantSpec.parse(k).scale == "block"})
     figures(syn, mini, out)
@@ -194,7 +188,7 @@ def render(out="reports") -> Path:
     bits_df = pd.DataFrame(bits).T
     L = ["# Formats compared: RF8, E4M3, E5M2, INT8, MXFP8 and the limits", "",
          f"Command: `{cmd}` ({minutes:.1f} min).  ",
-         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
+         "Versions: " + markdown.versions_line(versions) + ".",
          "", "![formats](format_comparison.png)", "",
          f"## 1. Synthetic GG weights ({n:,} values per shape, std {st['std']:g}, as a {st['rows']}-row matrix; "
          f"seed {st['seed']})", "",

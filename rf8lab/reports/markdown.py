@@ -29,3 +29,8 @@ def versions(*packages: str) -> dict[str, str]:
         except PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def versions_line(v: dict) -> str:
+    """The versions as a page states them: "python 3.11.7, rf8lab 0.1.0, numpy 2.4.6"."""
+    return ", ".join(f"{k} {x}" for k, x in v.items())

@@ -36,6 +36,9 @@ class BlockFormat:
     scale: ScaleFormat
     block: int
 
+    def __repr__(self) -> str:
+        return f"BlockFormat({self.name!r}: {self.element.name} elements, one {self.scale.name} scale per {self.block})"
+
     @cached_property
     def format(self) -> Format:
         """The element format as the codec runs it: the element's codes and roundings, block scales only,

@@ -36,6 +36,9 @@ class Format:
     default_block: int = 32
     block_format: BlockFormat | None = None  # set on the format a BlockFormat composes (mxfp8)
 
+    def __repr__(self) -> str:
+        return f"Format({self.name!r}, {self.summary!r})"
+
     # ---- derived tables -------------------------------------------------------------
     @cached_property
     def decoded(self) -> tuple[Decoded, ...]:

@@ -27,3 +27,13 @@ def test_demo_table(capsys):
     assert cli(["demo", "--table-only", "--n", "4096"]) == 0
     out = capsys.readouterr().out
     assert "rf8      log" in out and "mxfp8" in out
+
+
+def test_errors_are_one_line_and_a_nonzero_status(tmp_path, capsys):
+    assert cli(["fit"]) == 1
+    assert capsys.readouterr().err.startswith("error: rf8lab fit needs a CHECKPOINT")
+    assert cli(["fit", "--render", "-o", str(tmp_path / "none")]) == 1
+    assert capsys.readouterr().err.startswith("error: cannot render")
+    assert cli(["table", "fp7"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown format 'fp7'") and err.count("\n") == 1

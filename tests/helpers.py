@@ -134,9 +134,9 @@ class Codec:
         """(codes, scale_exp or None, scale) as numpy arrays."""
         if self.backend != "torch":
             e = rl.encode(x, fmt, backend=self.backend, **kw)
-            return e.codes, e.scale_exp, e.scale
+            return e.codes, e.scale_exp, e.multiplier
         from rf8lab import torch as rt
 
         t, kw = self._torch_args(x, kw)
         e = rt.encode(t, fmt, **kw)
-        return e.codes.numpy(), None if e.scale_exp is None else e.scale_exp.numpy(), e.scale.numpy()
+        return e.codes.numpy(), None if e.scale_exp is None else e.scale_exp.numpy(), e.multiplier.numpy()

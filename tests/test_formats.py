@@ -100,7 +100,7 @@ def test_mxfp8_is_e4m3_elements_with_an_e8m0_block_scale():
     from rf8lab.formats import E8M0, MXFP8, get_format
 
     mx, e4 = get_format("mxfp8"), get_format("e4m3")
-    assert mx.block_format is MXFP8 and MXFP8.element is e4 and MXFP8.scale is E8M0 and MXFP8.block == 32
+    assert mx.block_format is MXFP8 and MXFP8.element is e4 and MXFP8.scale_format is E8M0 and MXFP8.block == 32
     assert np.array_equal(mx.values, e4.values, equal_nan=True)
     assert mx.magnitudes == e4.magnitudes and mx.nan_codes == e4.nan_codes
     assert mx.scales == ("block",) and mx.default_block == 32 and (E8M0.emin, E8M0.emax) == (-127, 127)

@@ -67,13 +67,13 @@ def test_mx_block_rule():
 def test_int8_per_channel():
     x = np.random.default_rng(9).standard_normal((5, 33)) * np.arange(1, 6)[:, None]
     enc = rl.encode(x, "int8", scale="channel")
-    assert enc.scale_exp is None and enc.scale.shape == (5,)
+    assert enc.scale_exp is None and enc.multiplier.shape == (5,)
     k = enc.codes.view(np.int8)
     assert k.min() >= -127 and k.max() <= 127
-    np.testing.assert_allclose(enc.scale, np.abs(x).max(axis=1) / 127, rtol=0)
+    np.testing.assert_allclose(enc.multiplier, np.abs(x).max(axis=1) / 127, rtol=0)
     assert np.all(np.abs(k).max(axis=1) == 127)
     q = rl.quantize(x, "int8", scale="channel")
-    np.testing.assert_array_equal(q, k * enc.scale[:, None])
+    np.testing.assert_array_equal(q, k * enc.multiplier[:, None])
 
 
 def test_block_layout_and_partial_block():

@@ -21,7 +21,7 @@ def _same(a, b):
     np.testing.assert_array_equal(a.codes, b.codes)
     if a.scale_exp is not None:
         np.testing.assert_array_equal(a.scale_exp, b.scale_exp)
-    np.testing.assert_array_equal(a.scale, b.scale)
+    np.testing.assert_array_equal(a.multiplier, b.multiplier)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16], ids=["float16", "bfloat16"])

@@ -55,7 +55,7 @@ def test_int8_all_backends_agree_at_the_extremes(codec):
         want = rl.encode(x, "int8", backend="reference")
         codes, _, scale = codec.encode(x, "int8")
         np.testing.assert_array_equal(codes, want.codes)
-        np.testing.assert_array_equal(scale, want.scale)
+        np.testing.assert_array_equal(scale, want.multiplier)
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])

@@ -113,7 +113,7 @@ def _has_nan(x: np.ndarray) -> bool:
 
 def _encode(x, spec: QuantSpec, f: Format, layout: Layout, bits, backend) -> Encoded:
     codes, scale_exp, mult = backend.encode(x, f, layout, spec.rounding, spec.overflow, bits)
-    return Encoded(codes=codes, scale_exp=None if f.scale_rule == ScaleRule.ABSMAX else scale_exp, scale=mult,
+    return Encoded(codes=codes, scale_exp=None if f.scale_rule == ScaleRule.ABSMAX else scale_exp, multiplier=mult,
                    spec=spec, layout=layout, dtype=_out_dtype(None, x.dtype))
 
 
@@ -129,14 +129,14 @@ def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
                             f"got {type(enc).__name__}" + (f" of dtype {codes.dtype}" if fmt else " without fmt"))
         spec = as_spec(fmt, scale=None)
         enc = Encoded(codes=codes, scale_exp=None if spec.format.scale_rule == ScaleRule.ABSMAX
-                      else np.zeros((), np.int32), scale=np.ones(()), spec=spec,
+                      else np.zeros((), np.int32), multiplier=np.ones(()), spec=spec,
                       layout=make_layout(codes.shape, None), dtype=np.dtype(np.float32))
     elif fmt is not None and get_format(fmt).name != enc.fmt:
         raise ValueError(f"fmt={fmt!r} does not match the Encoded's format {enc.fmt!r}")
     f = get_format(enc.fmt)
     out = _out_dtype(dtype, enc.dtype)
     scale_exp = enc.scale_exp if enc.scale_exp is not None else np.zeros(enc.layout.scale_shape, np.int32)
-    return _backend(backend).decode(enc.codes, f, enc.layout, scale_exp, enc.scale, out)
+    return _backend(backend).decode(enc.codes, f, enc.layout, scale_exp, enc.multiplier, out)
 
 
 def quantize(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None, rng=None,

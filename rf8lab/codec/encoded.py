@@ -16,13 +16,13 @@ class Encoded:
     codes      uint8, the input's shape
     scale_exp  int32 of shape `layout.scale_shape` (X per group; value = code value * 2^X), or None for
                int8, whose scale is not a power of two
-    scale      float64 multiplier per group (2^X, or int8's absmax / 127)
+    multiplier float64 per group (2^X, or int8's absmax / 127)
     spec       the QuantSpec it was encoded with; layout: which elements share a scale
     dtype      what quantize returns for this input (a numpy or a torch dtype)
     """
     codes: Any
     scale_exp: Any
-    scale: Any
+    multiplier: Any
     spec: QuantSpec
     layout: Layout
     dtype: Any

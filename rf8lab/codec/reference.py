@@ -126,7 +126,7 @@ def scale_of(fmt: Format, amax: Fraction, granularity) -> tuple[int, Fraction]:
         x = floor_log2(ratio)
         x += ratio != TWO ** x
     elif fmt.scale_rule == ScaleRule.MX:  # OCP MX: floor(log2 amax) - emax, within the scale format's range
-        sf = fmt.block_format.scale
+        sf = fmt.block_format.scale_format
         x = min(sf.emax, max(sf.emin, floor_log2(amax) - fmt.emax))
     else:
         raise AssertionError(fmt.scale_rule)

@@ -62,7 +62,7 @@ def group_scales(fmt: Format, amax, granularity):
     elif fmt.scale_rule == ScaleRule.FIT:
         X = e - fmt.emax + up
     else:  # "mx": within the scale format's exponent range (E8M0: [-127, 127])
-        sf = fmt.block_format.scale
+        sf = fmt.block_format.scale_format
         X = xp.clip(e - fmt.emax, sf.emin, sf.emax)
     X = xp.where(none, 0, X)
     return X, xp.exp2(X)

@@ -33,20 +33,21 @@ class BlockFormat:
     name: str
     summary: str
     element: Format
-    scale: ScaleFormat
+    scale_format: ScaleFormat
     block: int
 
     def __repr__(self) -> str:
-        return f"BlockFormat({self.name!r}: {self.element.name} elements, one {self.scale.name} scale per {self.block})"
+        return (f"BlockFormat({self.name!r}: {self.element.name} elements, one {self.scale_format.name} scale "
+                f"per {self.block})")
 
     @cached_property
     def format(self) -> Format:
         """The element format as the codec runs it: the element's codes and roundings, block scales only,
         and the scale format's rule."""
         return dataclasses.replace(self.element, name=self.name, summary=self.summary, scales=("block",),
-                                   default_scale="block", default_block=self.block, scale_rule=self.scale.rule,
+                                   default_scale="block", default_block=self.block, scale_rule=self.scale_format.rule,
                                    block_format=self)
 
 
 MXFP8 = BlockFormat("mxfp8", "OCP MXFP8: E4M3 elements, one E8M0 scale per 32-element block",
-                    element=E4M3, scale=E8M0, block=32)
+                    element=E4M3, scale_format=E8M0, block=32)

@@ -46,7 +46,7 @@ def pack(src, dst, fmt="rf8", rounding=None, scale="channel", overflow=None, blo
             if enc.scale_exp is not None:
                 out[name + ".scale_exp"] = np.asarray(enc.scale_exp, np.int32).reshape(enc.layout.scale_shape)
             else:
-                out[name + ".scale"] = np.asarray(enc.scale, np.float64).reshape(enc.layout.scale_shape)
+                out[name + ".scale"] = np.asarray(enc.multiplier, np.float64).reshape(enc.layout.scale_shape)
             lay = enc.layout
             meta[name] = {"fmt": spec.fmt, "rounding": spec.rounding, "overflow": spec.overflow,
                           "granularity": lay.granularity,
@@ -100,7 +100,7 @@ def unpack(src, dst=None, dtype: str | None = None) -> dict:
         if tuple(s.shape) != tuple(layout.scale_shape):
             raise CheckpointError(f"{src}: {sname!r} has shape {tuple(s.shape)}, the layout needs {layout.scale_shape}")
         enc = Encoded(codes=a, scale_exp=None if absmax else np.asarray(s, np.int32),
-                      scale=np.asarray(s, np.float64) if absmax else np.ldexp(1.0, np.asarray(s, np.int64)),
+                      multiplier=np.asarray(s, np.float64) if absmax else np.ldexp(1.0, np.asarray(s, np.int64)),
                       spec=spec, layout=layout, dtype=np.dtype(np.float32))
         out[name] = api.decode(enc, np.dtype(dtype or t["dtype"]))
     if dst is not None:

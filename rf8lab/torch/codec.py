@@ -82,8 +82,8 @@ def decode(enc: Encoded, dtype=torch.float32) -> torch.Tensor:
     rf8lab.decode)."""
     f = enc.spec.format
     codes = enc.codes.reshape(-1)
-    X = (torch.zeros_like(enc.scale, dtype=torch.int64) if enc.scale_exp is None else enc.scale_exp).reshape(-1)
-    out = vectorized.decode_flat(codes, f, X.to(torch.int64), enc.scale.reshape(-1).to(torch.float64),
+    X = (torch.zeros_like(enc.multiplier, dtype=torch.int64) if enc.scale_exp is None else enc.scale_exp).reshape(-1)
+    out = vectorized.decode_flat(codes, f, X.to(torch.int64), enc.multiplier.reshape(-1).to(torch.float64),
                                  _group_index(enc.layout, codes.device), dtype)
     return out.reshape(enc.codes.shape)
 

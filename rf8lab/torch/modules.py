@@ -78,7 +78,7 @@ class FakeQuantLinear(nn.Linear):
 
 class QuantLinear(nn.Module):
     """A linear layer stored as 8-bit codes of any rf8lab format: buffers `codes` (uint8, out x in) and
-    `scale_exp` (int32 per scale group; empty for int8) and `scale` (float64 multipliers); decoded to the
+    `scale_exp` (int32 per scale group; empty for int8) and `multiplier` (float64 per group); decoded to the
     input's dtype each call."""
 
     def __init__(self, enc: Encoded, bias: torch.Tensor | None, compute_dtype=torch.float32):
@@ -88,7 +88,7 @@ class QuantLinear(nn.Module):
         self.register_buffer("codes", enc.codes)
         self.register_buffer("scale_exp",
                              enc.scale_exp if enc.scale_exp is not None else torch.zeros(0, dtype=torch.int32))
-        self.register_buffer("scale", enc.scale.to(torch.float64))
+        self.register_buffer("multiplier", enc.multiplier.to(torch.float64))
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
         self.compute_dtype = compute_dtype
 
@@ -98,7 +98,7 @@ class QuantLinear(nn.Module):
         return cls(enc, lin.bias, lin.weight.dtype)
 
     def encoded(self) -> Encoded:
-        return Encoded(self.codes, self.scale_exp if self.scale_exp.numel() else None, self.scale, self.spec,
+        return Encoded(self.codes, self.scale_exp if self.scale_exp.numel() else None, self.multiplier, self.spec,
                        self.layout, self.compute_dtype)
 
     def weight(self, dtype=None) -> torch.Tensor:

@@ -44,7 +44,7 @@ def gg_init_(module: nn.Module, shape: float = 2.0, xi: float = 2.0, fan: str = 
 
 
 def deepshape_(module: nn.Module, **kw) -> dict:
-    """In place DeepShape of the 2-D weights (kwargs as rf8lab.nn.deepshape); returns its info."""
+    """In place DeepShape of the 2-D weights (kwargs as rf8lab.methods.deepshape.deepshape); returns its info."""
     new, info = deepshape(_numpy_params(module), **kw)
     _write_back(module, new)
     return info

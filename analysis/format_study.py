@@ -1,4 +1,4 @@
-"""Format comparison study (see rf8lab/format_study.py): writes reports/format_comparison.md.
+"""Format comparison study (see rf8lab/reports/format_study.py): writes reports/format_comparison.md.
 
     python analysis/format_study.py [--quick] [--out reports]
 """

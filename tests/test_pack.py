@@ -30,3 +30,18 @@ def test_pack_unpack(tmp_path, capsys):
         from rf8lab.io.pack import unpack
 
         unpack(bad)
+
+
+def test_pack_keeps_the_spec_it_is_given(tmp_path, capsys):
+    from rf8lab.io.pack import unpack
+
+    w = np.random.default_rng(1).normal(0, 0.02, (16, 64)).astype(np.float32)
+    src, dst = tmp_path / "in.safetensors", tmp_path / "p.safetensors"
+    write_safetensors(src, {"w": w})
+    assert cli(["pack", str(src), "-o", str(dst), "--fmt", "rf8:log:none"]) == 0
+    assert "rf8:log:none" in capsys.readouterr().out
+    np.testing.assert_array_equal(unpack(dst)["w"], rl.quantize(w, "rf8:log:none"))
+    assert cli(["pack", str(src), "-o", str(dst), "--fmt", "e4m3:block:block=16"]) == 0
+    np.testing.assert_array_equal(unpack(dst)["w"], rl.quantize(w, "e4m3:block:block=16"))
+    assert cli(["unpack", str(dst), "-o", str(tmp_path / "u.safetensors"), "--dtype", "int32"]) == 1
+    assert capsys.readouterr().err.startswith("error: ")

@@ -54,3 +54,32 @@ def test_the_api_takes_a_spec_a_spec_string_or_arguments():
 def test_for_shape_turns_channel_scales_on_a_vector_into_one_scale():
     spec = QuantSpec.parse("int8:channel")
     assert spec.for_shape((384,)) == QuantSpec.parse("int8:tensor") and spec.for_shape((4, 4)) is spec
+
+
+def test_defaults_are_one_key_and_a_new_scale_starts_fresh():
+    assert QuantSpec.parse("rf8:block:block=32") == QuantSpec.parse("rf8:block")
+    assert QuantSpec.parse("rf8:channel:axis=0").key == "rf8:nearest:channel"
+    x = np.ones((4, 64), np.float32)
+    assert rl.encode(x, "rf8:block:block=64", scale="tensor").spec.key == "rf8:nearest:tensor"
+    assert rl.encode(x, "rf8:channel:axis=1", scale="block").layout.axis == 1  # the block default: the last axis
+    with pytest.raises(ValueError, match="mxfp8 has blocks of 32"):
+        QuantSpec.parse("mxfp8:block=64")
+
+
+def test_raw_codes_decode_in_every_format_and_encoded_stays_with_its_library():
+    import dataclasses
+
+    from rf8lab.formats import E4M3
+
+    codes = np.arange(256, dtype=np.uint8)
+    for name in rl.format_names():
+        np.testing.assert_array_equal(rl.decode(codes, fmt=name, dtype=np.float64), rl.value_table(name))
+    with pytest.raises(ValueError, match="not one of rf8lab's"):
+        rl.quantize(np.ones(3), dataclasses.replace(E4M3, name="mine"))
+    torch = pytest.importorskip("torch")
+    from rf8lab import torch as rt
+
+    with pytest.raises(TypeError, match="rf8lab.torch.decode"):
+        rl.decode(rt.encode(torch.ones(4), "rf8"))
+    with pytest.raises(TypeError, match="rf8lab.decode"):
+        rt.decode(rl.encode(np.ones(4), "rf8"))

@@ -9,7 +9,8 @@ def add(sub) -> None:
     c = sub.add_parser("compare", help="round every tensor of a checkpoint into several formats; per-tensor errors")
     c.add_argument("checkpoint", help="a .safetensors, .npz or torch file, or 'minilm'")
     c.add_argument("--formats", default=None,
-                   help="comma-separated fmt[:rounding][:scale] specs (default: rf8 log unscaled, rf8 per tensor and "
+                   help="comma-separated specs, fmt[:rounding][:scale][:overflow][:block=N][:axis=N] "
+                        "(default: rf8 log unscaled, rf8 per tensor and "
                         "channel, e4m3, e5m2, int8 per tensor and channel, mxfp8)")
     c.add_argument("-o", "--out", default="compare_report")
     c.add_argument("--tensors", default=None, help="glob(s) of tensor names, comma-separated")

@@ -7,15 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..codec.api import BACKENDS
+
 
 def add(sub) -> None:
     d = sub.add_parser("demo", help="the main job on MiniLM: format table, fitting report, format study (quick)")
     d.add_argument("-o", "--out", default="rf8lab_demo", help="folder for the reports (default: rf8lab_demo)")
     d.add_argument("--table-only", action="store_true", help="only the quick table of formats on GG weights")
-    d.add_argument("--n", type=int, default=1 << 14)
+    d.add_argument("--n", type=int, default=1 << 14, help="weights in the table (a multiple of 256)")
     d.add_argument("--shape", type=float, default=1.0, help="GG shape nu (2 = Gaussian, 1 = Laplace)")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--backend", default="auto")
+    d.add_argument("--backend", default="auto", choices=BACKENDS)
     d.set_defaults(func=run)
 
 
@@ -27,6 +29,10 @@ def run(args) -> int:
     from ..reports.fit import write_report
 
     t0 = time.perf_counter()
+    if args.n < 256 or args.n % 256:
+        print(f"error: --n must be a positive multiple of 256 (the table's channels are rows of 256); got {args.n}",
+              file=sys.stderr)
+        return 1
     quick_table(args)
     if args.table_only:
         return 0

@@ -21,6 +21,9 @@ def run(args) -> int:
     from ..reports.fit import render, write_report
 
     if args.render:
+        if args.checkpoint is not None:
+            print("error: --render rewrites OUT/report.md from OUT/fits.json and takes no CHECKPOINT", file=sys.stderr)
+            return 1
         try:
             print(f"rewrote {render(args.out)}")
         except (FileNotFoundError, KeyError, ValueError) as e:

@@ -8,11 +8,12 @@ def add(sub) -> None:
     k = sub.add_parser("pack", help="store a checkpoint's weight matrices as 8-bit codes + scales (safetensors)")
     k.add_argument("checkpoint", help="a .safetensors, .npz or torch file, or 'minilm'")
     k.add_argument("-o", "--out", required=True, help="the packed .safetensors to write")
-    k.add_argument("--fmt", default="rf8")
-    k.add_argument("--rounding", default="nearest")
-    k.add_argument("--scale", default="channel", help="tensor, channel or block (default channel)")
-    k.add_argument("--overflow", default="saturate")
-    k.add_argument("--block", type=int, default=None)
+    k.add_argument("--fmt", default="rf8", help="a format or a spec, e.g. rf8, rf8:log:channel, e4m3:block:block=64")
+    k.add_argument("--rounding", default=None, help="replaces the spec's rounding (default nearest)")
+    k.add_argument("--scale", default="auto",
+                   help="none, tensor, channel or block (default: the spec's, else per channel)")
+    k.add_argument("--overflow", default=None, help="replaces the spec's overflow (default saturate)")
+    k.add_argument("--block", type=int, default=None, help="block size with --scale block (default 32)")
     k.add_argument("--tensors", default=None, help="glob(s) of tensors to pack, comma-separated (default: all 2-D+)")
     k.set_defaults(func=run)
 
@@ -27,7 +28,7 @@ def run(args) -> int:
     except (CheckpointError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"packed {r['packed']} tensors to {args.fmt} ({args.scale} scales), copied {r['copied']}; "
+    print(f"packed {r['packed']} tensors as {r['spec']}, copied {r['copied']}; "
           f"{r['bytes_in']} -> {r['bytes_out']} bytes ({r['bytes_in'] / max(1, r['bytes_out']):.2f}x smaller): "
           f"{args.out}")
     return 0

@@ -35,7 +35,11 @@ def run(args) -> int:
     from .. import nn
     from ..nn.train import TrainConfig, TrainingError, load_data, train
 
-    data = load_data(args.kind, args.text)
+    try:
+        data = load_data(args.kind, args.text)
+    except (FileNotFoundError, UnicodeDecodeError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     if args.kind == "gpt":
         cfg = nn.Config("gpt", n_layer=args.n_layer, n_head=args.n_head, d_model=args.d_model,
                         block_size=args.block_size, vocab_size=data.vocab_size)

@@ -18,7 +18,7 @@ def run(args) -> int:
 
     try:
         out = unpack(args.packed, args.out, dtype=args.dtype)
-    except (CheckpointError, ValueError, FileNotFoundError) as e:
+    except (CheckpointError, ValueError, TypeError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"unpacked {len(out)} tensors: {args.out}")

@@ -1,6 +1,8 @@
 """`rf8lab vectors -o DIR`: RF8 test vectors ($readmemh hex) for hardware designs."""
 from __future__ import annotations
 
+import sys
+
 
 def add(sub) -> None:
     v = sub.add_parser("vectors", help="write RF8 test vectors ($readmemh hex) for hardware designs")
@@ -12,7 +14,11 @@ def add(sub) -> None:
 def run(args) -> int:
     from ..hw.vectors import write
 
-    info = write(args.out, seed=args.seed)
+    try:
+        info = write(args.out, seed=args.seed)
+    except OSError as e:
+        print(f"error: cannot write the vectors to {args.out}: {e}", file=sys.stderr)
+        return 1
     for name, (n, h) in info.items():
         print(f"{name:28} {n:7d} lines  sha256 {h[:16]}")
     print(f"wrote {args.out}/ (see README.txt there for the field layout)")

@@ -91,7 +91,9 @@ def encode(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=Non
 def resolve(spec: QuantSpec, shape) -> tuple[Format, Layout]:
     """The Format the codec runs and the Layout of its scales for a checked spec on an array of this shape
     (shared by rf8lab.torch)."""
-    return spec.format, make_layout(tuple(shape), spec.scale, spec.axis, spec.block)
+    f = spec.format
+    block = (spec.block or f.default_block) if spec.scale == "block" else None
+    return f, make_layout(tuple(shape), spec.scale, spec.axis, block)
 
 
 def _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits):
@@ -127,13 +129,16 @@ def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
         if fmt is None or codes.dtype != np.uint8:
             raise TypeError("decode takes an rf8lab.Encoded, or a uint8 array of codes with fmt=...; "
                             f"got {type(enc).__name__}" + (f" of dtype {codes.dtype}" if fmt else " without fmt"))
-        spec = as_spec(fmt, scale=None)
+        spec = as_spec(fmt)  # the codes are read unscaled whatever scale the spec names
         enc = Encoded(codes=codes, scale_exp=None if spec.format.scale_rule == ScaleRule.ABSMAX
                       else np.zeros((), np.int32), multiplier=np.ones(()), spec=spec,
                       layout=make_layout(codes.shape, None), dtype=np.dtype(np.float32))
-    elif fmt is not None and get_format(fmt).name != enc.fmt:
+    elif not isinstance(enc.codes, np.ndarray):
+        raise TypeError(f"this Encoded holds {type(enc.codes).__module__.split('.')[0]} arrays; "
+                        "decode it with rf8lab.torch.decode")
+    elif fmt is not None and as_spec(fmt).fmt != enc.fmt:
         raise ValueError(f"fmt={fmt!r} does not match the Encoded's format {enc.fmt!r}")
-    f = get_format(enc.fmt)
+    f = enc.spec.format
     out = _out_dtype(dtype, enc.dtype)
     scale_exp = enc.scale_exp if enc.scale_exp is not None else np.zeros(enc.layout.scale_shape, np.int32)
     return _backend(backend).decode(enc.codes, f, enc.layout, scale_exp, enc.multiplier, out)

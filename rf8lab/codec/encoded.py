@@ -18,7 +18,7 @@ class Encoded:
                int8, whose scale is not a power of two
     multiplier float64 per group (2^X, or int8's absmax / 127)
     spec       the QuantSpec it was encoded with; layout: which elements share a scale
-    dtype      what quantize returns for this input (a numpy or a torch dtype)
+    dtype      what quantize returns for this input (a numpy or a torch dtype); decode(enc, None) gives it
     """
     codes: Any
     scale_exp: Any

@@ -1,6 +1,8 @@
 """A quantizer setting as one value: `QuantSpec(fmt, rounding, scale, overflow, axis, block)`.
 
-Checked against its format when it is made, so a QuantSpec that exists is one the codec accepts. The API,
+Checked against its format when it is made, so a QuantSpec that exists is one its format accepts (the axis
+is checked against an array's shape when the spec is applied to it). Defaults are stored as None, so two
+specs that act alike are equal and have one key ("rf8:block:block=32" is "rf8:nearest:block"). The API,
 the CLI, the studies and the reports all use it; it has one text form (`key`, what `parse` reads and the
 CLI takes) and one display form (`label`, what tables show):
 
@@ -15,9 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import re
 from dataclasses import dataclass
 
-from ..formats import Format, get_format
+from ..formats import FORMATS, Format, get_format
 from ..policies import Overflow, Rounding
 
 SCALES = (None, "tensor", "channel", "block")
@@ -46,6 +49,12 @@ class QuantSpec:
                 raise ValueError(f"scale={scale!r} takes no block size; block applies to scale='block'")
             if block < 1:
                 raise ValueError(f"block must be a positive integer; got {self.block!r}")
+            if f.block_format is not None and block != f.block_format.block:
+                raise ValueError(f"{f.name} has blocks of {f.block_format.block} elements; got block={block}")
+        if axis == {"channel": 0, "block": -1}.get(scale):
+            axis = None  # the default axis
+        if block == f.default_block:
+            block = None
         for name, value in (("fmt", f.name), ("rounding", Rounding(self.rounding)), ("scale", scale),
                             ("overflow", Overflow(self.overflow)), ("axis", axis), ("block", block)):
             object.__setattr__(self, name, value)
@@ -69,7 +78,7 @@ class QuantSpec:
                 field, v = "scale", None if p == "none" else p
             elif p in Overflow._value2member_map_:
                 field, v = "overflow", p
-            elif name in ("block", "axis") and value.lstrip("-").isdigit():
+            elif name in ("block", "axis") and re.fullmatch(r"-?[0-9]+", value):
                 field, v = name, int(value)
             else:
                 raise ValueError(f"format spec {text!r}: {p!r} is not a rounding ({', '.join(Rounding)}), a scale "
@@ -115,10 +124,14 @@ class QuantSpec:
 
 def as_spec(fmt, rounding=None, scale="auto", overflow=None, axis=None, block=None) -> QuantSpec:
     """The QuantSpec that encode/quantize's arguments ask for: `fmt` is a QuantSpec, its text form or a
-    Format; the other arguments, where given, replace its fields."""
+    registered Format; the other arguments, where given, replace its fields (a new scale starts from the
+    default axis and block)."""
     if isinstance(fmt, QuantSpec):
         spec = fmt
     elif isinstance(fmt, Format):
+        if FORMATS.get(fmt.name) is not fmt:
+            raise ValueError(f"the Format {fmt.name!r} is not one of rf8lab's ({', '.join(FORMATS)}); the codec "
+                             "runs registered formats only")
         spec = QuantSpec(fmt.name)
     elif isinstance(fmt, str):
         spec = QuantSpec.parse(fmt)
@@ -127,9 +140,19 @@ def as_spec(fmt, rounding=None, scale="auto", overflow=None, axis=None, block=No
                         f"got {type(fmt).__name__}")
     changes = {k: v for k, v in (("rounding", rounding), ("overflow", overflow), ("axis", axis), ("block", block))
                if v is not None}
-    if scale != "auto":
-        changes["scale"] = scale
+    if scale != "auto" and scale != spec.scale:
+        spec = spec.replace(scale=scale, axis=None, block=None)
     return spec.replace(**changes) if changes else spec
+
+
+def weight_spec(fmt="rf8", **quant) -> QuantSpec:
+    """The spec for a weight matrix (out x in): as given, but per output channel where neither `fmt` nor
+    `quant` names a scale and the format has channel scales (`rf8lab pack`, rf8lab.torch's layers)."""
+    named = isinstance(fmt, QuantSpec) or (isinstance(fmt, str) and any(
+        p in ("none", "tensor", "channel", "block") for p in fmt.strip().split(":")[1:]))
+    if not named and quant.get("scale", "auto") == "auto" and "channel" in as_spec(fmt).format.scales:
+        quant["scale"] = "channel"
+    return as_spec(fmt, **quant)
 
 
 def _integer(what: str, value) -> int | None:

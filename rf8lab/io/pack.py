@@ -16,7 +16,7 @@ import numpy as np
 from ..codec import api
 from ..codec.encoded import Encoded
 from ..codec.layout import make_layout
-from ..codec.spec import QuantSpec, as_spec
+from ..codec.spec import QuantSpec, weight_spec
 from ..policies import ScaleRule
 from .checkpoints import load
 from .files import CheckpointError
@@ -27,12 +27,14 @@ KEY = "rf8lab_pack"
 VERSION = 1
 
 
-def pack(src, dst, fmt="rf8", rounding=None, scale="channel", overflow=None, block=None,
+def pack(src, dst, fmt="rf8", rounding=None, scale="auto", overflow=None, block=None,
          tensors: str | None = None, min_ndim: int = 2) -> dict:
     """Pack every floating tensor with at least `min_ndim` dimensions (and matching the globs in
     `tensors`, comma-separated) of the checkpoint `src` into `dst`. `fmt` is a format name, a spec string or
-    a QuantSpec; the other arguments, where given, replace its fields. Returns a summary."""
-    spec = as_spec(fmt, rounding, scale, overflow, block=block)
+    a QuantSpec; the other arguments, where given, replace its fields, and a matrix gets per-channel scales
+    where nothing names a scale (rf8lab.codec.spec.weight_spec). Returns a summary."""
+    spec = weight_spec(fmt, rounding=rounding, scale=None if scale == "none" else scale, overflow=overflow,
+                       block=block)
     arrays = load(src)
     globs = [g.strip() for g in tensors.split(",")] if tensors else None
     out, meta = {}, {}
@@ -56,7 +58,8 @@ def pack(src, dst, fmt="rf8", rounding=None, scale="channel", overflow=None, blo
     for name in out:
         after += out[name].nbytes
     write_safetensors(dst, out, {KEY: json.dumps({"version": VERSION, "tensors": meta})})
-    return {"packed": len(meta), "copied": len(arrays) - len(meta), "bytes_in": before, "bytes_out": after}
+    return {"packed": len(meta), "copied": len(arrays) - len(meta), "bytes_in": before, "bytes_out": after,
+            "spec": spec.key}
 
 
 def _meta(path) -> dict:
@@ -91,7 +94,9 @@ def unpack(src, dst=None, dtype: str | None = None) -> dict:
             raise CheckpointError(f"{src}: packed tensor {name!r} should be uint8 codes of shape {t['shape']}, "
                                   f"found {a.dtype} {list(a.shape)}")
         layout = make_layout(a.shape, t["granularity"], t["axis"], t["block"])
-        spec = QuantSpec(t["fmt"], t["rounding"], t["granularity"], t["overflow"], t["axis"], t["block"])
+        last = len(t["shape"]) - 1 if t["granularity"] == "block" else None  # the default axis is stored as None
+        spec = QuantSpec(t["fmt"], t["rounding"], t["granularity"], t["overflow"],
+                         None if t["axis"] == last else t["axis"], t["block"])
         absmax = spec.format.scale_rule == ScaleRule.ABSMAX
         sname = name + (".scale" if absmax else ".scale_exp")
         if sname not in arrays:

@@ -56,11 +56,17 @@ def read(path) -> dict[str, np.ndarray]:
             continue
         try:
             dt = np.dtype(DTYPES[info["dtype"]])
-            begin, end = info["data_offsets"]
-            shape = tuple(info["shape"])
+            begin, end = (int(v) for v in info["data_offsets"])
+            shape = tuple(int(n) for n in info["shape"])
         except KeyError as e:
             raise CheckpointError(f"{path}: tensor {name!r} has an unsupported or missing field {e}; "
                                   f"dtypes read: {', '.join(DTYPES)}") from None
+        except (TypeError, ValueError):
+            raise CheckpointError(f"{path}: tensor {name!r} is not described by dtype, shape and data_offsets "
+                                  f"(got {str(info)[:80]})") from None
+        if begin < 0 or end < begin or min(shape, default=0) < 0:
+            raise CheckpointError(f"{path}: tensor {name!r} has offsets {[begin, end]} and shape {list(shape)}: "
+                                  "corrupt header")
         if base + end > size or end - begin != dt.itemsize * int(np.prod(shape, dtype=np.int64)):
             raise CheckpointError(f"{path}: tensor {name!r} ends at byte {base + end} but the file has {size}: "
                                   "truncated or corrupt")

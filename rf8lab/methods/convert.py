@@ -26,10 +26,12 @@ def convert(params: dict, spec: QuantSpec | None) -> dict:
 
 
 def weight_spec(spec: QuantSpec, w: np.ndarray) -> QuantSpec:
-    """Block scales here take whole rows into blocks: a row that is not a multiple of the block is one block."""
+    """Block scales here take whole rows into blocks: a row that is not a multiple of the block is one block.
+    MX formats keep their fixed block (a row shorter than it is one partial block, the same thing)."""
     block = spec.block or spec.format.default_block
-    if spec.scale == "block" and w.shape[-1] % block:
-        return spec.replace(block=w.shape[-1])
+    n = w.shape[-1 if spec.axis is None else spec.axis]
+    if spec.scale == "block" and n % block and spec.format.block_format is None:
+        return spec.replace(block=n)
     return spec
 
 

@@ -64,7 +64,7 @@ class BackSlash:
 
     @property
     def history(self) -> list:
-        """As rf8lab.nn.BackSlash's (step = the number of the call), kept by the NumPy rule."""
+        """As rf8lab.methods.BackSlash's (step = the number of the call), kept by the NumPy rule."""
         return self.rule.history
 
     def shapes(self, module) -> dict:

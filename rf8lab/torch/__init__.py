@@ -3,8 +3,9 @@ training, packed 8-bit linear layers, and the GG methods for torch modules."""
 from ..optional import require
 
 require("torch", "rf8lab.torch")
+from ..codec.spec import weight_spec  # noqa: E402
 from .codec import decode, encode, quantize  # noqa: E402 (after the guard)
-from .modules import FakeQuantLinear, QuantLinear, convert, fake_quant, prepare_qat, weight_spec  # noqa: E402
+from .modules import FakeQuantLinear, QuantLinear, convert, fake_quant, prepare_qat  # noqa: E402
 
 __all__ = ["FakeQuantLinear", "QuantLinear", "convert", "decode", "encode", "fake_quant", "prepare_qat", "quantize",
            "weight_spec"]

@@ -68,7 +68,7 @@ def encode(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflow=
                                             _group_index(layout, x.device))
     shape = layout.scale_shape
     scale_exp = None if f.scale_rule == ScaleRule.ABSMAX else X.to(torch.int32).reshape(shape)
-    return Encoded(codes.reshape(x.shape), scale_exp, mult.reshape(shape), spec, layout, x.dtype)
+    return Encoded(codes.reshape(x.shape), scale_exp, mult.reshape(shape), spec, layout, _out_dtype(None, x.dtype))
 
 
 def _out_dtype(dtype, in_dtype):
@@ -80,7 +80,10 @@ def _out_dtype(dtype, in_dtype):
 def decode(enc: Encoded, dtype=torch.float32) -> torch.Tensor:
     """Values of the codes times their scales, rounded once to dtype (default float32, as
     rf8lab.decode)."""
-    f = enc.spec.format
+    if not isinstance(enc, Encoded) or not torch.is_tensor(enc.codes):
+        raise TypeError("rf8lab.torch.decode takes an Encoded of torch tensors (from rf8lab.torch.encode); "
+                        "decode numpy codes with rf8lab.decode")
+    f, dtype = enc.spec.format, enc.dtype if dtype is None else dtype
     codes = enc.codes.reshape(-1)
     X = (torch.zeros_like(enc.multiplier, dtype=torch.int64) if enc.scale_exp is None else enc.scale_exp).reshape(-1)
     out = vectorized.decode_flat(codes, f, X.to(torch.int64), enc.multiplier.reshape(-1).to(torch.float64),

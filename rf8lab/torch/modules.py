@@ -17,16 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..codec.encoded import Encoded
-from ..codec.spec import QuantSpec, as_spec
+from ..codec.spec import QuantSpec, as_spec, weight_spec
 from .codec import decode, encode, quantize
-
-
-def weight_spec(fmt="rf8", **quant) -> QuantSpec:
-    """The spec for a weight matrix: as given, with per-output-channel scales when `fmt` is a bare format
-    name, no scale is given and the format has channel scales."""
-    if isinstance(fmt, str) and ":" not in fmt and "scale" not in quant and "channel" in as_spec(fmt).format.scales:
-        quant["scale"] = "channel"
-    return as_spec(fmt, **quant)
 
 
 class _FakeQuant(torch.autograd.Function):
@@ -56,7 +48,8 @@ class FakeQuantLinear(nn.Linear):
 
     def _configure(self, fmt, activations, quant):
         self.spec, self.activations = weight_spec(fmt, **quant), activations
-        self.activation_spec = QuantSpec(self.spec.fmt)
+        # inputs: the format's default scale (per tensor; mxfp8 per block), the weight's rounding and overflow
+        self.activation_spec = QuantSpec(self.spec.fmt, self.spec.rounding, overflow=self.spec.overflow)
 
     @classmethod
     def from_linear(cls, lin: nn.Linear, fmt="rf8", activations=False, **quant) -> "FakeQuantLinear":
@@ -132,7 +125,14 @@ def convert(model: nn.Module, fmt=None, **quant) -> nn.Module:
     to exactly what it was trained to be; plain layers default to rf8."""
     def make(child):
         if type(child) is FakeQuantLinear:
-            return QuantLinear.from_linear(child, child.spec if fmt is None else fmt, **quant)
+            if fmt is None:
+                return QuantLinear.from_linear(child, child.spec, **quant)
+            if isinstance(fmt, str) and ":" not in fmt:  # another format, the layer's other settings
+                s = child.spec
+                kept = {"rounding": s.rounding, "scale": s.scale, "overflow": s.overflow, "axis": s.axis,
+                        "block": s.block}
+                return QuantLinear.from_linear(child, fmt, **{**kept, **quant})
+            return QuantLinear.from_linear(child, fmt, **quant)
         return QuantLinear.from_linear(child, fmt or "rf8", **quant)
 
     return _swap(model, (nn.Linear, FakeQuantLinear), make)

@@ -76,8 +76,8 @@ def test_canonical_round_trip(fmt):
     if fmt == "int8":
         ok[0x80] = False  # -128 is outside the symmetric range
     x = vt[ok]
-    if fmt == "mxfp8":  # one element per block with X = 0: put the code next to 448 in a 2-element block
-        codes = np.array([rl.encode(np.array([v, 448.0]), fmt, scale="block", block=2).codes[0] for v in x])
+    if fmt == "mxfp8":  # X = 0 for every code: each value shares its 32-element block with 448
+        codes = np.array([rl.encode(np.array([v, 448.0] + [0.0] * 30), fmt).codes[0] for v in x])
     else:
         codes = rl.encode(x, fmt, scale=scale, overflow=overflow).codes
     expected = ALL[ok].copy()

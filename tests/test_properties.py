@@ -27,9 +27,8 @@ def test_sign_symmetry(codec, fmt, rounding, x):
 @settings(max_examples=60, deadline=None)
 @given(x=vectors)
 def test_monotone(codec, fmt, rounding, x):
-    s = np.sort(x)
-    q = codec.quantize(s, fmt, rounding=rounding, scale="tensor" if fmt != "mxfp8" else "auto",
-                    block=None if fmt != "mxfp8" else 64)
+    s = np.sort(x) if fmt != "mxfp8" else np.sort(x[:32])  # one scale: mxfp8's block is 32 elements
+    q = codec.quantize(s, fmt, rounding=rounding, scale="tensor" if fmt != "mxfp8" else "auto")
     assert np.all(np.diff(q) >= 0)
 
 

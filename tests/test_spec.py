@@ -69,7 +69,7 @@ def test_defaults_are_one_key_and_a_new_scale_starts_fresh():
 def test_raw_codes_decode_in_every_format_and_encoded_stays_with_its_library():
     import dataclasses
 
-    from rf8lab.formats import E4M3
+    from rf8lab.formats.minifloat import E4M3
 
     codes = np.arange(256, dtype=np.uint8)
     for name in rl.format_names():

@@ -87,7 +87,8 @@ def write(path, tensors: dict, metadata: dict | None = None) -> None:
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
+        a = np.asarray(a)
+        a = a if a.flags.c_contiguous else a.copy(order="C")  # (ascontiguousarray would make 0-d 1-d)
         if a.dtype not in names:
             raise CheckpointError(f"tensor {name!r} has dtype {a.dtype}, which safetensors cannot store here; "
                                   f"dtypes: {', '.join(str(np.dtype(t)) for t in DTYPES.values())}")

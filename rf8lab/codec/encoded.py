@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..policies import ScaleRule
 from .layout import Layout
 from .spec import QuantSpec
 
@@ -19,6 +20,9 @@ class Encoded:
     multiplier float64 per group (2^X, or int8's absmax / 127)
     spec       the QuantSpec it was encoded with; layout: which elements share a scale
     dtype      what quantize returns for this input (a numpy or a torch dtype); decode(enc, None) gives it
+
+    Checked when made (ValueError or TypeError naming the field): a hand-built or loaded Encoded that
+    decode could misread is refused here, never decoded into garbage.
     """
     codes: Any
     scale_exp: Any
@@ -26,6 +30,24 @@ class Encoded:
     spec: QuantSpec
     layout: Layout
     dtype: Any
+
+    def __post_init__(self):
+        if not isinstance(self.spec, QuantSpec):
+            raise TypeError(f"Encoded.spec must be a QuantSpec; got {type(self.spec).__name__}")
+        if not isinstance(self.layout, Layout):
+            raise TypeError(f"Encoded.layout must be a Layout; got {type(self.layout).__name__}")
+        if self.layout.granularity not in (self.spec.scale, None):
+            raise ValueError(f"Encoded.layout has {self.layout.granularity!r} scales but the spec "
+                             f"{self.spec.key!r} names {self.spec.scale!r}")
+        library = _library(self.codes, "codes")
+        _check(self.codes, "codes", library, ("uint8",), self.layout.shape)
+        absmax = self.spec.format.scale_rule == ScaleRule.ABSMAX
+        if absmax != (self.scale_exp is None):
+            raise ValueError(f"Encoded.scale_exp must be {'None' if absmax else 'an integer array'} for "
+                             f"{self.spec.fmt}; got {'None' if self.scale_exp is None else 'an array'}")
+        if self.scale_exp is not None:
+            _check(self.scale_exp, "scale_exp", library, ("int32", "int64"), self.layout.scale_shape)
+        _check(self.multiplier, "multiplier", library, ("float64",), self.layout.scale_shape)
 
     @property
     def fmt(self) -> str:
@@ -54,3 +76,20 @@ class Encoded:
     def __repr__(self) -> str:
         return (f"Encoded({self.spec.key!r}, shape={self.shape}, scale_shape={self.layout.scale_shape}, "
                 f"codes={type(self.codes).__module__.split('.')[0]})")
+
+
+def _library(a, what: str) -> str:
+    name = type(a).__module__.split(".")[0]
+    if name not in ("numpy", "torch"):
+        raise TypeError(f"Encoded.{what} must be a numpy array or a torch tensor; got {type(a).__name__}")
+    return name
+
+
+def _check(a, what: str, library: str, dtypes: tuple[str, ...], shape: tuple[int, ...]) -> None:
+    if _library(a, what) != library:
+        raise TypeError(f"Encoded.{what} is a {_library(a, what)} array but the codes are {library}")
+    dt = str(a.dtype).removeprefix("torch.")
+    if dt not in dtypes:
+        raise TypeError(f"Encoded.{what} must be {' or '.join(dtypes)}; got {dt}")
+    if tuple(a.shape) != tuple(shape):
+        raise ValueError(f"Encoded.{what} has shape {tuple(a.shape)}; its layout needs {tuple(shape)}")

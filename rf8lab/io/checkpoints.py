@@ -81,6 +81,8 @@ def load(source, tensors=None) -> dict[str, np.ndarray]:
     path = source_path(source)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    if not path.is_file():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file (.safetensors, .npz, .pt/.pth/.bin)")
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise CheckpointError(f"{path}: unknown checkpoint type {path.suffix!r}; read: {', '.join(READERS)}")

@@ -55,6 +55,9 @@ def pack(src, dst, fmt="rf8", rounding=None, scale="auto", overflow=None, block=
                           "axis": lay.axis, "block": lay.block, "dtype": str(a.dtype), "shape": list(a.shape)}
         else:
             out[name] = a
+    if not meta:
+        raise CheckpointError(f"{src}: nothing to pack: no floating tensor with at least {min_ndim} dimensions"
+                              + (f" matches {tensors}" if tensors else ""))
     for name in out:
         after += out[name].nbytes
     write_safetensors(dst, out, {KEY: json.dumps({"version": VERSION, "tensors": meta})})

@@ -9,6 +9,7 @@ returns read-only views of one memory map. The writer is atomic (rf8lab/io/files
 from __future__ import annotations
 
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -49,29 +50,53 @@ def read(path) -> dict[str, np.ndarray]:
     path = Path(path)
     head, base = header(path)
     size = path.stat().st_size
-    out = {}
+    entries = _entries(path, head, size - base)
     mm = np.memmap(path, np.uint8, "r") if size > base else np.zeros(0, np.uint8)
+    return {name: np.asarray(mm[base + begin: base + end]).view(dt.newbyteorder("<")).reshape(shape)
+            for name, dt, shape, begin, end in entries}
+
+
+def _entries(path, head: dict, data_size: int) -> list[tuple[str, np.dtype, tuple, int, int]]:
+    """(name, dtype, shape, begin, end) of each tensor, by the safetensors package's rules: a known dtype, a
+    shape of non-negative integers, offsets that hold exactly shape x itemsize bytes, and tensors that tile
+    the data from its first byte to its last, without gaps or overlaps."""
+    out = []
     for name, info in head.items():
         if name == "__metadata__":
+            if not isinstance(info, dict) or not all(isinstance(v, str) for v in info.values()):
+                raise CheckpointError(f"{path}: __metadata__ must map strings to strings")
             continue
-        try:
-            dt = np.dtype(DTYPES[info["dtype"]])
-            begin, end = (int(v) for v in info["data_offsets"])
-            shape = tuple(int(n) for n in info["shape"])
-        except KeyError as e:
-            raise CheckpointError(f"{path}: tensor {name!r} has an unsupported or missing field {e}; "
-                                  f"dtypes read: {', '.join(DTYPES)}") from None
-        except (TypeError, ValueError):
-            raise CheckpointError(f"{path}: tensor {name!r} is not described by dtype, shape and data_offsets "
-                                  f"(got {str(info)[:80]})") from None
-        if begin < 0 or end < begin or min(shape, default=0) < 0:
-            raise CheckpointError(f"{path}: tensor {name!r} has offsets {[begin, end]} and shape {list(shape)}: "
-                                  "corrupt header")
-        if base + end > size or end - begin != dt.itemsize * int(np.prod(shape, dtype=np.int64)):
-            raise CheckpointError(f"{path}: tensor {name!r} ends at byte {base + end} but the file has {size}: "
-                                  "truncated or corrupt")
-        out[name] = np.asarray(mm[base + begin: base + end]).view(dt.newbyteorder("<")).reshape(shape)
+        if not isinstance(info, dict):
+            raise CheckpointError(f"{path}: tensor {name!r} is {type(info).__name__}, not an object with dtype, "
+                                  "shape and data_offsets")
+        dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+        if not isinstance(dtype, str) or dtype not in DTYPES:
+            raise CheckpointError(f"{path}: tensor {name!r} has dtype {dtype!r}; dtypes read: {', '.join(DTYPES)}")
+        if not isinstance(shape, list) or not all(_natural(n) for n in shape):
+            raise CheckpointError(f"{path}: tensor {name!r} has shape {shape!r}; a shape is a list of integers >= 0")
+        if not isinstance(offsets, list) or len(offsets) != 2 or not all(_natural(v) for v in offsets):
+            raise CheckpointError(f"{path}: tensor {name!r} has data_offsets {offsets!r}; they are two integers "
+                                  ">= 0")
+        dt, (begin, end) = np.dtype(DTYPES[dtype]), offsets
+        if end - begin != dt.itemsize * math.prod(shape):
+            raise CheckpointError(f"{path}: tensor {name!r} ({dtype}, shape {shape}) needs "
+                                  f"{dt.itemsize * math.prod(shape)} bytes but its offsets {offsets} hold "
+                                  f"{end - begin}: corrupt header")
+        out.append((name, dt, tuple(shape), begin, end))
+    pos = 0
+    for name, _, _, begin, end in sorted(out, key=lambda e: (e[3], e[4])):
+        if begin != pos:
+            raise CheckpointError(f"{path}: tensor {name!r} starts at data byte {begin}, where the previous one "
+                                  f"ends at {pos}: offsets that overlap or leave a gap")
+        pos = end
+    if pos != data_size:
+        raise CheckpointError(f"{path}: the tensors end at data byte {pos} but the file holds {data_size}: "
+                              "truncated or corrupt")
     return out
+
+
+def _natural(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def read_metadata(path) -> dict:

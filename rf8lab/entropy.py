@@ -6,7 +6,8 @@ Stream layout (all integers little-endian):
     magic b"RF8EG" | version u8 | k u8 | flags u8 (1: ranked symbols, 2: zero run-length)
     n u64 | payload bits u64 | [ranked: m u32, then m symbols as i64] | payload | CRC-32 u32
 
-The CRC covers everything before it. Symbols are signed integers; without ranking they are mapped
+The CRC covers everything before it. Symbols are signed integers of magnitude below 2^62 (so that every
+code fits 64 bits); without ranking they are mapped
 to non-negative ones by zig-zag (0, 1, -1, 2, -2, ... -> 0, 1, 2, 3, 4, ...). With ranking, the most
 frequent symbol becomes 0, the next 1, and so on (ties by symbol value), and the table is stored.
 Zero run-length codes each non-zero symbol as (run of zeros before it, symbol - 1), then the
@@ -25,6 +26,8 @@ MAGIC = b"RF8EG"
 VERSION = 1
 RANKED, ZERO_RUNS = 1, 2
 _HEAD = struct.Struct("<5sBBBQQ")
+LIMIT = 1 << 62  # |symbol| < LIMIT: zig-zag values stay below 2^63 and every code below 64 bits
+MAX_SYMBOLS = 1 << 26  # decompress's default bound on the announced count (512 MiB of int64 output)
 
 
 class CodingError(ValueError):
@@ -135,8 +138,10 @@ def compress(symbols, k: int = 0, ranked: bool = False, zero_runs: bool = False)
     s = np.asarray(symbols)
     if s.dtype.kind not in "iub":
         raise CodingError(f"symbols must be integers, got dtype {s.dtype}; quantize first (e.g. np.round(w * 2**s))")
-    if not 0 <= k <= 32:
-        raise CodingError(f"exp-Golomb order k must be in 0..32, got {k}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= 32:
+        raise CodingError(f"exp-Golomb order k must be an integer in 0..32, got {k!r}")
+    if s.size and (s.max() >= LIMIT or (s.dtype.kind == "i" and s.min() <= -LIMIT)):
+        raise CodingError(f"symbols must lie strictly between -2^62 and 2^62; got {s.min()} .. {s.max()}")
     s = s.astype(np.int64).ravel()
     table = rank_table(s) if ranked else None
     if ranked:  # rank of each symbol: table[r] is the symbol of rank r
@@ -156,8 +161,10 @@ def compress(symbols, k: int = 0, ranked: bool = False, zero_runs: bool = False)
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def decompress(data: bytes) -> np.ndarray:
-    """The int64 symbols of a stream written by `compress`; CodingError names what is wrong."""
+def decompress(data: bytes, max_symbols: int = MAX_SYMBOLS) -> np.ndarray:
+    """The int64 symbols of a stream written by `compress`; CodingError names what is wrong. A stream that
+    announces more than `max_symbols` symbols is refused before anything is allocated for them (a zero run
+    costs few bits, so a small stream may legitimately stand for many symbols: raise the bound for those)."""
     data = bytes(data)
     if len(data) < _HEAD.size + 4:
         raise CodingError(f"stream too short ({len(data)} bytes) to be an rf8lab exp-Golomb stream")
@@ -169,25 +176,40 @@ def decompress(data: bytes) -> np.ndarray:
     (crc,) = struct.unpack_from("<I", data, len(data) - 4)
     if zlib.crc32(data[:-4]) != crc:
         raise CodingError("stream is corrupt: CRC-32 mismatch")
+    if k > 32 or flags & ~(RANKED | ZERO_RUNS):
+        raise CodingError(f"stream is corrupt: order k = {k}, flags = {flags} (k is 0..32, flags 0..3)")
+    if n > max_symbols:
+        raise CodingError(f"stream announces {n} symbols, more than max_symbols = {max_symbols}; pass a larger "
+                          "max_symbols if it is meant to")
     pos = _HEAD.size
     table = None
     if flags & RANKED:
+        if pos + 4 > len(data) - 4:
+            raise CodingError("stream is truncated: no room for the symbol table's length")
         (m,) = struct.unpack_from("<I", data, pos)
+        if pos + 4 + 8 * m > len(data) - 4:
+            raise CodingError(f"stream is truncated: a table of {m} symbols does not fit in {len(data)} bytes")
         table = np.frombuffer(data, "<i8", m, pos + 4).astype(np.int64)
         pos += 4 + 8 * m
     payload = np.frombuffer(data, np.uint8, len(data) - 4 - pos, pos)
     if nbits > 8 * payload.size:
         raise CodingError(f"stream is truncated: {nbits} payload bits announced, {8 * payload.size} present")
+    most = nbits // (k + 1)  # every code takes at least k + 1 bits: no buffer beyond what the payload can hold
     if flags & ZERO_RUNS:
-        out = np.empty(max(1, 2 * n + 1), np.uint64)
+        out = np.empty(max(1, min(2 * n + 1, most)), np.uint64)
         got = _read(payload, nbits, out.size, k, out)
         if got <= 0:
             raise CodingError("stream is corrupt: no valid zero-run code")
         stream = out[:got]
-        if got % 2 == 0 or int(stream[0::2].sum()) + (got - 1) // 2 != n:
+        runs = stream[0::2]
+        if got % 2 == 0 or int(runs.max()) > n or int(runs.sum()) + (got - 1) // 2 != n:
             raise CodingError("stream is corrupt: zero runs do not add up to the announced length")
+        if got > 1 and int(stream[1::2].max()) >= 1 << 63:
+            raise CodingError("stream is corrupt: a value beyond 2^63")
         u = _unruns(stream, n)
     else:
+        if n > most:
+            raise CodingError(f"stream is corrupt: {n} codes cannot fit in {nbits} bits")
         u = np.empty(n, np.uint64)
         got = _read(payload, nbits, n, k, u)
         if got != n:
@@ -196,10 +218,11 @@ def decompress(data: bytes) -> np.ndarray:
         if u.size and int(u.max()) >= table.size:
             raise CodingError("stream is corrupt: a rank beyond the symbol table")
         return table[u.astype(np.int64)]
+    if u.size and int(u.max()) >= 1 << 63:
+        raise CodingError("stream is corrupt: a value beyond 2^63")
     return unzigzag(u)
 
 
-# ---- sizes ---------------------------------------------------------------------------------------
 def huffman_lengths(counts) -> np.ndarray:
     """Code length in bits of each symbol of an optimal (Huffman) prefix code for these counts
     (0 for symbols that never occur; 1 when only one symbol occurs)."""

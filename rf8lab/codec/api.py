@@ -56,7 +56,9 @@ def _random_bits(rng, random_bits, shape) -> np.ndarray:
             raise ValueError(f"random_bits must be a uint32 array of shape {tuple(shape)}; "
                              f"got {bits.dtype} of shape {bits.shape}")
         return bits
-    if rng is None or isinstance(rng, (int, np.integer)):
+    if rng is None or isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if rng is not None and rng < 0:
+            raise ValueError(f"rng must be None, a non-negative int seed or a numpy Generator; got {rng}")
         rng = np.random.default_rng(rng)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be None, an int seed or a numpy Generator; got {type(rng).__name__}")

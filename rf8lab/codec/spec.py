@@ -36,6 +36,11 @@ class QuantSpec:
     block: int | None = None    # block size (default: the format's, 32)
 
     def __post_init__(self):
+        if not isinstance(self.fmt, str):
+            raise TypeError(f"fmt must be a format name; got {type(self.fmt).__name__}")
+        if self.scale is not None and not isinstance(self.scale, str):
+            raise TypeError(f"scale must be None, 'tensor', 'channel', 'block' or 'auto' (a granularity, not the "
+                            f"scale values); got {type(self.scale).__name__}")
         f = get_format(self.fmt)
         scale = f.default_scale if self.scale == "auto" else self.scale
         _check_choice("rounding", self.rounding, f.roundings, f)
@@ -47,8 +52,8 @@ class QuantSpec:
         if block is not None:
             if scale != "block":
                 raise ValueError(f"scale={scale!r} takes no block size; block applies to scale='block'")
-            if block < 1:
-                raise ValueError(f"block must be a positive integer; got {self.block!r}")
+            if not 1 <= block <= 1 << 40:
+                raise ValueError(f"block must be a positive integer up to 2^40; got {self.block!r}")
             if f.block_format is not None and block != f.block_format.block:
                 raise ValueError(f"{f.name} has blocks of {f.block_format.block} elements; got block={block}")
         if axis == {"channel": 0, "block": -1}.get(scale):
@@ -140,6 +145,9 @@ def as_spec(fmt, rounding=None, scale="auto", overflow=None, axis=None, block=No
                         f"got {type(fmt).__name__}")
     changes = {k: v for k, v in (("rounding", rounding), ("overflow", overflow), ("axis", axis), ("block", block))
                if v is not None}
+    if scale is not None and not isinstance(scale, str):
+        raise TypeError(f"scale must be None, 'tensor', 'channel', 'block' or 'auto' (a granularity, not the "
+                        f"scale values); got {type(scale).__name__}")
     if scale != "auto" and scale != spec.scale:
         spec = spec.replace(scale=scale, axis=None, block=None)
     return spec.replace(**changes) if changes else spec
@@ -167,6 +175,6 @@ def _integer(what: str, value) -> int | None:
 
 
 def _check_choice(what: str, value, allowed, fmt: Format):
-    if value not in allowed:
+    if not (value is None or isinstance(value, str)) or value not in allowed:
         raise ValueError(f"{what}={value!r} is not available for {fmt.name}; "
                          f"choose one of {', '.join(repr(a if a is None else str(a)) for a in allowed)}")

@@ -14,6 +14,7 @@ parallel over rows, the Newton updates are vectorized over rows in numpy.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 
 import numba as nb
@@ -298,6 +299,19 @@ def fit(x, loc=0.0, method: str = "mle", axis=None) -> FitResult:
     if isinstance(x, Encoded):
         return _fit_encoded(x, loc, method)
     x = as_input(x)
+    if x.size == 0:
+        raise ValueError(f"a GG fit needs at least 8 finite nonzero values; got an empty array of shape {x.shape}")
+    if not x.dtype.isnative:  # the kernels read native byte order
+        x = x.astype(x.dtype.newbyteorder("="))
+    if axis is not None and (isinstance(axis, bool) or not isinstance(axis, (int, np.integer))):
+        raise ValueError(f"axis must be an integer or None; got {axis!r}")
+    far = _far_from_one(x, loc)
+    if far:  # |x| near float64's limits: fit x * 2^-far (exact), then scale back
+        r = fit(x.astype(np.float64) * 2.0 ** -far, None if loc is None else loc * 2.0 ** -far, method, axis)
+        unit = 2.0 ** far
+        return dataclasses.replace(r, scale=r.scale * unit, loc=r.loc * unit, scale_se=r.scale_se * unit,
+                                   scale_ci=tuple(np.multiply(c, unit) for c in r.scale_ci),
+                                   loc_se=r.loc_se * unit, loglik=r.loglik - r.n * far * np.log(2.0))
     if loc is None:
         if axis is not None:
             raise ValueError("loc=None (fitting the location) is supported for whole-array fits only")
@@ -311,11 +325,25 @@ def fit(x, loc=0.0, method: str = "mle", axis=None) -> FitResult:
         x = x.astype(np.float32)  # exact; the kernels read float32
     if x.ndim == 0 or not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis={axis!r} is out of range for an array of {x.ndim} dimension(s)")
+    if x.size == 0:
+        raise ValueError(f"fit(axis={axis}) needs at least one row of at least 8 values; got shape {x.shape}")
     rows = np.ascontiguousarray(np.moveaxis(x, axis, 0)).reshape(x.shape[axis], -1)
     return _fit_rows(rows, _UNIT, loc, method, rows=True)
 
 
 _UNIT = np.empty((0, 0))  # "every weight is 1"
+
+
+def _far_from_one(x: np.ndarray, loc) -> int:
+    """The power of two to divide x by when its largest magnitude is beyond 2^±200 (where |x|^nu
+    sums overflow or vanish in float64), else 0: ordinary weights are fitted as they are."""
+    if x.dtype.kind != "f" or x.dtype.itemsize != 8 or x.size == 0:
+        return 0
+    with np.errstate(invalid="ignore"):
+        top = float(np.nanmax(np.abs(x[np.isfinite(x)]))) if np.isfinite(x).any() else 0.0
+    if top == 0.0 or 2.0 ** -200 <= top <= 2.0 ** 200:
+        return 0
+    return int(np.frexp(top)[1])
 
 
 def _fit_encoded(enc, loc, method) -> FitResult:

@@ -158,6 +158,9 @@ def write_report(source, out_dir, tensors=None, max_compare: int = 1_000_000, wo
             results[futs[fut]] = fut.result()
     skipped = [results[k] for k in names if "error" in results[k]]
     rows = [results[k] for k in names if "error" not in results[k]]
+    if not rows:
+        raise checkpoints.CheckpointError(f"{source}: no tensor could be fitted: "
+                                          + "; ".join(f"{r['name']} ({r['error']})" for r in skipped[:3]))
     for t in sorted({r["type"] for r in rows}, key=TYPES.index):  # histograms need the data: drawn now
         _type_figure([r for r in rows if r["type"] == t], arrays, out / _hist_name(t))
     run = {"command": command or f"rf8lab fit {source}", "source": str(source),

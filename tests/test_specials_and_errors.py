@@ -86,7 +86,7 @@ def test_rejected_dtypes_say_what_is_accepted(bad):
     (dict(fmt="mxfp8", scale="tensor"), r"scale='tensor' is not available for mxfp8; choose one of 'block'"),
     (dict(fmt="rf8", scale="row"), r"scale='row' is not available for rf8"),
     (dict(fmt="rf8", scale="channel", axis=3), r"axis=3 is out of range for an array of 2 dimension"),
-    (dict(fmt="rf8", scale="block", block=0), r"block must be a positive integer; got 0"),
+    (dict(fmt="rf8", scale="block", block=0), r"block must be a positive integer up to 2\^40; got 0"),
     (dict(fmt="rf8", scale="tensor", axis=1), r"scale='tensor' takes no axis"),
     (dict(fmt="rf8", scale="channel", block=4), r"scale='channel' takes no block size"),
     (dict(fmt="rf8", rounding="stochastic", random_bits=np.zeros(3, np.uint32)),

@@ -5,7 +5,7 @@ import ml_dtypes
 import numpy as np
 
 from ..formats import Format, format_names, get_format
-from ..policies import Rounding, ScaleRule
+from ..policies import Overflow, Rounding, ScaleRule
 from . import numba_backend, reference, vectorized
 from .encoded import Encoded
 from .layout import Layout, make_layout
@@ -143,7 +143,11 @@ def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
     f = enc.spec.format
     out = _out_dtype(dtype, enc.dtype)
     scale_exp = enc.scale_exp if enc.scale_exp is not None else np.zeros(enc.layout.scale_shape, np.int32)
-    return _backend(backend).decode(enc.codes, f, enc.layout, scale_exp, enc.multiplier, out)
+    values = _backend(backend).decode(enc.codes, f, enc.layout, scale_exp, enc.multiplier, out)
+    if enc.spec.overflow != Overflow.SATURATE:
+        return values
+    return vectorized.saturate_output(values, enc.codes, f, np.asarray(scale_exp).reshape(-1),
+                                      np.asarray(enc.multiplier).reshape(-1), float(ml_dtypes.finfo(out).max))
 
 
 def quantize(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None, rng=None,

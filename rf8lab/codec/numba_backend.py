@@ -11,8 +11,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..formats import Format
-from ..policies import Rounding, ScaleRule
-from . import kernels, reference
+from ..policies import Overflow, Rounding, ScaleRule
+from . import kernels, reference, vectorized
 from .layout import Layout
 from .scale_rule import group_scales
 from .xp import NumpyOps
@@ -104,9 +104,13 @@ def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, ov
     applies; None otherwise. Equal to decode(encode(x)) by construction of the value table."""
     if dtype != np.float32 or not _fast_path(x, fmt, layout, rounding):
         return None
-    inp, _, _, _, X, _ = _prepare(x, fmt, layout)  # one group: the whole tensor
+    inp, _, _, _, X, mult = _prepare(x, fmt, layout)  # one group: the whole tensor
     x0 = int(X.reshape(-1)[0])
-    values = np.ldexp(np.array(fmt.values, np.float64), x0).astype(np.float32)
+    with np.errstate(over="ignore"):
+        values = np.ldexp(np.array(fmt.values, np.float64), x0).astype(np.float32)
+    if overflow == Overflow.SATURATE:  # the table saturates at float32's max, as decode does
+        values = vectorized.saturate_output(values, np.arange(256, dtype=np.uint8), fmt, X.reshape(-1),
+                                            mult.reshape(-1), float(np.finfo(np.float32).max))
     out = np.empty(x.size, np.float32)
     _lookup(inp, fmt, x0, rounding, overflow, values, out)
     return out.reshape(x.shape)

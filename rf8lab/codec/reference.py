@@ -15,6 +15,7 @@ import numpy as np
 from ..formats import Format, floor_log2
 from ..policies import Overflow, Rounding, ScaleRule
 from .layout import Layout
+from .scale_rule import MAX_SCALE_EXP
 from .xp import NumpyOps
 
 TWO = Fraction(2)
@@ -130,6 +131,7 @@ def scale_of(fmt: Format, amax: Fraction, granularity) -> tuple[int, Fraction]:
         x = min(sf.emax, max(sf.emin, floor_log2(amax) - fmt.emax))
     else:
         raise AssertionError(fmt.scale_rule)
+    x = min(x, MAX_SCALE_EXP)  # 2^X stays a finite float64 (only RF8's rule reaches past it, at amax >= 2^1023.5)
     return x, TWO ** x
 
 

@@ -8,9 +8,10 @@ each format names its rule (`Format.scale_rule`):
 - "mx" (OCP MX): X = e - emax, clamped to the block's scale format (E8M0: [-127, 127]);
   elements above max * 2^X saturate;
 - "absmax" (INT8): no exponent (X = 0) but a float64 multiplier amax / 127.
-A group without a finite nonzero value (amax <= 0) gets X = 0, as does every group when there is no
-scale (granularity None). `rf8lab.codec.reference.scale_of` is the same rule in exact rationals (the oracle);
-the tests hold the two equal on every group maximum they meet.
+X is capped at 1023 so that the multiplier 2^X is a finite float64 (only RF8's rule reaches past it, for
+amax >= sqrt 2 * 2^1023). A group without a finite nonzero value (amax <= 0) gets X = 0, as does every
+group when there is no scale (granularity None). `rf8lab.codec.reference.scale_of` is the same rule in
+exact rationals (the oracle); the tests hold the two equal on every group maximum they meet.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from fractions import Fraction
 from ..formats import Format, largest_float_below
 from ..policies import ScaleRule
 from .xp import ops
+
+MAX_SCALE_EXP = 1023  # X is at most this, so that 2^X is a finite float64 (values above max * 2^1023 overflow)
 
 # m > sqrt 2 exactly, for a float64 m: sqrt 2 is irrational, so compare with the largest float below it
 SQRT2_BELOW = largest_float_below(2 ** 0.5, lambda f: f * f < 2)
@@ -64,5 +67,5 @@ def group_scales(fmt: Format, amax, granularity):
     else:  # "mx": within the scale format's exponent range (E8M0: [-127, 127])
         sf = fmt.block_format.scale_format
         X = xp.clip(e - fmt.emax, sf.emin, sf.emax)
-    X = xp.where(none, 0, X)
+    X = xp.where(none, 0, xp.where(X > MAX_SCALE_EXP, MAX_SCALE_EXP, X))
     return X, xp.exp2(X)

@@ -15,12 +15,13 @@ exponent (rf8lab/codec/scale_rule.py). `reference.py` is the oracle for all of i
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
-from ..formats import Format, get_format
+from ..formats import Format, floor_log2, get_format
 from ..policies import Overflow, Rounding, ScaleRule
 from . import reference
 from .scale_rule import SQRT2_BELOW, group_scales, split
@@ -243,6 +244,24 @@ def decode_flat(codes, fmt: Format, X, mult, gid, dtype):
         return tables[c if gid is None else gid * 256 + c]
     v = vt[c]
     return xp.narrow(v * mult[gid] if fmt.scale_rule == ScaleRule.ABSMAX else xp.ldexp(v, X[gid]), dtype)
+
+
+def saturate_output(values, codes, fmt: Format, X, mult, top: float):
+    """Under overflow="saturate", values whose code and scale are finite but beyond the output dtype's range
+    (largest finite value `top`) become +-top, never inf: the element saturates, and so does its conversion
+    to the output. Codes that mean +-inf keep it. A no-op (no pass over the values) when no group can reach
+    past `top`."""
+    if fmt.scale_rule == ScaleRule.ABSMAX:
+        if X.shape[0] == 0 or float(mult.max()) * 128.0 < top:
+            return values
+    elif X.shape[0] == 0 or int(X.max()) + floor_log2(fmt.next_up) + 1 <= math.frexp(top)[1] - 1:
+        return values
+    xp = ops(values)
+    over = xp.isinf(values)
+    if fmt.has_inf and codes is not None:
+        _, _, inf_p, inf_n = fmt.special_codes
+        over = over & (codes != inf_p) & (codes != inf_n)
+    return xp.where(over, xp.copysign(xp.full_like(values, top), values), values)
 
 
 def encode(x: np.ndarray, fmt: Format, layout, rounding: str, overflow: str, random_bits=None):

@@ -18,7 +18,8 @@ def _float32_round_to_odd(f, v, bits, finite):
     return bits | (finite & (back != mag)) * 1
 
 
-_SAME = ("abs", "sign", "floor", "signbit", "isfinite", "isinf", "isnan", "where")  # one name in both
+_SAME = ("abs", "sign", "floor", "signbit", "isfinite", "isinf", "isnan", "where", "copysign",
+         "full_like")  # one name in both
 
 
 class NumpyOps:

@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 
-from ..policies import ScaleRule
+from ..policies import Overflow, ScaleRule
 from .format import Format
 from .minifloat import E4M3
 
@@ -43,8 +43,11 @@ class BlockFormat:
     @cached_property
     def format(self) -> Format:
         """The element format as the codec runs it: the element's codes and roundings, block scales only,
-        and the scale format's rule."""
+        the scale format's rule, and saturating overflow only (OCP MX v1.0 clamps an element that its
+        block's scale puts above the element's max: X = floor(log2 amax) - emax lets that happen, so an
+        element overflow there is no sign of bad data and must not become NaN)."""
         return dataclasses.replace(self.element, name=self.name, summary=self.summary, scales=("block",),
+                                   overflows=(Overflow.SATURATE,),
                                    default_scale="block", default_block=self.block, scale_rule=self.scale_format.rule,
                                    block_format=self)
 

@@ -14,7 +14,7 @@ from ..codec.api import resolve
 from ..codec.encoded import Encoded
 from ..codec.layout import Layout
 from ..codec.spec import as_spec
-from ..policies import Rounding, ScaleRule
+from ..policies import Overflow, Rounding, ScaleRule
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -86,8 +86,10 @@ def decode(enc: Encoded, dtype=torch.float32) -> torch.Tensor:
     f, dtype = enc.spec.format, enc.dtype if dtype is None else dtype
     codes = enc.codes.reshape(-1)
     X = (torch.zeros_like(enc.multiplier, dtype=torch.int64) if enc.scale_exp is None else enc.scale_exp).reshape(-1)
-    out = vectorized.decode_flat(codes, f, X.to(torch.int64), enc.multiplier.reshape(-1).to(torch.float64),
-                                 _group_index(enc.layout, codes.device), dtype)
+    mult = enc.multiplier.reshape(-1).to(torch.float64)
+    out = vectorized.decode_flat(codes, f, X.to(torch.int64), mult, _group_index(enc.layout, codes.device), dtype)
+    if enc.spec.overflow == Overflow.SATURATE:  # never inf from a finite code (as rf8lab.decode)
+        out = vectorized.saturate_output(out, codes, f, X, mult, float(torch.finfo(dtype).max))
     return out.reshape(enc.codes.shape)
 
 

@@ -60,3 +60,17 @@ def test_a_small_stream_cannot_ask_for_gigabytes():
     head = entropy._HEAD.pack(entropy.MAGIC, entropy.VERSION, 0, 0, 1 << 20, 64)
     with pytest.raises(CodingError, match="cannot fit in 64 bits"):
         entropy.decompress(_seal(head + b"\xff" * 8))
+
+
+def test_the_fuzz_script_runs(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "fuzz_inputs.py"
+    res = subprocess.run([sys.executable, str(script), "--cases", "300", "--seed", "7"], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    last = json.loads(res.stdout.strip().splitlines()[-1])
+    assert last["cases"] == 600 and last["other_errors"] == 0

@@ -5,6 +5,8 @@ import subprocess
 import sys
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rf8lab.io import safetensors
 from rf8lab.io.files import remove_stale_temporaries
@@ -27,3 +29,25 @@ def test_a_killed_writers_temporary_goes_at_the_next_write(tmp_path):
     safetensors.write(target, {"w": np.ones(3, np.float32)})
     assert not stale.exists() and alive.exists() and other.exists() and target.exists()
     assert remove_stale_temporaries(target) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(suffix=st.text(alphabet="0123456789abc.-_", min_size=0, max_size=8), prefix=st.sampled_from(["", "x", "m"]))
+def test_only_a_dead_writers_own_temporaries_go(tmp_path_factory, suffix, prefix):
+    folder = tmp_path_factory.mktemp("t")
+    target = folder / "m.safetensors"
+    f = folder / f"{prefix}m.safetensors.tmp{suffix}"
+    f.write_bytes(b"?")
+    removed = remove_stale_temporaries(target)
+    ours = prefix == "" and suffix.isdigit() and int(suffix) != os.getpid() and not _alive(int(suffix))
+    assert (f in removed) == ours and f.exists() != ours
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

@@ -118,7 +118,7 @@ def _runs(u: np.ndarray) -> np.ndarray:
     runs = np.diff(np.concatenate([[-1], nz])) - 1
     out = np.empty(2 * nz.size + 1, np.uint64)
     out[0:-1:2] = runs
-    out[1:-1:2] = u[nz] - 1
+    out[1:-1:2] = u[nz] - np.uint64(1)  # uint64 - int is float64 in numpy < 2: keep it integer
     out[-1] = u.size - 1 - (nz[-1] if nz.size else -1)
     return out
 
@@ -128,7 +128,7 @@ def _unruns(stream: np.ndarray, n: int) -> np.ndarray:
     pos = 0
     for j in range(0, stream.size - 1, 2):
         pos += int(stream[j])
-        u[pos] = stream[j + 1] + 1
+        u[pos] = stream[j + 1] + np.uint64(1)
         pos += 1
     return u
 

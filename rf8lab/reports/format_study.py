@@ -122,7 +122,8 @@ def figures(syn, mini, out: Path):
     axs[1].grid(alpha=0.3)
     sq = [c for c in mini.columns if c.endswith("SQNR dB")]
     data = [mini[c].replace([np.inf, -np.inf], np.nan).dropna().values for c in sq]
-    axs[2].boxplot(data, vert=False, tick_labels=[c.replace(" SQNR dB", "") for c in sq])
+    axs[2].boxplot(data, vert=False)  # labels set apart: the keyword's name changed in matplotlib 3.9
+    axs[2].set_yticks(range(1, len(sq) + 1), [c.replace(" SQNR dB", "") for c in sq])
     axs[2].tick_params(axis="y", labelsize=7)
     axs[2].set_xlabel("SQNR (dB) per tensor")
     axs[2].set_title("all-MiniLM-L6-v2, every tensor")

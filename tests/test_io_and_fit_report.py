@@ -70,12 +70,6 @@ def test_safetensors_errors_name_the_file(tmp_path, arrays):
         checkpoints.load(tmp_path / "huge.safetensors")
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         checkpoints.load(tmp_path / "missing.safetensors")
-    for bad in ({"t": {"dtype": "F32", "shape": [2], "data_offsets": [-8, 0]}}, {"t": [1, 2]},
-                {"t": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 0]}}):
-        head = json.dumps(bad).encode()
-        (tmp_path / "off.safetensors").write_bytes(struct.pack("<Q", len(head)) + head + b"\0" * 16)
-        with pytest.raises(CheckpointError, match="off.safetensors: tensor 't'"):
-            checkpoints.load(tmp_path / "off.safetensors")
     (tmp_path / "w.onnx").write_bytes(b"")
     with pytest.raises(CheckpointError, match="unknown checkpoint type '.onnx'"):
         checkpoints.load(tmp_path / "w.onnx")

@@ -86,8 +86,9 @@ def _library(a, what: str) -> str:
 
 
 def _check(a, what: str, library: str, dtypes: tuple[str, ...], shape: tuple[int, ...]) -> None:
-    if _library(a, what) != library:
-        raise TypeError(f"Encoded.{what} is a {_library(a, what)} array but the codes are {library}")
+    own = _library(a, what)
+    if own != library:
+        raise TypeError(f"Encoded.{what} is a {own} array but the codes are {library}")
     dt = str(a.dtype).removeprefix("torch.")
     if dt not in dtypes:
         raise TypeError(f"Encoded.{what} must be {' or '.join(dtypes)}; got {dt}")

@@ -15,6 +15,8 @@ parallel over rows, the Newton updates are vectorized over rows in numpy.
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numba as nb
@@ -305,7 +307,7 @@ def fit(x, loc=0.0, method: str = "mle", axis=None) -> FitResult:
         x = x.astype(x.dtype.newbyteorder("="))
     if axis is not None and (isinstance(axis, bool) or not isinstance(axis, (int, np.integer))):
         raise ValueError(f"axis must be an integer or None; got {axis!r}")
-    far = _far_from_one(x, loc)
+    far = _far_from_one(x)
     if far:  # |x| near float64's limits: fit x * 2^-far (exact), then scale back
         r = fit(x.astype(np.float64) * 2.0 ** -far, None if loc is None else loc * 2.0 ** -far, method, axis)
         unit = 2.0 ** far
@@ -334,14 +336,16 @@ def fit(x, loc=0.0, method: str = "mle", axis=None) -> FitResult:
 _UNIT = np.empty((0, 0))  # "every weight is 1"
 
 
-def _far_from_one(x: np.ndarray, loc) -> int:
+def _far_from_one(x: np.ndarray) -> int:
     """The power of two to divide x by when its largest magnitude is beyond 2^±200 (where |x|^nu
-    sums overflow or vanish in float64), else 0: ordinary weights are fitted as they are."""
-    if x.dtype.kind != "f" or x.dtype.itemsize != 8 or x.size == 0:
+    sums overflow or vanish in float64), else 0: ordinary weights are fitted as they are. Two
+    reductions, no copy of x; NaN or inf give 0 (the fit refuses them)."""
+    if x.dtype != np.float64 or x.size == 0:
         return 0
-    with np.errstate(invalid="ignore"):
-        top = float(np.nanmax(np.abs(x[np.isfinite(x)]))) if np.isfinite(x).any() else 0.0
-    if top == 0.0 or 2.0 ** -200 <= top <= 2.0 ** 200:
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN input
+        top = max(abs(float(np.nanmax(x))), abs(float(np.nanmin(x))))
+    if not math.isfinite(top) or top == 0.0 or 2.0 ** -200 <= top <= 2.0 ** 200:
         return 0
     return int(np.frexp(top)[1])
 

@@ -21,11 +21,11 @@ def convert(params: dict, spec: QuantSpec | None) -> dict:
     if spec is None:
         return out
     for k in model.weight_names(params):
-        out[k] = api.quantize(params[k], weight_spec(spec, params[k])).astype(params[k].dtype)
+        out[k] = api.quantize(params[k], spec_for(spec, params[k])).astype(params[k].dtype)
     return out
 
 
-def weight_spec(spec: QuantSpec, w: np.ndarray) -> QuantSpec:
+def spec_for(spec: QuantSpec, w: np.ndarray) -> QuantSpec:
     """Block scales here take whole rows into blocks: a row that is not a multiple of the block is one block.
     MX formats keep their fixed block (a row shorter than it is one partial block, the same thing)."""
     block = spec.block or spec.format.default_block
@@ -46,6 +46,6 @@ def sizes(params: dict, step: float = STEP) -> dict:
 
 def code_sizes(params: dict, spec: QuantSpec) -> dict:
     """Bits per weight of the format's own codes (8 fixed) after entropy coding them."""
-    codes = np.concatenate([api.encode(params[k], weight_spec(spec, params[k])).codes.ravel()
+    codes = np.concatenate([api.encode(params[k], spec_for(spec, params[k])).codes.ravel()
                             for k in model.weight_names(params)])
     return bits_per_param(codes, fmt=spec.fmt)

@@ -15,7 +15,13 @@ ALL = np.arange(256, dtype=np.uint8)
 
 
 def test_formats_listed():
-    assert rl.format_names() == ("rf8", "e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz", "int8", "mxfp8")
+    names = rl.format_names()
+    assert names[:6] == ("rf8", "e4m3", "e5m2", "e4m3fnuz", "e5m2fnuz", "e4m3b11fnuz")
+    assert {"e2m1", "e2m3", "e3m2", "e3m4", "e4m3-ieee", "e5m3fnu", "int8", "int4", "int2", "uint4", "uint2",
+            "mxfp8", "mxfp8-e5m2", "mxfp6", "mxfp6-e3m2", "mxfp4", "mxint8", "mxrf8"} <= set(names)
+    p3109 = [n for n in names if n.startswith("binary8p")]
+    assert len(p3109) == 28 and len(set(names)) == len(names)  # p1..p7, signed/unsigned, extended/finite
+    assert rl.format_info("float8_e4m3fn") is rl.format_info("e4m3")  # ml_dtypes' names are aliases
 
 
 def test_rf8_every_code_decodes_as_specified():
@@ -69,19 +75,26 @@ def test_format_facts():
 @pytest.mark.parametrize("fmt", rl.format_names())
 def test_canonical_round_trip(fmt):
     """encode(decode(code)) == code for every canonical code; RF8's twins map to (E+1).1.01."""
-    vt = rl.value_table(fmt)
-    overflow = "inf" if fmt == "e5m2" else "saturate"
-    scale = "block" if fmt == "mxfp8" else None
+    f = rl.format_info(fmt)
+    vt = rl.value_table(fmt)[:f.codes]
+    overflow = "ovf-inf" if f.has_inf and "ovf-inf" in f.overflows else "sat-finite"
     ok = ~np.isnan(vt)
-    if fmt == "int8":
-        ok[0x80] = False  # -128 is outside the symmetric range
+    if f.scale_rule == "absmax" and f.signed or f.name == "mxint8":
+        ok[1 << (f.bits - 1)] = False  # two's complement's most negative code is outside the symmetric range
+    if f.has_inf and overflow != "ovf-inf":
+        ok &= np.isfinite(vt)  # a block format saturates
+    top = float(f.max)
+    if f.scale_rule == "log" and f.block_format is not None:  # RF8's rule gives X = 0 up to sqrt 2 only
+        ok &= np.abs(vt) < 2 ** 0.5
+        top = 1.0
     x = vt[ok]
-    if fmt == "mxfp8":  # X = 0 for every code: each value shares its 32-element block with 448
-        codes = np.array([rl.encode(np.array([v, 448.0] + [0.0] * 30), fmt).codes[0] for v in x])
+    if f.block_format is not None:  # X = 0 for every code: each value shares its block with the largest value
+        fill = [top] + [0.0] * (f.default_block - 2)
+        codes = np.array([rl.encode(np.array([v] + fill), fmt).codes[0] for v in x])
     else:
-        codes = rl.encode(x, fmt, scale=scale, overflow=overflow).codes
-    expected = ALL[ok].copy()
-    if fmt == "rf8":
+        codes = rl.encode(x, fmt, scale=None, overflow=overflow).codes
+    expected = ALL[:f.codes][ok].copy()
+    if fmt in ("rf8", "mxrf8"):
         s, e, t, d = expected >> 7, (expected >> 3) & 15, (expected >> 2) & 1, expected & 3
         twin = (t == 0) & (d == 0) & (e >= 1) & (e <= 14)
         expected[twin] = (s[twin] << 7) | ((e[twin] + 1) << 3) | 0b101

@@ -11,7 +11,12 @@ from rf8lab import QuantSpec
     ("rf8", "rf8:nearest:tensor", "rf8 nearest, tensor"),
     ("e4m3:tensor", "e4m3:nearest:tensor", "e4m3 nearest, tensor"),
     ("mxfp8", "mxfp8:nearest:block", "mxfp8 nearest, block"),
-    ("E5M2:inf:channel:axis=1", "e5m2:nearest:channel:inf:axis=1", "e5m2 nearest, channel, overflow inf, axis 1"),
+    ("E5M2:inf:channel:axis=1", "e5m2:nearest:channel:ovf-inf:axis=1",
+     "e5m2 nearest, channel, overflow ovf-inf, axis 1"),  # rf8lab 0.1's name for ovf-inf
+    ("e5m2:saturate", "e5m2:nearest:tensor", "e5m2 nearest, tensor"),
+    ("float4_e2m1fn:toward-zero:none", "e2m1:toward-zero:none", "e2m1 toward-zero, unscaled"),
+    ("binary8p3se:stochastic:sr_bits=8:sat-propagate", "binary8p3se:stochastic:tensor:sat-propagate:sr_bits=8",
+     "binary8p3se stochastic, tensor, overflow sat-propagate, random bits 8"),
     ("rf8:block=64:block:stochastic", "rf8:stochastic:block:block=64", "rf8 stochastic, block, block 64"),
 ])
 def test_parse_key_label(text, key, label):
@@ -26,7 +31,13 @@ def test_parse_key_label(text, key, label):
     ("fp7", "unknown format"),
     ("rf8:sideways", "is not a rounding"),
     ("e4m3:log", "rounding='log' is not available for e4m3"),
-    ("rf8:inf", "overflow='inf' is not available for rf8"),
+    ("rf8:inf", "overflow='ovf-inf' is not available for rf8"),
+    ("e4m3:ovf-inf", "overflow='ovf-inf' is not available for e4m3; choose one of 'sat-finite', 'nan'"),
+    ("e2m1:nan", "overflow='nan' is not available for e2m1; choose one of 'sat-finite'"),
+    ("int8:log", "rounding='log' is not available for int8"),
+    ("e4m3:nearest:sr_bits=4", "takes no sr_bits"),
+    ("e4m3:stochastic-fast", "needs sr_bits"),
+    ("e4m3:stochastic:sr_bits=33", "sr_bits must be an integer from 1 to 32"),
     ("mxfp8:tensor", "scale='tensor' is not available for mxfp8"),
     ("rf8:nearest:log", "gives the rounding twice"),
     ("rf8:tensor:block=8", "takes no block size"),
@@ -71,9 +82,13 @@ def test_raw_codes_decode_in_every_format_and_encoded_stays_with_its_library():
 
     from rf8lab.formats.minifloat import E4M3
 
-    codes = np.arange(256, dtype=np.uint8)
     for name in rl.format_names():
-        np.testing.assert_array_equal(rl.decode(codes, fmt=name, dtype=np.float64), rl.value_table(name))
+        n = rl.format_info(name).codes
+        codes = np.arange(n, dtype=np.uint8)
+        np.testing.assert_array_equal(rl.decode(codes, fmt=name, dtype=np.float64), rl.value_table(name)[:n])
+        if n < 256:
+            with pytest.raises(ValueError, match=f"holds {n}, not a"):
+                rl.decode(np.array([n], np.uint8), fmt=name)
     with pytest.raises(ValueError, match="not one of rf8lab's"):
         rl.quantize(np.ones(3), dataclasses.replace(E4M3, name="mine"))
     torch = pytest.importorskip("torch")

@@ -5,7 +5,7 @@ import ml_dtypes
 import numpy as np
 
 from ..formats import Format, format_names, get_format
-from ..policies import Overflow, Rounding, ScaleRule
+from ..policies import Overflow
 from . import numba_backend, reference, vectorized
 from .encoded import Encoded
 from .layout import Layout, make_layout
@@ -47,7 +47,9 @@ def _out_dtype(dtype, in_dtype: np.dtype) -> np.dtype:
     return dt
 
 
-def _random_bits(rng, random_bits, shape) -> np.ndarray:
+def _random_bits(rng, random_bits, shape, sr_bits: int | None = None) -> np.ndarray:
+    """One uint32 per element: in [0, 2^32), or [0, 2^sr_bits) when the spec names sr_bits."""
+    top = 2 ** (32 if sr_bits is None else sr_bits)
     if random_bits is not None:
         if rng is not None:
             raise ValueError("pass either rng or random_bits, not both")
@@ -55,6 +57,8 @@ def _random_bits(rng, random_bits, shape) -> np.ndarray:
         if bits.dtype != np.uint32 or bits.shape != tuple(shape):
             raise ValueError(f"random_bits must be a uint32 array of shape {tuple(shape)}; "
                              f"got {bits.dtype} of shape {bits.shape}")
+        if sr_bits is not None and bits.size and int(bits.max()) >= top:
+            raise ValueError(f"random_bits must be below 2^sr_bits = {top}; got {int(bits.max())}")
         return bits
     if rng is None or isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         if rng is not None and rng < 0:
@@ -62,7 +66,7 @@ def _random_bits(rng, random_bits, shape) -> np.ndarray:
         rng = np.random.default_rng(rng)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be None, an int seed or a numpy Generator; got {type(rng).__name__}")
-    return rng.integers(0, 2 ** 32, size=shape, dtype=np.uint32)
+    return rng.integers(0, top, size=shape, dtype=np.uint32)
 
 
 def _backend(backend: str):
@@ -72,21 +76,28 @@ def _backend(backend: str):
 
 
 # ---- public functions --------------------------------------------------------------------------
-def encode(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None, rng=None,
-           random_bits=None, backend="auto") -> Encoded:
+def encode(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None, sr_bits=None,
+           rng=None, random_bits=None, backend="auto") -> Encoded:
     """Encode x into 8-bit codes of `fmt` with shared scales.
 
     fmt       a format name ("rf8", "e4m3", ... rf8lab.format_names()), a spec string ("rf8:log:none", see
               rf8lab.QuantSpec) or a QuantSpec; the arguments below, where given, replace its fields
-    rounding  "nearest" (ties to even rank; the default), "stochastic", or "log" (RF8 only: the paper's rule)
-    scale     "auto" (the spec's, or the format's default: "tensor", or "block" for mxfp8), None (X = 0),
-              "tensor", "channel" (along `axis`, default 0) or "block" (`block` elements, default 32,
-              along `axis`, default last)
-    overflow  "saturate" (clamp to +-max; the default), "nan", or "inf" (e5m2 only)
+    rounding  "nearest" (ties to even rank; the default), "nearest-away", "toward-zero", "toward-positive",
+              "toward-negative", "to-odd", "stochastic" (and its gfloat variants "stochastic-fast",
+              "stochastic-even", "stochastic-odd", which need sr_bits), or "log" (RF8 only: the paper's rule);
+              rf8lab.policies.Rounding says what each does
+    scale     "auto" (the spec's, or the format's default: "tensor", or "block" for the block formats), None
+              (X = 0), "tensor", "channel" (along `axis`, default 0) or "block" (`block` elements, default
+              32, along `axis`, default last)
+    overflow  P3109's "sat-finite" (clamp to +-max; the default; rf8lab 0.1's "saturate"), "sat-propagate"
+              (finite values clamp, infinities stay) and "ovf-inf" (to +-inf; 0.1's "inf") where the format
+              has inf, or "nan" where it has NaN
+    sr_bits   stochastic rounding with this many random bits (P3109: added below the kept precision, then
+              truncated); None: the exact-probability rule (up iff bits / 2^32 < the fraction of the way)
     rng / random_bits  the randomness of stochastic rounding: an int seed or Generator, or one uint32
-              per element (up iff bits / 2^32 < the fractional position between the neighbours)
+              per element (below 2^sr_bits when sr_bits is given)
     """
-    x, spec, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
+    x, spec, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
     return _encode(x, spec, f, layout, bits, _backend(backend))
 
 
@@ -98,15 +109,15 @@ def resolve(spec: QuantSpec, shape) -> tuple[Format, Layout]:
     return f, make_layout(tuple(shape), spec.scale, spec.axis, block)
 
 
-def _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits):
+def _request(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits):
     """Check every argument of encode/quantize; (x, QuantSpec, Format, Layout, random bits or None)."""
-    spec = as_spec(fmt, rounding, scale, overflow, axis, block)  # a bad spec is reported before a bad input
+    spec = as_spec(fmt, rounding, scale, overflow, axis, block, sr_bits)  # a bad spec is reported before a bad input
     x = as_input(x)
     f, layout = resolve(spec, x.shape)
     if f.nan_codes is None and x.dtype.kind in "fV" and _has_nan(x):
         raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
                          "remove or replace the NaNs (e.g. np.nan_to_num) first")
-    bits = _random_bits(rng, random_bits, x.shape) if spec.rounding == Rounding.STOCHASTIC else None
+    bits = _random_bits(rng, random_bits, x.shape, spec.sr_bits) if spec.rounding.stochastic else None
     return x, spec, f, layout, bits
 
 
@@ -116,8 +127,8 @@ def _has_nan(x: np.ndarray) -> bool:
 
 
 def _encode(x, spec: QuantSpec, f: Format, layout: Layout, bits, backend) -> Encoded:
-    codes, scale_exp, mult = backend.encode(x, f, layout, spec.rounding, spec.overflow, bits)
-    return Encoded(codes=codes, scale_exp=None if f.scale_rule == ScaleRule.ABSMAX else scale_exp, multiplier=mult,
+    codes, scale_exp, mult = backend.encode(x, f, layout, spec.rounding, spec.overflow, bits, spec.sr_bits)
+    return Encoded(codes=codes, scale_exp=None if f.float_scale else scale_exp, multiplier=mult,
                    spec=spec, layout=layout, dtype=_out_dtype(None, x.dtype))
 
 
@@ -132,7 +143,7 @@ def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
             raise TypeError("decode takes an rf8lab.Encoded, or a uint8 array of codes with fmt=...; "
                             f"got {type(enc).__name__}" + (f" of dtype {codes.dtype}" if fmt else " without fmt"))
         spec = as_spec(fmt)  # the codes are read unscaled whatever scale the spec names
-        enc = Encoded(codes=codes, scale_exp=None if spec.format.scale_rule == ScaleRule.ABSMAX
+        enc = Encoded(codes=codes, scale_exp=None if spec.format.float_scale
                       else np.zeros((), np.int32), multiplier=np.ones(()), spec=spec,
                       layout=make_layout(codes.shape, None), dtype=np.dtype(np.float32))
     elif not isinstance(enc.codes, np.ndarray):
@@ -144,17 +155,17 @@ def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
     out = _out_dtype(dtype, enc.dtype)
     scale_exp = enc.scale_exp if enc.scale_exp is not None else np.zeros(enc.layout.scale_shape, np.int32)
     values = _backend(backend).decode(enc.codes, f, enc.layout, scale_exp, enc.multiplier, out)
-    if enc.spec.overflow != Overflow.SATURATE:
+    if enc.spec.overflow not in (Overflow.SAT_FINITE, Overflow.SAT_PROPAGATE):  # finite values saturate
         return values
     return vectorized.saturate_output(values, enc.codes, f, np.asarray(scale_exp).reshape(-1),
                                       np.asarray(enc.multiplier).reshape(-1), float(ml_dtypes.finfo(out).max))
 
 
-def quantize(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None, rng=None,
-             random_bits=None, dtype=None, backend="auto") -> np.ndarray:
+def quantize(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None, sr_bits=None,
+             rng=None, random_bits=None, dtype=None, backend="auto") -> np.ndarray:
     """x rounded onto the grid of `fmt` (same shape; arguments as encode). Returns float64 for float64
     and integer input, float32 otherwise, or `dtype`. Equal to decode(encode(x, ...), dtype)."""
-    x, spec, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, rng, random_bits)
+    x, spec, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
     out = _out_dtype(dtype, x.dtype)
     be = _backend(backend)
     if be is numba_backend:  # one pass straight to values where the kernels allow it

@@ -5,7 +5,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..policies import ScaleRule
 from .layout import Layout
 from .spec import QuantSpec
 
@@ -41,7 +40,14 @@ class Encoded:
                              f"{self.spec.key!r} names {self.spec.scale!r}")
         library = _library(self.codes, "codes")
         _check(self.codes, "codes", library, ("uint8",), self.layout.shape)
-        absmax = self.spec.format.scale_rule == ScaleRule.ABSMAX
+        width = self.spec.format.bits
+        count = self.codes.numel() if library == "torch" else self.codes.size
+        if width < 8 and count:
+            top = int(self.codes.max())
+            if top >= 1 << width:
+                raise ValueError(f"Encoded.codes holds {top}, not a {width}-bit {self.spec.fmt} code "
+                                 f"(0..{(1 << width) - 1})")
+        absmax = self.spec.format.float_scale
         if absmax != (self.scale_exp is None):
             raise ValueError(f"Encoded.scale_exp must be {'None' if absmax else 'an integer array'} for "
                              f"{self.spec.fmt}; got {'None' if self.scale_exp is None else 'an array'}")

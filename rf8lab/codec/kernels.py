@@ -4,17 +4,18 @@ How each decision stays exact:
 - Every input is read as a sign, an exponent e and a mantissa (float64 bits, or float32 bits; the
   16- and 8-bit types go through a table of their float32 bit patterns), and the group's scale X
   only shifts the exponent, so a = |x| / 2^X is never rounded.
-- Nearest and floor: every threshold of every float format (its magnitudes and their midpoints)
-  has at most 7 fraction bits within its binade, so (binade, top 7 mantissa bits, sticky bit of
-  the rest) decides the answer. The tables indexed by that key are filled by the reference codec
-  itself (`tables`), and the 7-bit property is asserted when they are built.
+- The roundings onto the value set (nearest, nearest-away, toward zero/+inf/-inf, to odd) and the
+  floor: every threshold of every format (its magnitudes and their midpoints) has at most 7 fraction
+  bits within its binade (Format.threshold_bits), so (binade, top 8 mantissa bits, sticky bit of the
+  rest) decides the answer. The tables indexed by that key, one per rounding and sign, are filled by
+  the reference codec itself (`tables`), and the 7-bit property is asserted when they are built.
 - Log (RF8): within a binade [2^e, 2^(e+1)) the paper's rule is a step function of the mantissa
   m with 7 irrational breakpoints (1 + 2^-4.5, ..., 2(1 - 2^-4.5)); m >= b iff m > the largest
   float64 below b, which is computed exactly once with integer square roots.
-- Stochastic: lo from the floor table; (a - lo), (hi - lo) * bits and (a - lo) * 2^32 are exact in
-  float64 (Sterbenz, few-bit grid values), so the comparison is the reference's.
-- int8: k = the nearest integer to |x| / s, with the float64 quotient corrected by an exact
-  residual (Dekker's product) whenever it is close to a decision point.
+- Stochastic: lo from the floor table, then one comparison of a 2^K with lo 2^K + c (hi - lo), where
+  c is made of the random bits: both sides exact in float64 (few-bit grid values), as in vectorized.
+- Float multipliers (integers, NVFP4): the float64 quotient |x| / s guesses the neighbours, and exact
+  residuals (Dekker's product) decide every comparison.
 """
 from __future__ import annotations
 
@@ -29,10 +30,14 @@ import numpy as np
 from ..formats import floor_log2, get_format, largest_float_below
 from . import reference, vectorized
 
-KEYBITS = 7  # mantissa bits in the table key, plus one sticky bit
+KEYBITS = 8  # mantissa bits in the table key, plus one sticky bit
 KEYSHIFT = KEYBITS + 1  # bits of the key below the binade
-ROUND = {"nearest": 0, "log": 1, "stochastic": 2}
-OVER = {"saturate": 0, "nan": 1, "inf": 2}
+# Rounding codes. The deterministic roundings onto the value set (0, 3..7) read one table per sign;
+# the stochastic ones (2, 8..10) a floor table and one exact comparison; log (1) its breakpoints.
+ROUND = {"nearest": 0, "log": 1, "stochastic": 2, "nearest-away": 3, "toward-zero": 4, "toward-positive": 5,
+         "toward-negative": 6, "to-odd": 7, "stochastic-fast": 8, "stochastic-even": 9, "stochastic-odd": 10}
+OVER = {"sat-finite": 0, "nan": 1, "ovf-inf": 2, "sat-propagate": 3}
+DETERMINISTIC = ("nearest", "nearest-away", "toward-zero", "toward-positive", "toward-negative", "to-odd")
 
 
 # ---- tables built from the reference ------------------------------------------------------
@@ -52,16 +57,17 @@ def log_breakpoints() -> tuple[np.ndarray, np.ndarray]:
 
 
 class Tables(NamedTuple):
-    """Everything the element kernels read for one format (one argument, not sixteen), filled by the
-    reference. Keys are (binade - emin) << KEYSHIFT | 7 mantissa bits << 1 | sticky."""
-    near: np.ndarray    # int16 key -> rank of the nearest grid magnitude (n: overflow)
+    """Everything the element kernels read for one format and rounding (one argument, not twenty), filled
+    by the reference. Keys are (binade - emin) << KEYSHIFT | 8 mantissa bits << 1 | sticky."""
+    near: np.ndarray    # int16 key -> rank under the table rounding, positive input (n: overflow)
+    near_neg: np.ndarray  # the same for negative input (directed roundings differ by sign)
     flo: np.ndarray     # int16 key -> rank of the largest grid magnitude at or below
     ext: np.ndarray     # float64 grid magnitudes, then next_up (the overflow step)
     pos: np.ndarray     # uint8 code of each rank, positive
     neg: np.ndarray     # uint8 code of each rank, negative
     L: np.ndarray       # float64 log-rounding breakpoints (log_breakpoints)
     levels: np.ndarray  # float64 log-rounding levels
-    emin: int           # binade of min_positive / 2: everything below rounds to 0
+    emin: int           # binade of min_positive / 2: everything below rounds like a tiny value
     emax: int           # binade of next_up: everything above overflows
     n: int              # number of magnitudes
     nan_pos: int        # NaN codes (positive, negative input)
@@ -70,41 +76,56 @@ class Tables(NamedTuple):
     inf_neg: int
     key_min: int        # key of min_positive
     key_max: int        # key of max
+    below_pos: int      # rank of a value in (0, 2^emin) under the table rounding, positive and negative input
+    below_neg: int
+    clamp_pos: bool     # a finite overflow becomes max whatever the mode (directed toward the range)
+    clamp_neg: bool
+    unsigned: bool      # negative input is out of range
+
+
+def _rank(a: Fraction, fmt, rounding: str, negative: bool) -> int:
+    r = reference.rank_on_grid(a, fmt, rounding, negative)
+    return len(fmt.magnitudes) if r == reference.OVERFLOW else r
 
 
 @lru_cache(maxsize=None)
-def tables(name: str) -> Tables:
-    """The kernels' tables for a format, filled by the reference."""
+def tables(name: str, rounding: str = "nearest") -> Tables:
+    """The kernels' tables for a format and rounding, filled by the reference (the non-deterministic
+    roundings read the nearest table for log's in-window keys and the floor table)."""
     fmt = get_format(name)
+    det = rounding if rounding in DETERMINISTIC else "nearest"
+    signed_rule = det in ("toward-positive", "toward-negative")
     grid = fmt.extended
-    emin = floor_log2(fmt.min_positive) - 1  # binade of min/2; everything below rounds to 0
+    emin = floor_log2(fmt.min_positive) - 1  # binade of min/2; everything below rounds like a tiny value
     emax = floor_log2(fmt.next_up)           # binade of next_up; everything above overflows
-    for g in grid[1:] + tuple((a + b) / 2 for a, b in zip(grid, grid[1:])):
-        # <= 6 bits: the 7-bit key of the tables decides, and so does the 16-bit round-to-odd key
-        frac = g / Fraction(2) ** floor_log2(g) * (1 << (KEYBITS - 1))
-        assert frac.denominator == 1, f"{name}: threshold {g} needs more than {KEYBITS - 1} fraction bits"
+    assert fmt.threshold_bits <= KEYBITS - 1, f"{name}: a threshold needs more than {KEYBITS - 1} fraction bits"
     nb_ = emax - emin + 1
     near = np.empty(nb_ << KEYSHIFT, np.int16)
+    near_neg = np.empty_like(near)
     flo = np.empty_like(near)
     n = len(fmt.magnitudes)
     for b in range(nb_):
         base = Fraction(2) ** (emin + b)
-        for m7 in range(1 << KEYBITS):
+        for m in range(1 << KEYBITS):
             for sticky in (0, 1):
-                a = base * (1 + Fraction(2 * m7 + sticky, 1 << KEYSHIFT))
-                r = reference.rank_nearest(a, fmt)
-                near[(b << KEYSHIFT) | (m7 << 1) | sticky] = n if r == reference.OVERFLOW else r
-                flo[(b << KEYSHIFT) | (m7 << 1) | sticky] = reference._bracket(a, grid)
+                k = (b << KEYSHIFT) | (m << 1) | sticky
+                a = base * (1 + Fraction(2 * m + sticky, 1 << KEYSHIFT))
+                near[k] = _rank(a, fmt, det, False)
+                near_neg[k] = _rank(a, fmt, det, True) if signed_rule else near[k]
+                flo[k] = reference._bracket(a, grid)
     ext = np.array([float(g) for g in grid], np.float64)
     pos, neg = (np.array(c, np.uint8) for c in fmt.rank_codes)
     nan_p, nan_n, inf_p, inf_n = fmt.special_codes
+
     def key(g):  # table key of a grid magnitude (sticky 0); keys order like the magnitudes
         e = floor_log2(g)
         return ((e - emin) << KEYSHIFT) | (int((g / Fraction(2) ** e - 1) * (1 << KEYBITS)) << 1)
 
+    tiny = Fraction(2) ** (emin - 1)
     L, levels = log_breakpoints()
-    return Tables(near, flo, ext, pos, neg, L, levels, emin, emax, n, nan_p, nan_n, inf_p, inf_n,
-                  key(fmt.min_positive), key(fmt.max))
+    return Tables(near, near_neg, flo, ext, pos, neg, L, levels, emin, emax, n, nan_p, nan_n, inf_p, inf_n,
+                  key(fmt.min_positive), key(fmt.max), _rank(tiny, fmt, det, False), _rank(tiny, fmt, det, True),
+                  reference.toward_range(rounding, False), reference.toward_range(rounding, True), not fmt.signed)
 
 
 @lru_cache(maxsize=None)
@@ -145,38 +166,78 @@ def _split(b, mbits):
 
 
 @nb.njit(inline="always", **_JIT)
-def _special(neg, kind, over, T):
-    """Code for NaN (kind 3) or inf (kind 2)."""
-    if kind == 3:
-        return T.nan_neg if neg else T.nan_pos
-    if over == 0:
-        return T.neg[T.n - 1] if neg else T.pos[T.n - 1]
-    if over == 2:
-        return T.inf_neg if neg else T.inf_pos
-    return T.nan_neg if neg else T.nan_pos
+def _over(neg, r, over, T):
+    """Code of rank r, where r = n (beyond max) becomes max, inf or NaN as the overflow mode says."""
+    if r >= T.n:
+        if over == 0 or over == 3 or (T.clamp_neg if neg else T.clamp_pos):
+            r = T.n - 1
+        elif over == 2:
+            return T.inf_neg if neg else T.inf_pos
+        else:
+            return T.nan_neg if neg else T.nan_pos
+    return T.neg[r] if neg else T.pos[r]
 
 
 @nb.njit(inline="always", **_JIT)
-def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, T):
+def _special(neg, kind, over, T):
+    """Code of a NaN (kind 3), an infinity (kind 2), or any nonzero negative input to an unsigned
+    format (out of range: 0 when saturating, else NaN); -1 for every other input."""
+    if kind == 3:
+        return T.nan_neg if neg else T.nan_pos
+    if T.unsigned and neg and kind != 0:
+        return T.pos[0] if over == 0 else T.nan_pos
+    if kind == 2:
+        if over == 0:
+            return T.neg[T.n - 1] if neg else T.pos[T.n - 1]
+        if over == 1:
+            return T.nan_neg if neg else T.nan_pos
+        return T.inf_neg if neg else T.inf_pos
+    return -1
+
+
+@nb.njit(inline="always", **_JIT)
+def _sign_at(a, k, lo, c, s):
+    """Sign of a 2^k - (lo 2^k + c) s, exactly; the side that cannot overflow is scaled."""
+    lo_k = lo * math.ldexp(1.0, k) + c
+    if a < 2.0 ** 900:
+        return _sign_diff(a * math.ldexp(1.0, k), lo_k, s)
+    return _sign_diff(a, lo_k, s * math.ldexp(1.0, -k))
+
+
+@nb.njit(inline="always", **_JIT)
+def _stochastic_up(rnd, a, lo, hi, s, rbits, nsr):
+    """vectorized._stochastic_up for one element: up from lo for a / s in (lo, hi); nsr < 0 is the
+    exact-probability rule, else the number of random bits."""
+    b = float(rbits)
+    if nsr < 0:
+        return _sign_at(a, 32, lo, b * (hi - lo), s) > 0
+    n = math.ldexp(1.0, nsr)
+    if rnd == 2:
+        return _sign_at(a, nsr, lo, (n - b) * (hi - lo), s) >= 0
+    t = _sign_at(a, nsr + 1, lo, (2.0 * n - 2.0 * b - 1.0) * (hi - lo), s)
+    if rnd == 8:
+        return t >= 0
+    if t != 0:
+        return t > 0
+    m_odd = np.int64(n - b) % 2 == 1
+    return m_odd if rnd == 10 else not m_odd
+
+
+@nb.njit(inline="always", **_JIT)
+def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, nsr, T):
     """Code of one float input (sign, kind, exponent, mantissa with `mbits` bits) at scale X."""
-    if kind >= 2:
-        return _special(neg, kind, over, T)
+    c = _special(neg, kind, over, T)
+    if c >= 0:
+        return c
     n = T.n
     if kind == 0:
         return T.neg[0] if neg else T.pos[0]
     emin, emax = T.emin, T.emax
     er = e - X  # binade of a = |x| / 2^X
-    sh = mbits - 7
-    m7 = man >> sh
+    sh = mbits - KEYBITS
+    mk = man >> sh
     sticky = 1 if (man & ((1 << sh) - 1)) != 0 else 0
-    if rnd == 0:  # nearest
-        if er < emin:
-            r = 0
-        elif er > emax:
-            r = n
-        else:
-            r = T.near[((er - emin) << KEYSHIFT) | (m7 << 1) | sticky]
-    elif rnd == 1:  # log (RF8)
+    if rnd == 1:  # log (RF8)
         m = 1.0 + man / float(1 << mbits)
         c = 0
         for i in range(7):
@@ -184,7 +245,7 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, T):
                 c += 1
         # the result levels[c] * 2^er as a table key; compare keys with those of min and max
         ev = er + (1 if c == 7 else 0)
-        mv = 0 if c == 7 else np.int64(T.levels[c] * 128.0) - 128
+        mv = 0 if c == 7 else np.int64(T.levels[c] * (1 << KEYBITS)) - (1 << KEYBITS)
         if ev < emin:
             r = 0
         elif ev > emax:
@@ -192,31 +253,32 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, T):
         else:
             kv = ((ev - emin) << KEYSHIFT) | (mv << 1)
             r = 0 if kv < T.key_min else (n if kv > T.key_max else T.near[kv])
-    else:  # stochastic
+    elif rnd == 2 or rnd >= 8:  # stochastic
         if er > emax:
             r = n
         else:
             if er < emin:
                 r = 0
             else:
-                r = T.flo[((er - emin) << KEYSHIFT) | (m7 << 1) | sticky]
+                r = T.flo[((er - emin) << KEYSHIFT) | (mk << 1) | sticky]
             if r < n:
                 lo, hi = T.ext[r], T.ext[r + 1]
-                if er < -1000:  # |a| underflows float64 but is > 0 = lo: up iff bits == 0
-                    if rbits == 0:
+                if er < -1000:  # |a| underflows float64 but is > 0 = lo: only the exact rule, at bits 0
+                    if nsr < 0 and rbits == 0:
                         r += 1
                 else:
                     a = math.ldexp(1.0 + man / float(1 << mbits), er)
-                    if a != lo and rbits * (hi - lo) < (a - lo) * 4294967296.0:
+                    if a != lo and _stochastic_up(rnd, a, lo, hi, 1.0, rbits, nsr):
                         r += 1
-    if r >= n:
-        if over == 0:
-            r = n - 1
-        elif over == 2:
-            return T.inf_neg if neg else T.inf_pos
+    else:  # a rounding the tables decide
+        if er < emin:
+            r = T.below_neg if neg else T.below_pos
+        elif er > emax:
+            r = n
         else:
-            return T.nan_neg if neg else T.nan_pos
-    return T.neg[r] if neg else T.pos[r]
+            k = ((er - emin) << KEYSHIFT) | (mk << 1) | sticky
+            r = T.near_neg[k] if neg else T.near[k]
+    return _over(neg, r, over, T)
 
 
 # One Dekker product for all execution models. Numba's on-disk cache is keyed on this file only: after
@@ -238,46 +300,46 @@ def _sign_diff(x, k, s):
 
 
 @nb.njit(inline="always", **_JIT)
-def _int8_code(x, s, stochastic, rbits):
-    """Two's complement code of x / s rounded to an integer, clamped to +-127: nearest (ties to
-    even) or stochastic (up iff rbits / 2^32 < x / s - floor(x / s))."""
-    if x != x:
-        return 0
-    a = abs(x)
+def _mult_code(neg, kind, v, s, rnd, over, rbits, nsr, T):
+    """Code of |x| = v (finite or not, kind as _split) divided by a float multiplier s, rounded onto the
+    grid: the float quotient guesses the neighbours, exact residuals (Dekker's product) decide."""
+    c = _special(neg, kind, over, T)
+    if c >= 0:
+        return c
+    n = T.n
+    if kind == 0 or s == 0:
+        return T.neg[0] if neg else T.pos[0]
+    a = v
     if s > 2.0 ** 900:  # keep Dekker's split (134217729 s) and 2a finite; a / s is unchanged
         a *= 2.0 ** -128
         s *= 2.0 ** -128
-    if a == math.inf:
-        k = 127
+    q = a / s
+    if q >= 2.0 * T.ext[n]:
+        return _over(neg, n, over, T)
+    i = min(max(np.searchsorted(T.ext, q, side="right") - 1, 0), n)
+    if i > 0 and _sign_diff(a, T.ext[i], s) < 0:
+        i -= 1
+    elif i < n and _sign_diff(a, T.ext[i + 1], s) >= 0:
+        i += 1
+    if i >= n:
+        return _over(neg, n, over, T)
+    lo, hi = T.ext[i], T.ext[i + 1]
+    if _sign_diff(a, lo, s) == 0:
+        return _over(neg, i, over, T)
+    if rnd == 0 or rnd == 3:
+        t = _sign_diff(2.0 * a, lo + hi, s)
+        up = t > 0 or (t == 0 and (rnd == 3 or i % 2 == 1))
+    elif rnd == 4:
+        up = False
+    elif rnd == 5:
+        up = not neg
+    elif rnd == 6:
+        up = neg
+    elif rnd == 7:
+        up = i % 2 == 0
     else:
-        q = a / s
-        if q >= 128.0:
-            k = 127
-        else:
-            k = np.int64(math.floor(q))
-            if _sign_diff(a, float(k), s) < 0:
-                k -= 1
-            elif _sign_diff(a, float(k + 1), s) >= 0:
-                k += 1
-            # now k = floor(a / s) exactly
-            if stochastic:
-                # up iff rbits * s < (a - k s) 2^32, i.e. a 2^32 - (k 2^32 + rbits) s > 0, where
-                # k 2^32 + rbits < 2^39 is an exact integer; scale the side that cannot overflow
-                nk = float(k) * 4294967296.0 + float(rbits)
-                if a < 2.0 ** 960:
-                    up = _sign_diff(a * 4294967296.0, nk, s) > 0
-                else:
-                    up = _sign_diff(a, nk, s * 2.0 ** -32) > 0
-            else:  # compare with k + 1/2: sign of 2a - (2k+1)s
-                t = _sign_diff(2.0 * a, float(2 * k + 1), s)
-                up = t > 0 or (t == 0 and k % 2 == 1)
-            if up:
-                k += 1
-            if k > 127:
-                k = 127
-    if x < 0 and k > 0:
-        return np.uint8(256 - k)
-    return np.uint8(k)
+        up = _stochastic_up(rnd, a, lo, hi, s, rbits, nsr)
+    return _over(neg, i + (1 if up else 0), over, T)
 
 
 # ---- array kernels ----------------------------------------------------------------------------
@@ -312,7 +374,7 @@ def _advance(o, j, i, n, inner):
 
 
 @nb.njit(parallel=True, **_JIT)
-def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits, T, out):
+def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits, nsr, T, out):
     """Encode a flat array of float bit patterns (uint32 or uint64; through `lut` if it is non-empty)."""
     n, inner = shape3[1], shape3[2]
     total = bits.size
@@ -335,7 +397,7 @@ def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits,
                 b = np.uint64(bits[t])
             neg, kind, e, man = _split(b, mbits)
             rb = np.uint64(rbits[t]) if has_r else np.uint64(0)
-            out[t] = _float_code(neg, kind, e, man, mbits, X[g], rnd, over, rb, T)
+            out[t] = _float_code(neg, kind, e, man, mbits, X[g], rnd, over, rb, nsr, T)
             o, j, i = _advance(o, j, i, n, inner)
     return out
 
@@ -376,19 +438,20 @@ def group_max_abs_bits(bits, lut, mask, inf_bits, gid_mode, shape3, block, ngrou
 
 
 @nb.njit(parallel=True, **_JIT)
-def encode_int8(bits, mbits, lut, gid_mode, shape3, block, scale, stochastic, rbits, out):
-    """int8 codes of float bit patterns (no NaN here: the API rejects it)."""
+def encode_mult(bits, mbits, lut, gid_mode, shape3, block, scale, rnd, over, rbits, nsr, T, out):
+    """Codes of float bit patterns under a float multiplier per group (integers, NVFP4)."""
     n, inner = shape3[1], shape3[2]
     nblocks = (n + block - 1) // block
     use_lut = lut.size > 0
+    has_r = rbits.size > 0
     for t in nb.prange(bits.size):
         o, j, i = _position(t, n, inner)
         g = _group(gid_mode, o, j, i, nblocks, block, inner)
         b = np.uint64(lut[np.int64(bits[t])]) if use_lut else np.uint64(bits[t])
         neg, kind, e, man = _split(b, mbits)
-        v = math.inf if kind == 2 else (0.0 if kind == 0 else math.ldexp(1.0 + man / float(1 << mbits), e))
-        rb = np.uint64(rbits[t]) if stochastic else np.uint64(0)
-        out[t] = _int8_code(-v if neg else v, scale[g], stochastic, rb)
+        v = 0.0 if kind != 1 else math.ldexp(1.0 + man / float(1 << mbits), e)
+        rb = np.uint64(rbits[t]) if has_r else np.uint64(0)
+        out[t] = _mult_code(neg, kind, v, scale[g], rnd, over, rb, nsr, T)
     return out
 
 
@@ -436,14 +499,15 @@ def decode_codes(codes, gid_mode, shape3, block, group_values, vt, X, mult, use_
 @nb.njit(inline="always", **_JIT)
 def _code32(b, X, rnd, over, T):
     neg, kind, e, man = _split(b, 23)
-    return _float_code(neg, kind, e, man, 23, X, rnd, over, np.uint64(0), T)
+    return _float_code(neg, kind, e, man, 23, X, rnd, over, np.uint64(0), -1, T)
 
 
 @nb.njit(**_JIT)
-def key16_table(X, rnd, over, T):
-    """int16 code for every 16-bit key at scale X, or -1 where the key does not decide."""
+def key16_table(X, rnd, over, odd_keys, T):
+    """int16 code for every 16-bit key at scale X, or -1 where the key does not decide. odd_keys: the
+    round-to-odd keys, valid for the table roundings of a format whose thresholds have <= 6 fraction bits."""
     tab = np.empty(65536, np.int16)
-    odd = rnd == 0
+    odd = odd_keys
     for k in range(65536):
         normal = ((k >> 7) & 255) not in (0, 255)
         if odd and (k % 2 == 0 or normal):

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..formats import Format
-from ..policies import Overflow, Rounding, ScaleRule
+from ..policies import Overflow, Rounding
 from . import kernels, reference, vectorized
 from .layout import Layout
 from .scale_rule import group_scales
@@ -72,29 +72,28 @@ def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
 
 
 def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
-    """16-bit key tables: nearest or log, one scale, float32-or-narrower input, big enough to pay
-    for building the table."""
-    return (layout.granularity in (None, "tensor") and rounding in (Rounding.NEAREST, Rounding.LOG)
-            and fmt.scale_rule != ScaleRule.ABSMAX and x.dtype.kind not in "iu" and x.dtype.itemsize <= 4
+    """16-bit key tables: a deterministic rounding, one scale, float32-or-narrower input, big enough to
+    pay for building the table."""
+    return (layout.granularity in (None, "tensor") and not Rounding(rounding).stochastic
+            and not fmt.float_scale and x.dtype.kind not in "iu" and x.dtype.itemsize <= 4
             and x.size >= 1 << 16)
 
 
 def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
-           random_bits: np.ndarray | None = None):
+           random_bits: np.ndarray | None = None, sr_bits: int | None = None):
     if x.size == 0 or reference.inexact_in_float64(x):
-        return reference.encode(x, fmt, layout, rounding, overflow, random_bits)
+        return reference.encode(x, fmt, layout, rounding, overflow, random_bits, sr_bits)
     inp, gid_mode, s3, block, X, mult = _prepare(x, fmt, layout)
     Xf = X.reshape(-1).astype(np.int64)
     out = np.empty(x.size, np.uint8)
     rb = _native(random_bits).reshape(-1) if random_bits is not None else np.empty(0, np.uint32)
     if _fast_path(x, fmt, layout, rounding):
         _lookup(inp, fmt, int(Xf[0]), rounding, overflow, np.empty(0, np.uint8), out)
-    elif fmt.scale_rule == ScaleRule.ABSMAX:
-        kernels.encode_int8(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1),
-                      rounding == Rounding.STOCHASTIC, rb, out)
     else:
-        kernels.encode_float(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, Xf, kernels.ROUND[rounding],
-                       kernels.OVER[overflow], rb, kernels.tables(fmt.name), out)
+        kernel = kernels.encode_mult if fmt.float_scale else kernels.encode_float
+        kernel(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1) if fmt.float_scale else Xf,
+               kernels.ROUND[rounding], kernels.OVER[overflow], rb, -1 if sr_bits is None else sr_bits,
+               kernels.tables(fmt.name, str(rounding)), out)
     shape = layout.scale_shape
     return out.reshape(x.shape), X.reshape(shape), mult.reshape(shape)
 
@@ -108,7 +107,7 @@ def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, ov
     x0 = int(X.reshape(-1)[0])
     with np.errstate(over="ignore"):
         values = np.ldexp(np.array(fmt.values, np.float64), x0).astype(np.float32)
-    if overflow == Overflow.SATURATE:  # the table saturates at float32's max, as decode does
+    if overflow in (Overflow.SAT_FINITE, Overflow.SAT_PROPAGATE):  # the table saturates at float32's max, as decode
         values = vectorized.saturate_output(values, np.arange(256, dtype=np.uint8), fmt, X.reshape(-1),
                                             mult.reshape(-1), float(np.finfo(np.float32).max))
     out = np.empty(x.size, np.float32)
@@ -133,8 +132,15 @@ def _group_amax(inp: _Input, gid_mode, s3, block, ngroups) -> np.ndarray:
 @lru_cache(maxsize=256)
 def key_table(fmt: Format, X: int, rounding: str, overflow: str) -> tuple[np.ndarray, bool]:
     """The 16-bit key table and whether every entry is decided (no -1)."""
-    tab = kernels.key16_table(X, kernels.ROUND[rounding], kernels.OVER[overflow], kernels.tables(fmt.name))
+    tab = kernels.key16_table(X, kernels.ROUND[rounding], kernels.OVER[overflow], _odd_keys(fmt, rounding),
+                              kernels.tables(fmt.name, str(rounding)))
     return tab, bool((tab >= 0).all())
+
+
+def _odd_keys(fmt: Format, rounding: str) -> bool:
+    """Round-to-odd 16-bit keys decide every normal input of the table roundings when no threshold needs
+    more than 6 fraction bits; log rounding, and formats such as binary8p7, use truncated keys."""
+    return rounding != Rounding.LOG and fmt.threshold_bits <= 6
 
 
 _IDENTITY = np.arange(256, dtype=np.uint8)  # "values" that are the codes themselves
@@ -143,24 +149,25 @@ _IDENTITY = np.arange(256, dtype=np.uint8)  # "values" that are the codes themse
 @lru_cache(maxsize=256)
 def refined_table(fmt: Format, X: int, rounding: str, overflow: str):
     return kernels.refine_table(key_table(fmt, X, rounding, overflow)[0], X, kernels.ROUND[rounding],
-                                kernels.OVER[overflow], kernels.tables(fmt.name))
+                                kernels.OVER[overflow], kernels.tables(fmt.name, str(rounding)))
 
 
 def _lookup(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals, out) -> None:
     """Codes (or, with `vals`, their values) from the 16-bit key table, then exact rounding for the
     few elements whose key does not decide."""
     tab, decided = key_table(fmt, X, rounding, overflow)
-    odd = rounding == Rounding.NEAREST
+    odd = _odd_keys(fmt, rounding)
     if not decided and not odd:  # truncated keys: a second level of 8 bits decides nearly all the rest
         ref, sub = refined_table(fmt, X, rounding, overflow)
         kernels.lookup_refined(inp.bits, inp.lut, ref, sub, vals if vals.size else _IDENTITY, X,
-                               kernels.ROUND[rounding], kernels.OVER[overflow], kernels.tables(fmt.name), out)
+                               kernels.ROUND[rounding], kernels.OVER[overflow], kernels.tables(fmt.name, str(rounding)),
+                               out)
         return
     safe = np.maximum(tab, 0)
     kernels.lookup(inp.bits, inp.lut, odd, vals[safe] if vals.size else safe.astype(np.uint8), out)
     if not decided:
         kernels.fill_undecided(inp.bits, inp.lut, odd, tab < 0, X, kernels.ROUND[rounding], kernels.OVER[overflow],
-                         kernels.tables(fmt.name), vals, out)
+                               kernels.tables(fmt.name, str(rounding)), vals, out)
 
 
 def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray, scale: np.ndarray,
@@ -175,7 +182,7 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
     ngroups = X.size
     if ngroups * 256 <= max(4096, codes.size // 4):
         with np.errstate(over="ignore", invalid="ignore"):
-            if fmt.scale_rule == ScaleRule.ABSMAX:
+            if fmt.float_scale:
                 tables = vt[None, :] * scale.reshape(-1)[:, None]
             else:
                 tables = np.ldexp(vt[None, :], X[:, None])
@@ -184,6 +191,6 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
         tables = np.empty((0, 256), kernel_dtype)
     out = np.empty(codes.size, kernel_dtype)
     kernels.decode_codes(_native(codes).reshape(-1), gid_mode, s3, block, tables, vt, X,
-                   scale.reshape(-1).astype(np.float64), fmt.scale_rule == ScaleRule.ABSMAX, out)
+                   scale.reshape(-1).astype(np.float64), fmt.float_scale, out)
     out = out.reshape(codes.shape)
     return out if out.dtype == dtype else NumpyOps.narrow(out, dtype)

@@ -13,7 +13,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..formats import Format, floor_log2
-from ..policies import Overflow, Rounding, ScaleRule
+from ..policies import STOCHASTIC_ROUNDINGS, Overflow, Rounding, ScaleRule
 from .layout import Layout
 from .scale_rule import MAX_SCALE_EXP
 from .xp import NumpyOps
@@ -92,10 +92,46 @@ def rank_nearest(a: Fraction, fmt: Format) -> int:
     return _between(a, fmt, lambda i, lo, hi: 2 * a > lo + hi or (2 * a == lo + hi and i % 2 == 1))
 
 
-def rank_stochastic(a: Fraction, fmt: Format, bits: int) -> int:
-    """Up in magnitude iff bits / 2^32 < (a - lo) / (hi - lo): P(up) = (a - lo)/(hi - lo)
-    to within 2^-32. Same extended grid as nearest."""
-    return _between(a, fmt, lambda i, lo, hi: bits * (hi - lo) < (a - lo) * 2 ** 32)
+def _round_half(q: Fraction, odd: bool) -> int:
+    """q rounded to an integer, ties to even (or to odd)."""
+    k = math.floor(q)
+    if q - k != Fraction(1, 2):
+        return k + (q - k > Fraction(1, 2))
+    return k + ((k % 2 == 1) != odd)
+
+
+def stochastic_up(rounding: str, f: Fraction, bits: int, sr_bits: int | None) -> bool:
+    """Whether stochastic rounding goes up in magnitude, at fraction f in (0, 1) of the way from the
+    neighbour below to the one above, with random integer `bits` (rf8lab.policies.Rounding)."""
+    if sr_bits is None:  # exact probability: bits / 2^32 < f
+        return bits < f * 2 ** 32
+    q, top = f * 2 ** sr_bits, 2 ** sr_bits
+    if rounding == Rounding.STOCHASTIC:
+        return q + bits >= top
+    if rounding == Rounding.STOCHASTIC_FAST:
+        return q + bits + Fraction(1, 2) >= top
+    return _round_half(q, rounding == Rounding.STOCHASTIC_ODD) + bits >= top
+
+
+def rank_on_grid(a: Fraction, fmt: Format, rounding: str, negative: bool, bits: int = 0,
+                 sr_bits: int | None = None) -> int:
+    """Rank of magnitude a >= 0 under any rounding onto the value set (all but RF8's log rule), or
+    OVERFLOW when the result lies beyond max. Directed roundings act on the signed value: toward-positive
+    is up in magnitude for positive input, down for negative."""
+    if rounding == Rounding.NEAREST:
+        return rank_nearest(a, fmt)
+    if rounding == Rounding.NEAREST_AWAY:
+        return _between(a, fmt, lambda i, lo, hi: 2 * a >= lo + hi)
+    if rounding == Rounding.TOWARD_ZERO:
+        return _between(a, fmt, lambda i, lo, hi: False)
+    if rounding in (Rounding.TOWARD_POSITIVE, Rounding.TOWARD_NEGATIVE):
+        away = (rounding == Rounding.TOWARD_POSITIVE) != negative
+        return _between(a, fmt, lambda i, lo, hi: away)
+    if rounding == Rounding.TO_ODD:
+        return _between(a, fmt, lambda i, lo, hi: i % 2 == 0)
+    if rounding in STOCHASTIC_ROUNDINGS:
+        return _between(a, fmt, lambda i, lo, hi: stochastic_up(rounding, (a - lo) / (hi - lo), bits, sr_bits))
+    raise ValueError(f"unknown rounding {rounding!r}; choose one of {', '.join(Rounding)}")
 
 
 def rank_log(a: Fraction, fmt: Format) -> int:
@@ -110,14 +146,21 @@ def rank_log(a: Fraction, fmt: Format) -> int:
     return fmt.rank[v]  # every in-window log result is on the grid
 
 
+def toward_range(rounding: str, negative: bool) -> bool:
+    """A directed rounding that rounds this sign toward the finite range: a finite value beyond max
+    becomes +-max under every overflow mode (IEEE 754 7.4, P3109, gfloat)."""
+    return rounding == Rounding.TOWARD_ZERO or rounding == (Rounding.TOWARD_POSITIVE if negative
+                                                            else Rounding.TOWARD_NEGATIVE)
+
+
 # ---- scales ---------------------------------------------------------------------------------
 def scale_of(fmt: Format, amax: Fraction, granularity) -> tuple[int, Fraction]:
     """(scale exponent X, exact multiplier) for a group with finite absmax `amax`.
     int8's multiplier is not a power of two; its X is reported as 0."""
     if granularity is None:
         return 0, Fraction(1)
-    if fmt.scale_rule == ScaleRule.ABSMAX:  # float64 amax / 127, at least the smallest positive float64
-        return 0, Fraction(max(float(amax) / 127.0, 5e-324)) if amax > 0 else Fraction(1)
+    if fmt.scale_rule == ScaleRule.ABSMAX:  # float64 amax / qmax, at least the smallest positive float64
+        return 0, Fraction(max(float(amax) / float(fmt.max), 5e-324)) if amax > 0 else Fraction(1)
     if amax == 0:
         return 0, Fraction(1)
     if fmt.scale_rule == ScaleRule.LOG:  # largest value lands at E = 15; 1.414 < 1.5 so nothing saturates
@@ -126,37 +169,41 @@ def scale_of(fmt: Format, amax: Fraction, granularity) -> tuple[int, Fraction]:
         ratio = amax / fmt.max
         x = floor_log2(ratio)
         x += ratio != TWO ** x
-    elif fmt.scale_rule == ScaleRule.MX:  # OCP MX: floor(log2 amax) - emax, within the scale format's range
-        sf = fmt.block_format.scale_format
-        x = min(sf.emax, max(sf.emin, floor_log2(amax) - fmt.emax))
+    elif fmt.scale_rule == ScaleRule.MX:  # OCP MX: floor(log2 amax) - emax
+        x = floor_log2(amax) - fmt.emax
     else:
         raise AssertionError(fmt.scale_rule)
+    if fmt.block_format is not None:  # within the block scale format's range (E8M0: [-127, 127])
+        sf = fmt.block_format.scale_format
+        x = min(sf.emax, max(sf.emin, x))
     x = min(x, MAX_SCALE_EXP)  # 2^X stays a finite float64 (only RF8's rule reaches past it, at amax >= 2^1023.5)
     return x, TWO ** x
 
 
 # ---- encode / decode --------------------------------------------------------------------------
 def encode_element(negative: bool, mag, fmt: Format, scale: Fraction, rounding: str, overflow: str,
-                   bits: int = 0) -> int:
-    """Code of one exact input value (sign, magnitude) under a group multiplier `scale`."""
+                   bits: int = 0, sr_bits: int | None = None) -> int:
+    """Code of one exact input value (sign, magnitude) under a group multiplier `scale` (0: NVFP4's
+    all-zero block, every element 0)."""
     if isinstance(mag, float) and math.isnan(mag):
         return fmt.nan_code(negative)
+    if negative and not fmt.signed and mag != 0:  # out of an unsigned range: 0 when saturating, else NaN
+        return fmt.code_for(False, 0) if overflow == Overflow.SAT_FINITE else fmt.nan_code(False)
     if isinstance(mag, float):  # inf
-        rank = OVERFLOW
+        if overflow == Overflow.SAT_FINITE:
+            return fmt.code_for(negative, len(fmt.magnitudes) - 1)
+        return fmt.nan_code(negative) if overflow == Overflow.NAN else fmt.inf_code(negative)
+    if scale == 0:
+        return fmt.code_for(negative, 0)
+    a = mag / scale
+    if rounding == Rounding.LOG:
+        rank = rank_log(a, fmt)
     else:
-        a = mag / scale
-        if rounding == Rounding.NEAREST:
-            rank = rank_nearest(a, fmt)
-        elif rounding == Rounding.STOCHASTIC:
-            rank = rank_stochastic(a, fmt, bits)
-        elif rounding == Rounding.LOG:
-            rank = rank_log(a, fmt)
-        else:
-            raise ValueError(f"unknown rounding {rounding!r}; choose 'nearest', 'stochastic' or 'log'")
+        rank = rank_on_grid(a, fmt, rounding, negative, bits, sr_bits)
     if rank == OVERFLOW:
-        if overflow == Overflow.SATURATE:
+        if overflow in (Overflow.SAT_FINITE, Overflow.SAT_PROPAGATE) or toward_range(rounding, negative):
             rank = len(fmt.magnitudes) - 1
-        elif overflow == Overflow.INF:
+        elif overflow == Overflow.OVF_INF:
             return fmt.inf_code(negative)
         else:
             return fmt.nan_code(negative)
@@ -164,7 +211,7 @@ def encode_element(negative: bool, mag, fmt: Format, scale: Fraction, rounding: 
 
 
 def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
-           random_bits: np.ndarray | None = None):
+           random_bits: np.ndarray | None = None, sr_bits: int | None = None):
     """Codes (uint8, x's shape), scale exponents (int32, layout.scale_shape) and exact multipliers."""
     vals = exact_values(x)
     gid = layout.group_ids().ravel().tolist()
@@ -175,7 +222,7 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
             amax[g] = m
     scales = [scale_of(fmt, m, layout.granularity) for m in amax]
     bits = random_bits.ravel().tolist() if random_bits is not None else [0] * len(vals)
-    codes = [encode_element(neg, m, fmt, scales[g][1], rounding, overflow, b)
+    codes = [encode_element(neg, m, fmt, scales[g][1], rounding, overflow, b, sr_bits)
              for g, (neg, m), b in zip(gid, vals, bits)]
     scale_exp = np.array([s[0] for s in scales], np.int32).reshape(layout.scale_shape)
     mult = np.array([float(s[1]) for s in scales], np.float64).reshape(layout.scale_shape)

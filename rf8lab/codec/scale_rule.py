@@ -5,9 +5,9 @@ each format names its rule (`Format.scale_rule`):
 - "log" (RF8): X = e + (m > sqrt 2), the log-domain nearest exponent of amax, so the group's largest
   value lands in the top binade (E = 15) with room to spare (sqrt 2 < 1.5): nothing saturates;
 - "fit" (FP8): the smallest X with amax <= max * 2^X: X = e - emax + (m > max / 2^emax);
-- "mx" (OCP MX): X = e - emax, clamped to the block's scale format (E8M0: [-127, 127]);
-  elements above max * 2^X saturate;
-- "absmax" (INT8): no exponent (X = 0) but a float64 multiplier amax / 127.
+- "mx" (OCP MX): X = e - emax; elements above max * 2^X saturate;
+- "absmax" (integers): no exponent (X = 0) but a float64 multiplier amax / qmax (INT8: 127).
+A block format's X is clamped to its scale format's range (E8M0: [-127, 127]), whatever its rule.
 X is capped at 1023 so that the multiplier 2^X is a finite float64 (only RF8's rule reaches past it, for
 amax >= sqrt 2 * 2^1023). A group without a finite nonzero value (amax <= 0) gets X = 0, as does every
 group when there is no scale (granularity None). `rf8lab.codec.reference.scale_of` is the same rule in
@@ -54,7 +54,7 @@ def group_scales(fmt: Format, amax, granularity):
     xp = ops(amax)
     none = amax <= 0
     if fmt.scale_rule == ScaleRule.ABSMAX:
-        s = amax / 127.0  # 0 for amax below 64 * 2^-1074: the smallest positive float64 instead
+        s = amax / float(fmt.max)  # 0 for amax below qmax/2 * 2^-1074: the smallest positive float64 instead
         return xp.astype(amax * 0, xp.int64), xp.where(none | (granularity is None), 1.0, xp.where(s > 0, s, 5e-324))
     e, _, m = split(xp.where(none, 1.0, amax))
     up = xp.astype(m > mantissa_threshold(fmt), xp.int64)
@@ -64,8 +64,10 @@ def group_scales(fmt: Format, amax, granularity):
         X = e + up
     elif fmt.scale_rule == ScaleRule.FIT:
         X = e - fmt.emax + up
-    else:  # "mx": within the scale format's exponent range (E8M0: [-127, 127])
+    else:  # "mx"
+        X = e - fmt.emax
+    if fmt.block_format is not None:  # within the block scale format's exponent range (E8M0: [-127, 127])
         sf = fmt.block_format.scale_format
-        X = xp.clip(e - fmt.emax, sf.emin, sf.emax)
+        X = xp.clip(X, sf.emin, sf.emax)
     X = xp.where(none, 0, xp.where(X > MAX_SCALE_EXP, MAX_SCALE_EXP, X))
     return X, xp.exp2(X)

@@ -1,4 +1,4 @@
-"""A quantizer setting as one value: `QuantSpec(fmt, rounding, scale, overflow, axis, block)`.
+"""A quantizer setting as one value: `QuantSpec(fmt, rounding, scale, overflow, axis, block, sr_bits)`.
 
 Checked against its format when it is made, so a QuantSpec that exists is one its format accepts (the axis
 is checked against an array's shape when the spec is applied to it). Defaults are stored as None, so two
@@ -10,8 +10,11 @@ CLI takes) and one display form (`label`, what tables show):
     QuantSpec.parse("e4m3")                key "e4m3:nearest:tensor"   label "e4m3 nearest, tensor"
     QuantSpec.parse("rf8:block:block=64")  key "rf8:nearest:block:block=64"
 
+    QuantSpec.parse("e2m1:stochastic:sr_bits=8")
+
 The text form is fmt, then any of: a rounding, a scale ("none" for unscaled), an overflow, "block=N",
-"axis=N", separated by ":".
+"axis=N", "sr_bits=N" (the random bits of stochastic rounding), separated by ":". The overflow names
+"saturate" and "inf" of rf8lab 0.1 are read as "sat-finite" and "ovf-inf".
 """
 from __future__ import annotations
 
@@ -31,9 +34,10 @@ class QuantSpec:
     fmt: str = "rf8"
     rounding: Rounding = Rounding.NEAREST
     scale: str | None = "auto"  # "auto" becomes the format's default
-    overflow: Overflow = Overflow.SATURATE
+    overflow: Overflow = Overflow.SAT_FINITE
     axis: int | None = None     # channel: the channel axis (default 0); block: the blocked axis (default last)
     block: int | None = None    # block size (default: the format's, 32)
+    sr_bits: int | None = None  # stochastic rounding: random bits (1..32); None: the exact-probability rule
 
     def __post_init__(self):
         if not isinstance(self.fmt, str):
@@ -44,7 +48,8 @@ class QuantSpec:
         f = get_format(self.fmt)
         scale = f.default_scale if self.scale == "auto" else self.scale
         _check_choice("rounding", self.rounding, f.roundings, f)
-        _check_choice("overflow", self.overflow, f.overflows, f)
+        overflow = Overflow(self.overflow) if _is_overflow(self.overflow) else self.overflow
+        _check_choice("overflow", overflow, f.overflows, f)
         _check_choice("scale", scale, f.scales, f)
         axis, block = _integer("axis", self.axis), _integer("block", self.block)
         if axis is not None and scale not in ("channel", "block"):
@@ -56,12 +61,21 @@ class QuantSpec:
                 raise ValueError(f"block must be a positive integer up to 2^40; got {self.block!r}")
             if f.block_format is not None and block != f.block_format.block:
                 raise ValueError(f"{f.name} has blocks of {f.block_format.block} elements; got block={block}")
+        rounding, sr_bits = Rounding(self.rounding), _integer("sr_bits", self.sr_bits)
+        if sr_bits is not None and not rounding.stochastic:
+            raise ValueError(f"rounding={str(rounding)!r} takes no sr_bits; sr_bits applies to the stochastic "
+                             "roundings")
+        if sr_bits is not None and not 1 <= sr_bits <= 32:
+            raise ValueError(f"sr_bits must be an integer from 1 to 32; got {self.sr_bits!r}")
+        if sr_bits is None and rounding.stochastic and rounding != Rounding.STOCHASTIC:
+            raise ValueError(f"rounding={str(rounding)!r} needs sr_bits, the number of random bits (1..32)")
         if axis == {"channel": 0, "block": -1}.get(scale):
             axis = None  # the default axis
         if block == f.default_block:
             block = None
-        for name, value in (("fmt", f.name), ("rounding", Rounding(self.rounding)), ("scale", scale),
-                            ("overflow", Overflow(self.overflow)), ("axis", axis), ("block", block)):
+        for name, value in (("fmt", f.name), ("rounding", rounding), ("scale", scale),
+                            ("overflow", overflow), ("axis", axis), ("block", block),
+                            ("sr_bits", sr_bits)):
             object.__setattr__(self, name, value)
 
     @property
@@ -81,14 +95,14 @@ class QuantSpec:
                 field, v = "rounding", p
             elif p in ("none", "tensor", "channel", "block"):
                 field, v = "scale", None if p == "none" else p
-            elif p in Overflow._value2member_map_:
+            elif _is_overflow(p):
                 field, v = "overflow", p
-            elif name in ("block", "axis") and re.fullmatch(r"-?[0-9]+", value):
+            elif name in ("block", "axis", "sr_bits") and re.fullmatch(r"-?[0-9]+", value):
                 field, v = name, int(value)
             else:
                 raise ValueError(f"format spec {text!r}: {p!r} is not a rounding ({', '.join(Rounding)}), a scale "
                                  f"(none, tensor, channel, block), an overflow ({', '.join(Overflow)}), "
-                                 "block=N or axis=N")
+                                 "block=N, axis=N or sr_bits=N")
             if field in kw:
                 raise ValueError(f"format spec {text!r} gives the {field} twice")
             kw[field] = v
@@ -98,16 +112,18 @@ class QuantSpec:
     def key(self) -> str:
         """The canonical text form: parse(spec.key) == spec."""
         parts = [self.fmt, str(self.rounding), "none" if self.scale is None else self.scale]
-        if self.overflow != Overflow.SATURATE:
+        if self.overflow != Overflow.SAT_FINITE:
             parts.append(str(self.overflow))
-        parts += [f"{k}={v}" for k, v in (("axis", self.axis), ("block", self.block)) if v is not None]
+        parts += [f"{k}={v}" for k, v in (("axis", self.axis), ("block", self.block), ("sr_bits", self.sr_bits))
+                  if v is not None]
         return ":".join(parts)
 
     @property
     def label(self) -> str:
         """The display form, e.g. "rf8 nearest, tensor" or "rf8 log, unscaled"."""
-        extra = "".join(f", {k} {v}" for k, v in (("overflow", self.overflow if self.overflow != Overflow.SATURATE
-                                                               else None), ("axis", self.axis), ("block", self.block))
+        extra = "".join(f", {k} {v}" for k, v in (("overflow", self.overflow if self.overflow != Overflow.SAT_FINITE
+                                                               else None), ("axis", self.axis), ("block", self.block),
+                                                  ("random bits", self.sr_bits))
                         if v is not None)
         return f"{self.fmt} {self.rounding}, {'unscaled' if self.scale is None else self.scale}{extra}"
 
@@ -117,7 +133,7 @@ class QuantSpec:
     def to_dict(self) -> dict:
         """Plain JSON-ready fields (QuantSpec(**d) gives the spec back)."""
         return {"fmt": self.fmt, "rounding": str(self.rounding), "scale": self.scale,
-                "overflow": str(self.overflow), "axis": self.axis, "block": self.block}
+                "overflow": str(self.overflow), "axis": self.axis, "block": self.block, "sr_bits": self.sr_bits}
 
     def for_shape(self, shape) -> QuantSpec:
         """The spec as it applies to an array of this shape: per-channel scales on a vector (a bias, a
@@ -127,7 +143,7 @@ class QuantSpec:
         return self
 
 
-def as_spec(fmt, rounding=None, scale="auto", overflow=None, axis=None, block=None) -> QuantSpec:
+def as_spec(fmt, rounding=None, scale="auto", overflow=None, axis=None, block=None, sr_bits=None) -> QuantSpec:
     """The QuantSpec that encode/quantize's arguments ask for: `fmt` is a QuantSpec, its text form or a
     registered Format; the other arguments, where given, replace its fields (a new scale starts from the
     default axis and block)."""
@@ -143,8 +159,11 @@ def as_spec(fmt, rounding=None, scale="auto", overflow=None, axis=None, block=No
     else:
         raise TypeError(f"fmt must be a format name, a spec string like 'rf8:log:none' or a QuantSpec; "
                         f"got {type(fmt).__name__}")
-    changes = {k: v for k, v in (("rounding", rounding), ("overflow", overflow), ("axis", axis), ("block", block))
-               if v is not None}
+    changes = {k: v for k, v in (("rounding", rounding), ("overflow", overflow), ("axis", axis), ("block", block),
+                                 ("sr_bits", sr_bits)) if v is not None}
+    if rounding is not None and sr_bits is None and spec.sr_bits is not None and \
+            rounding in Rounding._value2member_map_ and not Rounding(rounding).stochastic:
+        changes["sr_bits"] = None  # a deterministic rounding drops the spec's random bits
     if scale is not None and not isinstance(scale, str):
         raise TypeError(f"scale must be None, 'tensor', 'channel', 'block' or 'auto' (a granularity, not the "
                         f"scale values); got {type(scale).__name__}")
@@ -163,6 +182,15 @@ def weight_spec(fmt="rf8", **quant) -> QuantSpec:
     return as_spec(fmt, **quant)
 
 
+def _is_overflow(text) -> bool:
+    """Whether text names an overflow mode (rf8lab 0.1's "saturate" and "inf" included)."""
+    try:
+        Overflow(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _integer(what: str, value) -> int | None:
     if value is None:
         return None
@@ -176,5 +204,6 @@ def _integer(what: str, value) -> int | None:
 
 def _check_choice(what: str, value, allowed, fmt: Format):
     if not (value is None or isinstance(value, str)) or value not in allowed:
-        raise ValueError(f"{what}={value!r} is not available for {fmt.name}; "
+        shown = repr(str(value)) if isinstance(value, str) else repr(value)  # a StrEnum as its plain text
+        raise ValueError(f"{what}={shown} is not available for {fmt.name}; "
                          f"choose one of {', '.join(repr(a if a is None else str(a)) for a in allowed)}")

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..formats import Format, floor_log2, get_format
-from ..policies import Overflow, Rounding, ScaleRule
+from ..policies import STOCHASTIC_ROUNDINGS, Overflow, Rounding
 from . import reference
 from .scale_rule import SQRT2_BELOW, group_scales, split
 from .xp import ops
@@ -124,76 +124,142 @@ def log_magnitude(a):
     return xp.where(pos, v, 0.0)
 
 
-def ranks(a, er, g: Grid, rounding: str, bits=None):
-    """Rank of each scaled magnitude a >= 0 (finite; er its binade) on the grid, n for overflow."""
+def _stochastic_up(rounding: str, a, lo, hi, s, bits, sr_bits):
+    """Whether stochastic rounding of a / s goes up from lo (rf8lab.policies.Rounding): each rule is one
+    exact comparison a 2^K against (lo 2^K + c (hi - lo)) s, where c is a small integer made of the
+    random bits, so lo 2^K + c (hi - lo) is exact (few-bit grid values) and sign_diff decides exactly."""
+    xp = ops(a)
+    b = xp.astype(bits, xp.float64)
+    if sr_bits is None:  # bits / 2^32 < f: bits (hi - lo) s < (a - lo s) 2^32
+        return _sign_at(a, 32, lo, b * (hi - lo), s) > 0
+    n = float(2 ** sr_bits)
+    if rounding == Rounding.STOCHASTIC:  # f 2^N + R >= 2^N: a 2^N >= (lo 2^N + (2^N - R)(hi - lo)) s
+        return _sign_at(a, sr_bits, lo, (n - b) * (hi - lo), s) >= 0
+    # the rest compare f 2^(N+1) with an odd integer: 2^(N+1) - 2R - 1
+    t = _sign_at(a, sr_bits + 1, lo, (2 * n - 2 * b - 1) * (hi - lo), s)
+    if rounding == Rounding.STOCHASTIC_FAST:
+        return t >= 0
+    m_odd = (n - b) % 2 == 1  # M = 2^N - R; f 2^N rounds to M or more iff t > 0, or t = 0 and the tie goes up
+    return (t > 0) | ((t == 0) & (m_odd if rounding == Rounding.STOCHASTIC_ODD else ~m_odd))
+
+
+def _sign_at(a, k: int, lo, c, s):
+    """Sign of a 2^k - (lo 2^k + c) s, exactly; the side that cannot overflow is scaled."""
+    xp = ops(a)
+    lo_k = lo * float(2 ** k) + c
+    if s is None:
+        return _sign(a * float(2 ** k), lo_k, None)
+    small = a < 2.0 ** 900
+    return xp.where(small, sign_diff(xp.where(small, a, 0.0) * float(2 ** k), lo_k, s),
+                    sign_diff(a, lo_k, s * 2.0 ** -k))
+
+
+def _sign(x, k, s):
+    """Sign of x - k s exactly: a plain subtraction when s is None (s = 1; the sign of a rounded
+    difference is exact), else Dekker's product."""
+    return ops(x).sign(x - k) if s is None else sign_diff(x, k, s)
+
+
+def grid_ranks(a, s, neg, g: Grid, rounding: str, bits=None, sr_bits=None, tiny=None):
+    """Rank of each a / s (a >= 0 finite; s None: a is a scaled magnitude, exact; else s > 0 is the
+    group's float multiplier) on the grid, under any rounding onto the value set; g.n where it lies
+    beyond max. With s, the float quotient only guesses the neighbours and exact comparisons (sign_diff)
+    settle them. `tiny`: where a underflowed float64 while the value is positive (far below every grid
+    value)."""
     xp = ops(a)
     top = g.ext[g.n]
-    a = xp.clip(a, 0.0, 2 * top)  # beyond 2 * next_up every rule overflows; keeps 2a finite
-    i = xp.clip(xp.searchsorted_right(g.ext, a) - 1, 0, g.n)
-    j = xp.clip(i + 1, 0, g.n)
-    lo, hi = g.ext[i], g.ext[j]
-    if rounding == Rounding.NEAREST:
-        twice, mid = 2 * a, lo + hi
-        up = (twice > mid) | ((twice == mid) & (i % 2 == 1))
-        return xp.where(i >= g.n, g.n, xp.where(up & (a != lo), j, i))
-    if rounding == Rounding.STOCHASTIC:
-        up = xp.where(er < -1000, bits == 0,  # a underflowed float64 but is > 0 = lo: up iff bits == 0
-                      (a != lo) & (xp.astype(bits, xp.float64) * (hi - lo) < (a - lo) * 4294967296.0))
-        return xp.where(i >= g.n, g.n, i + xp.astype(up, xp.int64))
-    if rounding == Rounding.LOG:
-        v = log_magnitude(a)
-        k = xp.clip(xp.searchsorted_right(g.ext, v) - 1, 0, g.n)
-        return xp.where(v < g.min_positive, 0, xp.where(v > g.max, g.n, k))
-    raise ValueError(f"unknown rounding {rounding!r}")
+    q = xp.clip(a if s is None else a / s, 0.0, 2 * top)
+    i = xp.clip(xp.searchsorted_right(g.ext, q) - 1, 0, g.n)
+    if s is not None:
+        i = xp.where((i > 0) & (sign_diff(a, g.ext[i], s) < 0), i - 1, i)
+        i = xp.where((i < g.n) & (sign_diff(a, g.ext[xp.clip(i + 1, 0, g.n)], s) >= 0), i + 1, i)
+    over = i >= g.n
+    i = xp.clip(i, 0, g.n - 1)
+    lo, hi = g.ext[i], g.ext[i + 1]
+    a = xp.where(over, lo if s is None else lo * s, a)  # beyond max the decisions below are unused: keep them finite
+    inexact = _sign(a, lo, s) != 0
+    if tiny is not None:
+        inexact = inexact | tiny
+    if rounding in (Rounding.NEAREST, Rounding.NEAREST_AWAY):
+        mid = _sign(2 * a, lo + hi, s)
+        if tiny is not None:
+            mid = xp.where(tiny, -1.0, mid)
+        up = (mid > 0) | ((mid == 0) & ((i % 2 == 1) if rounding == Rounding.NEAREST else True))
+    elif rounding == Rounding.TOWARD_ZERO:
+        up = xp.zeros_like(inexact)
+    elif rounding == Rounding.TOWARD_POSITIVE:
+        up = ~neg
+    elif rounding == Rounding.TOWARD_NEGATIVE:
+        up = neg
+    elif rounding == Rounding.TO_ODD:
+        up = i % 2 == 0
+    elif rounding in STOCHASTIC_ROUNDINGS:
+        up = _stochastic_up(rounding, a, lo, hi, s, bits, sr_bits)
+        if tiny is not None:  # the fraction is below 2^-900: only the exact-probability rule, at bits 0
+            up = xp.where(tiny, (bits == 0) if sr_bits is None else xp.zeros_like(inexact), up)
+    else:
+        raise ValueError(f"unknown rounding {rounding!r}")
+    return xp.where(over, g.n, i + xp.astype(up & inexact, xp.int64))
 
 
-def float_codes(x, X, fmt: Format, rounding: str, overflow: str, bits=None):
-    """Codes (uint8) of flat float64 x at per-element scale exponents X (int64): the element rule of
-    reference.encode_element, vectorized. bits: int64 random bits in [0, 2^32) for stochastic rounding."""
+def log_ranks(a, g: Grid):
+    """Rank of RF8's log rounding of each scaled magnitude a >= 0 (finite); g.n beyond max."""
+    xp = ops(a)
+    a = xp.clip(a, 0.0, 2 * g.ext[g.n])  # beyond 2 * next_up the rule overflows
+    v = log_magnitude(a)
+    k = xp.clip(xp.searchsorted_right(g.ext, v) - 1, 0, g.n)
+    return xp.where(v < g.min_positive, 0, xp.where(v > g.max, g.n, k))
+
+
+def element_codes(x, X, s, fmt: Format, rounding: str, overflow: str, bits=None, sr_bits=None):
+    """Codes (uint8) of flat float64 x: the element rule of reference.encode_element, vectorized. Power-of-
+    two scales: X (int64) per element and s None; float multipliers (integers, NVFP4): s per element
+    (0 for an all-zero NVFP4 block). bits: int64 random bits for stochastic rounding."""
     xp = ops(x)
     g = grid(fmt, x)
     neg = xp.signbit(x)
     a = xp.abs(x)
     finite = xp.isfinite(a) & (a > 0)
-    a_s, er = scaled(xp.where(finite, a, 1.0), X)
-    r = xp.where(finite, ranks(a_s, er, g, rounding, bits), 0)
+    if s is None:
+        a_s, er = scaled(xp.where(finite, a, 1.0), X)
+        one, tiny = None, er < -1000  # tiny: a / 2^X underflowed float64
+    else:
+        finite = finite & (s != 0)  # an all-zero NVFP4 block: every element is 0
+        a_s, one, tiny = xp.where(finite, a, 1.0), xp.where(finite, s, 1.0), None
+        # Dekker's split (134217729 s) and 2a must stay finite: scale a and s alike where s is huge
+        huge = one > 2.0 ** 900
+        a_s, one = xp.where(huge, a_s * 2.0 ** -128, a_s), xp.where(huge, one * 2.0 ** -128, one)
+    if rounding == Rounding.LOG:
+        r = log_ranks(a_s, g)
+    else:
+        r = grid_ranks(a_s, one, neg, g, rounding, bits, sr_bits, tiny)
+    r = xp.where(finite, r, 0)
     r = xp.where(xp.isinf(a), g.n, r)  # an infinity overflows
     rs = xp.clip(r, 0, g.n - 1)
     code = xp.where(neg, g.neg_codes[rs], g.pos_codes[rs])  # saturated
-    if overflow != Overflow.SATURATE:
-        up_p, up_n = (g.inf_pos, g.inf_neg) if overflow == Overflow.INF else (g.nan_pos, g.nan_neg)
-        code = xp.where(r >= g.n, xp.where(neg, up_n, up_p), code)
-    code = xp.where(xp.isnan(x), xp.where(neg, g.nan_neg, g.nan_pos), code)
+    clamp = _toward_range(rounding, neg, xp) & ~xp.isinf(a)
+    if overflow == Overflow.SAT_PROPAGATE:
+        code = xp.where(xp.isinf(a), xp.where(neg, g.inf_neg, g.inf_pos), code)
+    elif overflow != Overflow.SAT_FINITE:
+        up_p, up_n = (g.inf_pos, g.inf_neg) if overflow == Overflow.OVF_INF else (g.nan_pos, g.nan_neg)
+        code = xp.where((r >= g.n) & ~clamp, xp.where(neg, up_n, up_p), code)
+    if not fmt.signed:  # negative values are out of range: 0 when saturating, else NaN
+        out = neg & (a > 0)
+        code = xp.where(out, g.pos_codes[0] if overflow == Overflow.SAT_FINITE else g.nan_pos, code)
+    if fmt.has_nan:
+        code = xp.where(xp.isnan(x), xp.where(neg, g.nan_neg, g.nan_pos), code)
     return xp.astype(code, xp.uint8)
 
 
-def int8_codes(x, s, stochastic: bool, bits=None):
-    """Two's complement codes (uint8) of flat float64 x / s rounded to an integer and clamped to
-    +-127: nearest (ties to even) or stochastic (up iff bits / 2^32 < x / s - floor(x / s))."""
-    xp = ops(x)
-    a = xp.abs(x)
-    # the exact comparisons need Dekker's split (134217729 s) and 2a finite: where s is huge, scale a
-    # and s by the same power of two (a / s, and every decision, unchanged)
-    huge = s > 2.0 ** 900
-    a, s = xp.where(huge, a * 2.0 ** -128, a), xp.where(huge, s * 2.0 ** -128, s)
-    big = xp.isinf(a) | (a / s >= 128.0)
-    q = xp.where(big | xp.isnan(a), 0.0, a / s)
-    k = xp.floor(q)
-    k = xp.where(sign_diff(a, k, s) < 0, k - 1, k)
-    k = xp.where(sign_diff(a, k + 1, s) >= 0, k + 1, k)  # now k = floor(a / s) exactly
-    if stochastic:
-        # up iff bits * s < (a - k s) 2^32, i.e. a 2^32 - (k 2^32 + bits) s > 0, where k 2^32 + bits
-        # < 2^39 is an exact integer; scale the side that cannot overflow
-        nk = k * 4294967296.0 + xp.astype(bits, xp.float64)
-        small = a < 2.0 ** 960
-        up = xp.where(small, sign_diff(xp.where(small, a, 0.0) * 4294967296.0, nk, s) > 0,
-                      sign_diff(a, nk, s * 2.0 ** -32) > 0)
-    else:  # compare with k + 1/2: the sign of 2a - (2k + 1) s
-        t = sign_diff(2.0 * a, 2 * k + 1, s)
-        up = (t > 0) | ((t == 0) & (k % 2 == 1))
-    k = xp.clip(k + xp.astype(up, xp.float64), 0.0, 127.0)
-    k = xp.astype(xp.where(big, 127.0, xp.where(xp.isnan(x), 0.0, k)), xp.int64)
-    return xp.astype(xp.where((x < 0) & (k > 0), 256 - k, k), xp.uint8)
+def _toward_range(rounding: str, neg, xp):
+    """Where a directed rounding rounds toward the finite range (reference.toward_range)."""
+    if rounding == Rounding.TOWARD_ZERO:
+        return xp.full_like(neg, True)
+    if rounding == Rounding.TOWARD_NEGATIVE:
+        return ~neg
+    if rounding == Rounding.TOWARD_POSITIVE:
+        return neg
+    return xp.full_like(neg, False)
 
 
 # ---- whole arrays: the torch codec, and rf8lab's backend="vectorized" -----------------------------
@@ -207,7 +273,7 @@ def group_amax(a, gid, ngroups: int):
     return v.max().reshape(1) if gid is None else xp.group_max(v, gid, ngroups)
 
 
-def encode_flat(x, fmt: Format, layout, rounding: str, overflow: str, bits=None, gid=None):
+def encode_flat(x, fmt: Format, layout, rounding: str, overflow: str, bits=None, gid=None, sr_bits=None):
     """(codes uint8, X int64, multiplier float64) per group for flat float64 x: the scale rule, then the
     element rule. gid: each element's group (int64), or None when there is one group."""
     xp = ops(x)
@@ -221,10 +287,10 @@ def encode_flat(x, fmt: Format, layout, rounding: str, overflow: str, bits=None,
     def each(v):  # the group's value at every element
         return v[gid] if gid is not None else xp.broadcast_to(v, tuple(x.shape))
 
-    if fmt.scale_rule == ScaleRule.ABSMAX:
-        codes = int8_codes(x, each(mult), rounding == Rounding.STOCHASTIC, bits)
+    if fmt.float_scale:
+        codes = element_codes(x, None, each(mult), fmt, rounding, overflow, bits, sr_bits)
     else:
-        codes = float_codes(x, each(X), fmt, rounding, overflow, bits)
+        codes = element_codes(x, each(X), None, fmt, rounding, overflow, bits, sr_bits)
     return codes, X, mult
 
 
@@ -236,14 +302,14 @@ def decode_flat(codes, fmt: Format, X, mult, gid, dtype):
     c = xp.astype(codes, xp.int64)
     ngroups = X.shape[0]
     if gid is None or ngroups * 256 <= c.shape[0]:
-        if fmt.scale_rule == ScaleRule.ABSMAX:
+        if fmt.float_scale:
             tables = vt[None, :] * mult[:, None]
         else:
             tables = xp.ldexp(vt[None, :], X[:, None])
         tables = xp.narrow(tables, dtype).reshape(-1)
         return tables[c if gid is None else gid * 256 + c]
     v = vt[c]
-    return xp.narrow(v * mult[gid] if fmt.scale_rule == ScaleRule.ABSMAX else xp.ldexp(v, X[gid]), dtype)
+    return xp.narrow(v * mult[gid] if fmt.float_scale else xp.ldexp(v, X[gid]), dtype)
 
 
 def saturate_output(values, codes, fmt: Format, X, mult, top: float):
@@ -251,8 +317,8 @@ def saturate_output(values, codes, fmt: Format, X, mult, top: float):
     (largest finite value `top`) become +-top, never inf: the element saturates, and so does its conversion
     to the output. Codes that mean +-inf keep it. A no-op (no pass over the values) when no group can reach
     past `top`."""
-    if fmt.scale_rule == ScaleRule.ABSMAX:
-        if X.shape[0] == 0 or float(mult.max()) * 128.0 < top:
+    if fmt.float_scale:
+        if X.shape[0] == 0 or float(mult.max()) * float(fmt.next_up) < top:
             return values
     elif X.shape[0] == 0 or int(X.max()) + floor_log2(fmt.next_up) + 1 <= math.frexp(top)[1] - 1:
         return values
@@ -264,15 +330,15 @@ def saturate_output(values, codes, fmt: Format, X, mult, top: float):
     return xp.where(over, xp.copysign(xp.full_like(values, top), values), values)
 
 
-def encode(x: np.ndarray, fmt: Format, layout, rounding: str, overflow: str, random_bits=None):
+def encode(x: np.ndarray, fmt: Format, layout, rounding: str, overflow: str, random_bits=None, sr_bits=None):
     """rf8lab's backend="vectorized" (numpy): codes, scale exponents and multipliers, as fast.encode."""
     if reference.inexact_in_float64(x):
-        return reference.encode(x, fmt, layout, rounding, overflow, random_bits)
+        return reference.encode(x, fmt, layout, rounding, overflow, random_bits, sr_bits)
     with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf inputs are handled, not warned about
         flat = np.asarray(x).reshape(-1).astype(np.float64)
         gid = None if layout.granularity in (None, "tensor") else layout.group_ids().reshape(-1)
         bits = None if random_bits is None else np.asarray(random_bits).reshape(-1).astype(np.int64)
-        codes, X, mult = encode_flat(flat, fmt, layout, rounding, overflow, bits, gid)
+        codes, X, mult = encode_flat(flat, fmt, layout, rounding, overflow, bits, gid, sr_bits)
     shape = layout.scale_shape
     return codes.reshape(x.shape), X.astype(np.int32).reshape(shape), mult.reshape(shape)
 

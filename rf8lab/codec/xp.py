@@ -19,7 +19,7 @@ def _float32_round_to_odd(f, v, bits, finite):
 
 
 _SAME = ("abs", "sign", "floor", "signbit", "isfinite", "isinf", "isnan", "where", "copysign",
-         "full_like")  # one name in both
+         "full_like", "zeros_like")  # one name in both
 
 
 class NumpyOps:

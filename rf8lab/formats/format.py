@@ -1,7 +1,9 @@
-"""The element format: what each of a format's 256 codes means, nothing about rounding.
+"""The element format: what each of a format's codes means, nothing about rounding.
 
 One `Format` object per format, in the spirit of gfloat's FormatInfo. Values are exact
-(`fractions.Fraction`) at scale exponent X = 0; every table the codecs use is derived here.
+(`fractions.Fraction`) at scale exponent X = 0; every table the codecs use is derived here. A format of
+`bits` < 8 has 2^bits codes, stored one per uint8; the tables still have 256 entries, and codes at or
+above 2^bits are invalid (NaN in `values`, refused by rf8lab.Encoded).
 """
 from __future__ import annotations
 
@@ -35,6 +37,9 @@ class Format:
     nan_codes: tuple[int, int] | None = (0x80, 0x80)  # emitted for NaN: (positive, negative) input
     default_block: int = 32
     block_format: BlockFormat | None = None  # set on the format a BlockFormat composes (mxfp8)
+    bits: int = 8                            # code width: 2^bits codes
+    signed: bool = True                      # unsigned formats hold x >= 0 only
+    source: str = ""                         # the specification it follows, and its version
 
     def __repr__(self) -> str:
         return f"Format({self.name!r}, {self.summary!r})"
@@ -42,15 +47,32 @@ class Format:
     # ---- derived tables -------------------------------------------------------------
     @cached_property
     def decoded(self) -> tuple[Decoded, ...]:
-        return tuple(self.decode_code(c) for c in range(256))
+        return tuple(self.decode_code(c) for c in range(1 << self.bits))
+
+    @property
+    def codes(self) -> int:
+        """How many codes the format has (2^bits)."""
+        return 1 << self.bits
 
     @cached_property
     def magnitudes(self) -> tuple[Fraction, ...]:
-        """Sorted finite magnitudes the encoder may produce, zero first; index = rank."""
+        """Sorted finite magnitudes the encoder may produce, zero first; index = rank. Signed formats:
+        those of both signs (two's complement's extra negative code is decoded, never produced)."""
         pos = {m for s, m in self.decoded if s > 0 and finite(m)}
         neg = {m for s, m in self.decoded if s < 0 and finite(m)}
-        mags = sorted(m for m in pos if m == 0 or m in neg)  # symmetric range only
+        mags = sorted(m for m in pos if m == 0 or m in neg or not self.signed)
         return tuple(mags)
+
+    @cached_property
+    def threshold_bits(self) -> int:
+        """Fraction bits, within its binade, of the finest rounding threshold (a magnitude, or the
+        midpoint of two neighbours): what the kernels' table keys must resolve."""
+        grid = self.extended
+        most = 0
+        for g in grid[1:] + tuple((a + b) / 2 for a, b in zip(grid, grid[1:])):
+            frac = g / Fraction(2) ** floor_log2(g)
+            most = max(most, frac.denominator.bit_length() - 1)
+        return most
 
     @cached_property
     def rank(self) -> dict[Fraction, int]:
@@ -68,9 +90,10 @@ class Format:
         return table
 
     def code_for(self, negative: bool, rank: int) -> int:
-        """Canonical code of the magnitude with this rank and sign (zero: -0 if the format has it)."""
+        """Canonical code of the magnitude with this rank and sign (zero: -0 if the format has it;
+        an unsigned format gives its positive codes)."""
         mag = self.magnitudes[rank]
-        key = (-1 if negative else 1, mag)
+        key = (-1 if negative and self.signed else 1, mag)
         return self._codes.get(key, self._codes[(1, mag)] if mag == 0 else -1)
 
     @cached_property
@@ -91,7 +114,8 @@ class Format:
         return self.nan_codes[1 if negative else 0]
 
     def inf_code(self, negative: bool) -> int:
-        return next(c for c, (s, m) in enumerate(self.decoded) if m == math.inf and (s < 0) == negative)
+        return next(c for c, (s, m) in enumerate(self.decoded)
+                    if m == math.inf and ((s < 0) == negative or not self.signed))
 
     @cached_property
     def extended(self) -> tuple[Fraction, ...]:
@@ -112,11 +136,21 @@ class Format:
 
     @cached_property
     def values(self) -> tuple[float, ...]:
-        """The 256 code values at X = 0 as floats (NaN for NaN codes, -0.0 where it exists)."""
+        """The 256 code values at X = 0 as floats (NaN for NaN codes and for codes >= 2^bits, -0.0
+        where it exists)."""
         out = []
         for s, m in self.decoded:
             out.append(math.copysign(math.nan if m is None else float(m), s))
-        return tuple(out)
+        return tuple(out) + (math.nan,) * (256 - len(out))
+
+    @property
+    def float_scale(self) -> bool:
+        """Whether a group's scale is a float multiplier (integers' absmax / qmax, NVFP4) rather than 2^X."""
+        return self.scale_rule in (ScaleRule.ABSMAX, ScaleRule.NV)
+
+    @cached_property
+    def has_nan(self) -> bool:
+        return self.nan_codes is not None
 
     @cached_property
     def emax(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..policies import Overflow, Rounding, ScaleRule
+from ..policies import GRID_ROUNDINGS, Overflow, Rounding, ScaleRule
 from .format import Decoded, Format
 
 # bit 7: S | bits 6..3: E (0..15) | bit 2: T | bits 1..0: D      |v| = m(T, D) * 2^(E - 15 + X)
@@ -38,5 +38,6 @@ def rf8_decode(code: int) -> Decoded:
 RF8 = Format(
     name="rf8", summary="RF8 v1: +-(2^e1 +- 2^e2), S|E4|T|D2, bias 15, 0x00 zero, 0x80 NaN",
     decode_code=rf8_decode, next_up=Fraction(7, 4),  # 1.75 = 1.5 + 2^-2: the overflow boundary is 1.625
-    roundings=(Rounding.NEAREST, Rounding.LOG, Rounding.STOCHASTIC), overflows=(Overflow.SATURATE, Overflow.NAN),
-    scales=(None, "tensor", "channel", "block"), default_scale="tensor", scale_rule=ScaleRule.LOG)
+    roundings=GRID_ROUNDINGS + (Rounding.LOG,), overflows=(Overflow.SAT_FINITE, Overflow.NAN),
+    scales=(None, "tensor", "channel", "block"), default_scale="tensor", scale_rule=ScaleRule.LOG,
+    source="arXiv:2506.00486 (RF8 v1); docs/rf8-format.md")

@@ -1,10 +1,12 @@
 """Packed checkpoints: `rf8lab pack` stores weight matrices as 8-bit codes plus their scales,
 `rf8lab unpack` gives floats back.
 
-A packed file is safetensors. A packed tensor `name` is stored as `name` (uint8 codes) and
-`name.scale_exp` (int32 scale exponents) or, for int8, `name.scale` (float64 multipliers); the
-metadata key "rf8lab_pack" holds JSON with, per packed tensor, the format, rounding, overflow,
-scale layout, original dtype and shape. Other tensors are copied unchanged.
+A packed file is safetensors. A packed tensor `name` is stored as `name` (uint8 codes, one per byte; a
+format narrower than a byte packs them densely, rf8lab.codec.bitpack: two FP4 codes per byte, four FP6
+codes in three bytes, as a flat uint8 tensor) and `name.scale_exp` (int32 scale exponents) or, for
+integer formats, `name.scale` (float64 multipliers); the metadata key "rf8lab_pack" holds JSON with, per
+packed tensor, the format, rounding, overflow, scale layout, code width, original dtype and shape.
+Other tensors are copied unchanged.
 """
 from __future__ import annotations
 
@@ -14,10 +16,10 @@ import json
 import numpy as np
 
 from ..codec import api
+from ..codec.bitpack import pack_codes, packed_size, unpack_codes
 from ..codec.encoded import Encoded
 from ..codec.layout import make_layout
 from ..codec.spec import QuantSpec, weight_spec
-from ..policies import ScaleRule
 from .checkpoints import load
 from .files import CheckpointError
 from .safetensors import read_metadata
@@ -44,7 +46,8 @@ def pack(src, dst, fmt="rf8", rounding=None, scale="auto", overflow=None, block=
         is_float = a.dtype.kind == "f" or a.dtype.name in ("bfloat16", "float8_e4m3fn", "float8_e5m2")
         if is_float and a.ndim >= min_ndim and (globs is None or any(fnmatch.fnmatchcase(name, g) for g in globs)):
             enc = api.encode(a, spec)
-            out[name] = enc.codes
+            bits = spec.format.bits
+            out[name] = enc.codes if bits == 8 else pack_codes(enc.codes, bits)
             if enc.scale_exp is not None:
                 out[name + ".scale_exp"] = np.asarray(enc.scale_exp, np.int32).reshape(enc.layout.scale_shape)
             else:
@@ -52,7 +55,8 @@ def pack(src, dst, fmt="rf8", rounding=None, scale="auto", overflow=None, block=
             lay = enc.layout
             meta[name] = {"fmt": spec.fmt, "rounding": spec.rounding, "overflow": spec.overflow,
                           "granularity": lay.granularity,
-                          "axis": lay.axis, "block": lay.block, "dtype": str(a.dtype), "shape": list(a.shape)}
+                          "axis": lay.axis, "block": lay.block, "dtype": str(a.dtype), "shape": list(a.shape),
+                          "bits": bits}
         else:
             out[name] = a
     if not meta:
@@ -93,14 +97,19 @@ def unpack(src, dst=None, dtype: str | None = None) -> dict:
             out[name] = a
             continue
         t = info[name]
-        if a.dtype != np.uint8 or list(a.shape) != t["shape"]:
-            raise CheckpointError(f"{src}: packed tensor {name!r} should be uint8 codes of shape {t['shape']}, "
+        bits = t.get("bits", 8)
+        count = int(np.prod(t["shape"], dtype=np.int64))
+        want = t["shape"] if bits == 8 else [packed_size(count, bits)]
+        if a.dtype != np.uint8 or list(a.shape) != want:
+            raise CheckpointError(f"{src}: packed tensor {name!r} should be uint8 codes of shape {want}, "
                                   f"found {a.dtype} {list(a.shape)}")
+        if bits != 8:
+            a = unpack_codes(a, bits, count).reshape(t["shape"])
         layout = make_layout(a.shape, t["granularity"], t["axis"], t["block"])
         last = len(t["shape"]) - 1 if t["granularity"] == "block" else None  # the default axis is stored as None
         spec = QuantSpec(t["fmt"], t["rounding"], t["granularity"], t["overflow"],
                          None if t["axis"] == last else t["axis"], t["block"])
-        absmax = spec.format.scale_rule == ScaleRule.ABSMAX
+        absmax = spec.format.float_scale
         sname = name + (".scale" if absmax else ".scale_exp")
         if sname not in arrays:
             raise CheckpointError(f"{src}: packed tensor {name!r} has no {sname!r}")

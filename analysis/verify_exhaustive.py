@@ -1,15 +1,20 @@
-"""All 2^32 float32 bit patterns through the RF8, E4M3 and E5M2 kernels (unscaled).
+"""All 2^32 float32 bit patterns through the kernels, unscaled, in any format and rounding.
 
     python analysis/verify_exhaustive.py [--start K] [--chunks N] [--only CONFIG ...] [--out FILE]
 
-Chunks of 2^24 patterns, in order. For each chunk:
-- RF8 nearest and log, each with overflow saturate and nan: the kernels' codes equal those of the
-  vectorized exact codec (rf8lab.codec.vectorized, which decides from exact thresholds, not the kernels'
-  tables);
-- E4M3 (overflow nan) and E5M2 (overflow inf) codes equal ml_dtypes' casts wherever ml_dtypes gives a
-  number or an infinity, and are NaN wherever it gives NaN (which NaN code, i.e. a NaN's sign, is not
-  part of ml_dtypes' contract); with overflow saturate they differ only where ml_dtypes gives NaN or
-  inf from a non-NaN input (counted per class).
+A configuration is FORMAT/ROUNDING/OVERFLOW, optionally /sr_bits=N (stochastic roundings; the random bits
+of chunk k are drawn from numpy's default_rng(k), so a run is reproducible). The default set is RF8
+nearest and log with overflow sat-finite ("saturate") and nan, E4M3 with nan and sat-finite, E5M2 with
+ovf-inf ("inf") and sat-finite; --only names any other, e.g. rf8/toward-positive/sat-finite or
+e2m1/stochastic/sat-finite/sr_bits=8.
+
+Chunks of 2^24 patterns, in order. For each chunk and configuration:
+- the kernels' codes equal those of the vectorized exact codec (rf8lab.codec.vectorized, which decides from
+  exact thresholds, not the kernels' tables);
+- where the format has an ml_dtypes type and the configuration is ml_dtypes' own (nearest, its overflow
+  policy: inf, NaN or saturation), the codes equal ml_dtypes' casts wherever ml_dtypes gives a number or an
+  infinity, and are NaN wherever it gives NaN (which NaN code is not part of ml_dtypes' contract); E4M3 and
+  E5M2 with sat-finite differ from ml_dtypes only where it gives NaN or inf from a non-NaN input (counted).
 The SHA-256 of each output code stream is printed at the end (and written as JSON with --out);
 the values for the whole range are recorded in docs/verification.md.
 """
@@ -28,48 +33,65 @@ from tqdm import tqdm
 
 import rf8lab as rl
 from rf8lab.codec import vectorized
+from rf8lab.codec.layout import make_layout
+from rf8lab.formats import ML_DTYPES_TYPES
+from rf8lab.policies import Overflow
 
 CHUNK = 1 << 24
-RF8 = [("rf8", "nearest", "saturate"), ("rf8", "nearest", "nan"), ("rf8", "log", "saturate"), ("rf8", "log", "nan")]
-FP8 = [("e4m3", "nearest", "nan", ml_dtypes.float8_e4m3fn), ("e5m2", "nearest", "inf", ml_dtypes.float8_e5m2),
-       ("e4m3", "nearest", "saturate", ml_dtypes.float8_e4m3fn), ("e5m2", "nearest", "saturate", ml_dtypes.float8_e5m2)]
-VT = {f: rl.value_table(f) for f in ("rf8", "e4m3", "e5m2")}
+DEFAULT = ["rf8/nearest/saturate", "rf8/nearest/nan", "rf8/log/saturate", "rf8/log/nan", "e4m3/nearest/nan",
+           "e5m2/nearest/inf", "e4m3/nearest/saturate", "e5m2/nearest/saturate"]
 
 
-def name(cfg) -> str:
-    return f"{cfg[0]}/{cfg[1]}/{cfg[2]}"
+def parse(name: str) -> tuple[str, str, str, int | None]:
+    """(format, rounding, overflow, sr_bits) of a configuration name; ValueError naming what is wrong."""
+    parts = name.split("/")
+    if len(parts) not in (3, 4) or len(parts) == 4 and not parts[3].startswith("sr_bits="):
+        raise ValueError(f"{name!r}: a configuration is FORMAT/ROUNDING/OVERFLOW[/sr_bits=N]")
+    sr_bits = int(parts[3].split("=", 1)[1]) if len(parts) == 4 else None
+    spec = rl.QuantSpec(parts[0], parts[1], None, parts[2], sr_bits=sr_bits)  # checks the combination
+    return spec.fmt, str(spec.rounding), str(spec.overflow), sr_bits
 
 
-def check_chunk(k: int, hashes: dict, counts: dict, only=None) -> None:
+def _ml_policy(fmt) -> str:
+    return "ovf-inf" if fmt.has_inf else ("nan" if fmt.has_nan else "sat-finite")
+
+
+def check_chunk(k: int, configs: dict, hashes: dict, counts: dict) -> None:
     x = np.arange(k * CHUNK, (k + 1) * CHUNK, dtype=np.uint64).astype(np.uint32).view(np.float32)
-    x64, X0 = x.astype(np.float64), np.zeros(CHUNK, np.int64)
-    for cfg in RF8:
-        if only and name(cfg) not in only:
-            continue
-        codes = rl.encode(x, cfg[0], rounding=cfg[1], overflow=cfg[2], scale=None).codes
-        hashes[name(cfg)].update(codes.tobytes())
-        want = vectorized.float_codes(x64, X0, rl.format_info(cfg[0]), cfg[1], cfg[2])
+    nan_input = np.isnan(x)
+    for cname, (fmt, rounding, overflow, sr_bits) in configs.items():
+        f = rl.format_info(fmt)
+        xs = x if f.has_nan else np.where(nan_input, np.float32(0), x)  # NaN is refused without a NaN code
+        bits = None
+        if rl.QuantSpec(fmt, rounding, None, overflow, sr_bits=sr_bits).rounding.stochastic:
+            bits = np.random.default_rng(k).integers(0, 2 ** (sr_bits or 32), CHUNK, dtype=np.uint32)
+        codes = rl.encode(xs, fmt, rounding=rounding, overflow=overflow, scale=None, sr_bits=sr_bits,
+                          random_bits=bits).codes
+        hashes[cname].update(codes.tobytes())
+        want = vectorized.encode(xs, f, make_layout(xs.shape, None), rounding, overflow, bits, sr_bits)[0]
         bad = codes != want
         if bad.any():
             i = np.flatnonzero(bad)[0]
-            raise SystemExit(f"MISMATCH {name(cfg)} at pattern 0x{x.view(np.uint32)[i]:08X}: "
+            raise SystemExit(f"MISMATCH {cname} at pattern 0x{x.view(np.uint32)[i]:08X}: "
                              f"kernel 0x{codes[i]:02X}, vectorized reference 0x{want[i]:02X}")
-    for fmt, rounding, overflow, mdt in FP8:
-        if only and f"{fmt}/{rounding}/{overflow}" not in only:
+        typename = ML_DTYPES_TYPES.get(fmt)
+        ml_own = rounding == "nearest" and overflow == _ml_policy(f)
+        fp8_saturate = fmt in ("e4m3", "e5m2") and rounding == "nearest" and overflow == Overflow.SAT_FINITE
+        if not typename or not typename.startswith("float") or not hasattr(ml_dtypes, typename) or \
+                not (ml_own or fp8_saturate):
             continue
-        codes = rl.encode(x, fmt, rounding=rounding, overflow=overflow, scale=None).codes
-        hashes[f"{fmt}/{rounding}/{overflow}"].update(codes.tobytes())
-        theirs = x.astype(mdt).view(np.uint8)
-        theirs_nan = np.isnan(VT[fmt][theirs])
-        diff = np.where(theirs_nan, ~np.isnan(VT[fmt][codes]), codes != theirs)
-        if overflow == "saturate":
-            tv = VT[fmt][theirs]
-            cls = ~np.isfinite(tv) & ~np.isnan(x)
+        vt = np.array(rl.value_table(fmt))
+        with np.errstate(invalid="ignore", over="ignore"):
+            theirs = xs.astype(getattr(ml_dtypes, typename)).view(np.uint8) & np.uint8(f.codes - 1)
+        theirs_nan = np.isnan(vt[theirs]) | (nan_input if not f.has_nan else False)
+        diff = np.where(theirs_nan, ~np.isnan(vt[codes]) & f.has_nan, codes != theirs)
+        if fp8_saturate:
+            cls = ~np.isfinite(vt[theirs]) & ~nan_input
             counts[f"{fmt} saturate vs ml_dtypes: overflow/inf -> +-max (ml_dtypes NaN/inf)"] += int((diff & cls).sum())
             diff &= ~cls
         if diff.any():
             i = np.flatnonzero(diff)[0]
-            raise SystemExit(f"MISMATCH {fmt}/{overflow} vs ml_dtypes at 0x{x.view(np.uint32)[i]:08X}: "
+            raise SystemExit(f"MISMATCH {cname} vs ml_dtypes at 0x{x.view(np.uint32)[i]:08X}: "
                              f"ours 0x{codes[i]:02X}, ml_dtypes 0x{theirs[i]:02X}")
 
 
@@ -79,18 +101,19 @@ def main(argv=None) -> int:
     p.add_argument("--chunks", type=int, default=256, help="number of chunks of 2^24 patterns")
     p.add_argument("--out", default=None, help="write the hashes and counts as JSON here")
     p.add_argument("--only", nargs="+", default=None, metavar="CONFIG",
-                   help="check only these configurations, e.g. rf8/nearest/saturate (default: all)")
+                   help="check these configurations, e.g. rf8/toward-zero/sat-finite or "
+                   "e2m1/stochastic/sat-finite/sr_bits=8 (default: the eight of docs/verification.md)")
     a = p.parse_args(argv)
-    cfgs = [name(c) for c in RF8] + [f"{f}/{r}/{o}" for f, r, o, _ in FP8]
-    if a.only and set(a.only) - set(cfgs):
-        p.error(f"unknown configuration(s) {sorted(set(a.only) - set(cfgs))}; choose from {', '.join(cfgs)}")
-    cfgs = [c for c in cfgs if not a.only or c in a.only]
-    hashes = {c: hashlib.sha256() for c in cfgs}
+    try:
+        configs = {c: parse(c) for c in (a.only or DEFAULT)}
+    except ValueError as e:
+        p.error(str(e))
+    hashes = {c: hashlib.sha256() for c in configs}
     counts = {f"{f} saturate vs ml_dtypes: overflow/inf -> +-max (ml_dtypes NaN/inf)": 0 for f in ("e4m3", "e5m2")
-              if f"{f}/nearest/saturate" in cfgs}  # only the configurations that run
+              if (f, "nearest", "sat-finite", None) in configs.values()}  # only the configurations that run
     t = time.time()
     for k in tqdm(range(a.start, a.start + a.chunks), unit="chunk", desc="2^24 patterns"):
-        check_chunk(k, hashes, counts, a.only)
+        check_chunk(k, configs, hashes, counts)
     res = {"patterns": [a.start * CHUNK, (a.start + a.chunks) * CHUNK],
            "sha256": {c: h.hexdigest() for c, h in hashes.items()},
            "ml_dtypes_differences": counts, "seconds": round(time.time() - t, 1),

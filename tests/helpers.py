@@ -5,8 +5,42 @@ import ml_dtypes
 import numpy as np
 
 import rf8lab as rl
+from rf8lab.policies import Rounding
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
+
+# One format per family, for the tests that run every rounding: a product over all 53 formats would take
+# an hour. Every format is still run at nearest in each of its overflow modes.
+FAMILY = ("rf8", "e4m3", "e5m2", "e4m3fnuz", "e3m4", "e5m3fnu", "e2m1", "e3m2", "int8", "int4", "uint4",
+          "binary8p1se", "binary8p3uf", "binary8p7se", "mxfp8", "mxfp4", "mxint8", "nvfp4", "mxrf8")
+SR_BITS = 5  # random bits for the stochastic roundings that take them
+
+
+def configs(scales: bool = False):
+    """(fmt, rounding, overflow, scale, sr_bits) to test: every format at nearest in each overflow mode, every
+    rounding of the FAMILY formats (the stochastic rule exact and with SR_BITS bits), and with `scales` the
+    FAMILY formats' other granularities at nearest. scale "auto" is the format's default."""
+    for fmt in rl.format_names():
+        f = rl.format_info(fmt)
+        for o in f.overflows:
+            yield fmt, "nearest", str(o), "auto", None
+        if fmt not in FAMILY:
+            continue
+        for r in f.roundings:
+            if r != "nearest":
+                yield fmt, str(r), "sat-finite", "auto", None if r in ("stochastic", "log") or not r.stochastic \
+                    else SR_BITS
+        if "stochastic" in f.roundings:
+            yield fmt, "stochastic", "sat-finite", "auto", SR_BITS
+        if scales:
+            yield from ((fmt, "nearest", "sat-finite", s, None) for s in f.scales if s != f.default_scale)
+
+
+def random_bits(rounding: str, sr_bits, shape, seed: int = 0):
+    """The uint32 random bits a stochastic rounding takes (None for the others)."""
+    if not Rounding(rounding).stochastic:
+        return None
+    return np.random.default_rng(seed).integers(0, 2 ** (sr_bits or 32), shape, dtype=np.uint32)
 FLOAT_DTYPES = [np.dtype(np.float16), BF16, np.dtype(ml_dtypes.float8_e4m3fn), np.dtype(np.float32),
                 np.dtype(np.float64)]
 
@@ -17,7 +51,8 @@ def grid(fmt: str) -> tuple[np.ndarray, np.ndarray]:
     fin = vt[np.isfinite(vt)]
     pos = set(np.abs(fin[fin >= 0]).tolist())
     neg = set(np.abs(fin[fin < 0]).tolist())
-    mags = np.array(sorted(m for m in pos if m == 0 or m in neg))
+    unsigned = not rl.format_info(fmt).signed
+    mags = np.array(sorted(m for m in pos if m == 0 or m in neg or unsigned))
     nxt = rl.format_info(fmt).next_up
     return mags, np.append(mags, float(nxt))
 

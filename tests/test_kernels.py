@@ -6,7 +6,7 @@ import pytest
 import rf8lab as rl
 from rf8lab.codec import kernels, vectorized
 
-from .helpers import threshold_pool
+from .helpers import configs, random_bits, threshold_pool
 
 ALL16 = np.arange(2 ** 16, dtype=np.uint16)
 CONFIGS = [("rf8", r, o, s) for r in ("nearest", "log", "stochastic") for o in ("saturate", "nan")
@@ -48,9 +48,10 @@ def test_grouped_scales_on_every_bf16_pattern(scale, axis):
 
 @pytest.mark.parametrize("fmt", rl.format_names())
 def test_every_code_decodes(fmt):
-    codes = np.arange(256, dtype=np.uint8)
+    n = rl.format_info(fmt).codes
+    codes = np.arange(n, dtype=np.uint8)
     for X in (0, -7, 12):
-        enc = rl.encode(np.ldexp(np.linspace(-1, 1, 256), X), fmt)
+        enc = rl.encode(np.ldexp(np.linspace(-1, 1, n), X), fmt)
         enc = type(enc)(**{**enc.__dict__, "codes": codes})
         for dt in (np.float32, np.float64, np.float16):
             np.testing.assert_array_equal(rl.decode(enc, dt, backend="numba"), rl.decode(enc, dt, backend="reference"))
@@ -73,7 +74,7 @@ def test_nearest_on_4m_float32_patterns(fmt, overflow):
     x = _float32_patterns(fmt)
     codes = rl.encode(x, fmt, scale=None, overflow=overflow).codes
     x64 = x.astype(np.float64)
-    want = vectorized.float_codes(x64, np.zeros(x.size, np.int64), rl.format_info(fmt), "nearest", overflow)
+    want = vectorized.element_codes(x64, np.zeros(x.size, np.int64), None, rl.format_info(fmt), "nearest", overflow)
     np.testing.assert_array_equal(codes, want)
 
 
@@ -81,7 +82,7 @@ def test_nearest_on_4m_float32_patterns(fmt, overflow):
 def test_log_on_4m_float32_patterns(overflow):
     x = _float32_patterns("rf8")
     codes = rl.encode(x, "rf8", rounding="log", scale=None, overflow=overflow).codes
-    want = vectorized.float_codes(x.astype(np.float64), np.zeros(x.size, np.int64), rl.format_info("rf8"), "log",
+    want = vectorized.element_codes(x.astype(np.float64), np.zeros(x.size, np.int64), None, rl.format_info("rf8"), "log",
                                   overflow)
     np.testing.assert_array_equal(codes, want)
 
@@ -150,3 +151,35 @@ def test_noncontiguous_and_big_endian_inputs():
     x = np.random.default_rng(5).standard_normal((300, 400)).astype(">f4")[:, ::3]
     want = rl.encode(np.ascontiguousarray(x.astype("<f4")), "rf8", backend="reference")
     _same(rl.encode(x, "rf8"), want)
+
+
+@pytest.mark.parametrize("fmt,rounding,overflow,scale,sr_bits", list(configs(scales=True)))
+def test_every_mode_equals_vectorized_on_every_16_bit_pattern(fmt, rounding, overflow, scale, sr_bits):
+    """Codes, scales and (through the one-pass value tables where they apply) quantized values."""
+    f = rl.format_info(fmt)
+    for dtype in (np.float16, ml_dtypes.bfloat16):
+        x = ALL16.view(dtype)
+        if not f.has_nan:
+            x = np.where(np.isnan(x.astype(np.float32)), x.dtype.type(0), x)
+        if scale in ("channel", "block") or scale == "auto" and f.block_format:
+            x = x.reshape(256, 256)
+        kw = dict(rounding=rounding, overflow=overflow, scale=scale, sr_bits=sr_bits,
+                  random_bits=random_bits(rounding, sr_bits, x.shape))
+        _same(rl.encode(x, fmt, backend="numba", **kw), rl.encode(x, fmt, backend="vectorized", **kw))
+        np.testing.assert_array_equal(rl.quantize(x, fmt, backend="numba", **kw).view(np.uint32),
+                                      rl.quantize(x, fmt, backend="vectorized", **kw).view(np.uint32))
+
+
+@pytest.mark.parametrize("fmt", ["int8", "int4", "uint4", "nvfp4"])
+@pytest.mark.parametrize("size", [1e306, 1e-300, 1e-318], ids=["huge", "tiny", "subnormal"])
+def test_float_multipliers_at_the_extremes_equal_vectorized(fmt, size):
+    """Multipliers near float64's max and in the subnormals, where Dekker's products need rescaling."""
+    f = rl.format_info(fmt)
+    g = np.array([float(m) for m in f.extended])
+    k = np.concatenate([g, (g[1:] + g[:-1]) / 2])
+    pts = np.concatenate([k, -k]) * size
+    x = np.concatenate([pts, np.nextafter(pts, np.inf), np.nextafter(pts, -np.inf), [5e-324, -5e-324, 0.0]])
+    for rounding in f.roundings:
+        sr_bits = None if rounding in ("nearest", "stochastic") or not rounding.stochastic else 5
+        kw = dict(rounding=rounding, sr_bits=sr_bits, random_bits=random_bits(rounding, sr_bits, x.shape))
+        _same(rl.encode(x, fmt, backend="numba", **kw), rl.encode(x, fmt, backend="vectorized", **kw))

@@ -1,5 +1,4 @@
 """rf8lab.torch's codec equals the NumPy codec (itself proven equal to the exact reference) bit for bit."""
-import itertools
 
 import ml_dtypes
 import numpy as np
@@ -7,7 +6,7 @@ import pytest
 
 import rf8lab as rl
 
-from .helpers import threshold_pool
+from .helpers import configs, random_bits, threshold_pool
 
 torch = pytest.importorskip("torch")
 from rf8lab import torch as rt  # noqa: E402
@@ -20,15 +19,14 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def _configs():
-    for fmt in rl.format_names():
-        f = rl.format_info(fmt)
-        yield from ((fmt, r, o, s) for r, o, s in itertools.product(f.roundings, f.overflows, f.scales))
+    for fmt, r, o, s, sr_bits in configs(scales=True):
+        yield fmt, r, o, s, sr_bits
 
 
 def _same(xn, xt, device="cpu", **kw):
     kwn, kwt = dict(kw), dict(kw)
-    if kw.get("rounding") == "stochastic":
-        bits = np.random.default_rng(1).integers(0, 1 << 32, xn.shape, dtype=np.uint32)
+    bits = random_bits(kw.get("rounding", "nearest"), kw.get("sr_bits"), xn.shape, seed=1)
+    if bits is not None:
         kwn["random_bits"], kwt["random_bits"] = bits, torch.from_numpy(bits.astype(np.int64)).to(device)
     if rl.format_info(kw["fmt"]).nan_codes is None:  # drop NaNs (an error for formats without NaN)
         nan = np.isnan(xn.astype(np.float32))
@@ -45,13 +43,13 @@ def _same(xn, xt, device="cpu", **kw):
     assert np.array_equal(qa.view(np.uint8), qb.view(np.uint8)), kw  # bit patterns, -0 and NaN included
 
 
-@pytest.mark.parametrize("fmt,rounding,overflow,scale", list(_configs()))
-def test_every_bf16_and_fp16_pattern(fmt, rounding, overflow, scale):
+@pytest.mark.parametrize("fmt,rounding,overflow,scale,sr_bits", list(_configs()))
+def test_every_bf16_and_fp16_pattern(fmt, rounding, overflow, scale, sr_bits):
     for xn, xt in ALL.values():
-        if scale in ("channel", "block"):
+        if scale in ("channel", "block") or scale == "auto" and rl.format_info(fmt).block_format:
             xn, xt = xn.reshape(256, 256), xt.reshape(256, 256)
         for dev in DEVICES:
-            _same(xn, xt, dev, fmt=fmt, rounding=rounding, overflow=overflow, scale=scale)
+            _same(xn, xt, dev, fmt=fmt, rounding=rounding, overflow=overflow, scale=scale, sr_bits=sr_bits)
 
 
 @pytest.mark.parametrize("fmt,rounding", [("rf8", "nearest"), ("rf8", "log"), ("rf8", "stochastic"),

@@ -1,7 +1,6 @@
 """The vectorized codec (rf8lab/codec/vectorized.py: the torch codec and the exhaustive check's oracle)
 equals the exact reference (Fractions) on every threshold and tie +-1 ulp, at several scales, in every
 format, rounding and overflow mode, in numpy and torch."""
-import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -10,41 +9,45 @@ import pytest
 import rf8lab as rl
 from rf8lab.codec import reference, vectorized
 from rf8lab.formats import get_format
+from rf8lab.policies import GRID_ROUNDINGS, Rounding
 
-from .helpers import threshold_pool
+from .helpers import configs, threshold_pool
 
 SCALES = (0, -9, 13)
 
 
 def _configs():
-    for fmt in rl.format_names():
-        f = get_format(fmt)
-        if f.scale_rule != "absmax":
-            yield from ((fmt, r, o) for r, o in itertools.product(f.roundings, f.overflows))
+    """Every power-of-two-scaled config of tests.helpers.configs (float multipliers: test_int8_*)."""
+    for fmt, r, o, _, sr_bits in configs():
+        if not get_format(fmt).float_scale:
+            yield fmt, r, o, sr_bits
 
 
 def _inputs(fmt):
-    pool = threshold_pool(fmt if fmt != "mxfp8" else "e4m3", np.dtype(np.float64))
+    f = get_format(fmt)
+    pool = threshold_pool(fmt, np.dtype(np.float64))
     specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1e300])
-    return np.concatenate([pool, specials])
+    x = np.concatenate([pool, specials])
+    return x if f.has_nan else x[~np.isnan(x)]  # NaN input is refused where the format has no NaN
 
 
-def _reference_codes(x, f, X, rounding, overflow, bits):
+def _reference_codes(x, f, X, rounding, overflow, bits, sr_bits=None):
     vals = reference.exact_values(x)
     scale = Fraction(2) ** X
-    return np.array([reference.encode_element(neg, mag, f, scale, rounding, overflow, int(b))
+    return np.array([reference.encode_element(neg, mag, f, scale, rounding, overflow, int(b), sr_bits)
                      for (neg, mag), b in zip(vals, bits)], np.uint8)
 
 
-@pytest.mark.parametrize("fmt,rounding,overflow", list(_configs()))
-def test_float_codes_equal_the_reference(fmt, rounding, overflow):
+@pytest.mark.parametrize("fmt,rounding,overflow,sr_bits", list(_configs()))
+def test_float_codes_equal_the_reference(fmt, rounding, overflow, sr_bits):
     f = get_format(fmt)
     x = _inputs(fmt)
-    bits = np.random.default_rng(3).integers(0, 2 ** 32, x.size, dtype=np.int64)
+    bits = np.random.default_rng(3).integers(0, 2 ** (sr_bits or 32), x.size, dtype=np.int64)
     for X in SCALES:
         xs = x * 2.0 ** X  # the same decisions at scale 2^X (5e-324 * 2^-9 flushes to 0: also a fine input)
-        got = vectorized.float_codes(xs, np.full(x.size, X, np.int64), f, rounding, overflow, bits)
-        np.testing.assert_array_equal(got, _reference_codes(xs, f, X, rounding, overflow, bits), err_msg=str(X))
+        got = vectorized.element_codes(xs, np.full(x.size, X, np.int64), None, f, rounding, overflow, bits, sr_bits)
+        np.testing.assert_array_equal(got, _reference_codes(xs, f, X, rounding, overflow, bits, sr_bits),
+                                      err_msg=str(X))
 
 
 def test_int8_all_backends_agree_at_the_extremes(codec):
@@ -76,38 +79,46 @@ def test_int8_decodes_to_16_bit_floats_rounded_once(codec, dtype):
 
 def test_torch_equals_numpy():
     torch = pytest.importorskip("torch")
-    for fmt, rounding, overflow in _configs():
+    for fmt, rounding, overflow, sr_bits in _configs():
         f = get_format(fmt)
         x = _inputs(fmt)
         X = np.random.default_rng(4).integers(-20, 20, x.size)
-        bits = np.random.default_rng(5).integers(0, 2 ** 32, x.size, dtype=np.int64)
-        want = vectorized.float_codes(x, X, f, rounding, overflow, bits)
-        got = vectorized.float_codes(torch.from_numpy(x), torch.from_numpy(X), f, rounding, overflow,
-                                     torch.from_numpy(bits))
+        bits = np.random.default_rng(5).integers(0, 2 ** (sr_bits or 32), x.size, dtype=np.int64)
+        want = vectorized.element_codes(x, X, None, f, rounding, overflow, bits, sr_bits)
+        got = vectorized.element_codes(torch.from_numpy(x), torch.from_numpy(X), None, f, rounding, overflow,
+                                       torch.from_numpy(bits), sr_bits)
         np.testing.assert_array_equal(got.numpy(), want, err_msg=f"{fmt} {rounding} {overflow}")
 
 
+MULTIPLIER_CONFIGS = [(fmt, r, None if r in ("nearest", "stochastic") or not Rounding(r).stochastic else 5)
+                      for fmt in ("int8", "int4", "uint4", "nvfp4") for r in GRID_ROUNDINGS]
+MULTIPLIER_CONFIGS.append(("int8", "stochastic", 5))
+
+
 @pytest.mark.parametrize("s", [0.0371, 1.4e306, 1.5e-323], ids=["s=0.0371", "s=huge", "s=subnormal"])
-@pytest.mark.parametrize("stochastic", [False, True])
-def test_int8_codes_equal_the_reference(stochastic, s):
-    """Every decision point k*s and (k + 1/2)*s +-1 ulp, at an ordinary, a huge (127 s near float64's
-    max, where Dekker's split would overflow unscaled) and a subnormal scale."""
-    f = get_format("int8")
+@pytest.mark.parametrize("fmt,rounding,sr_bits", MULTIPLIER_CONFIGS)
+def test_multiplier_codes_equal_the_reference(fmt, rounding, sr_bits, s):
+    """Float multipliers (integers, NVFP4): every decision point g*s and each midpoint, +-1 ulp, at an
+    ordinary, a huge (max * s near float64's max, where Dekker's split would overflow unscaled) and a
+    subnormal scale, in every rounding."""
+    f = get_format(fmt)
     rng = np.random.default_rng(6)
-    k = np.arange(-130, 131, dtype=np.float64)
-    ties = (k + 0.5) * s
-    x = np.concatenate([k * s, ties, np.nextafter(ties, np.inf), np.nextafter(ties, -np.inf),
-                        rng.standard_normal(2000) * 60 * s, [0.0, -0.0, np.inf, -np.inf, 1e300, 5e-324]])
-    bits = rng.integers(0, 2 ** 32, x.size, dtype=np.int64)
-    got = vectorized.int8_codes(x, np.full(x.size, s), stochastic, bits)
-    want = [reference.encode_element(neg, mag, f, Fraction(s), "stochastic" if stochastic else "nearest",
-                                     "saturate", int(b)) for (neg, mag), b in zip(reference.exact_values(x), bits)]
+    g = np.array([float(m) for m in f.extended])
+    k = np.concatenate([g, (g[1:] + g[:-1]) / 2])
+    k = np.concatenate([k, -k])
+    pts = k * s
+    x = np.concatenate([pts, np.nextafter(pts, np.inf), np.nextafter(pts, -np.inf),
+                        rng.standard_normal(2000) * float(f.max) / 2 * s, [0.0, -0.0, np.inf, -np.inf, 1e300, 5e-324]])
+    bits = rng.integers(0, 2 ** (sr_bits or 32), x.size, dtype=np.int64)
+    got = vectorized.element_codes(x, None, np.full(x.size, s), f, rounding, "sat-finite", bits, sr_bits)
+    want = [reference.encode_element(neg, mag, f, Fraction(s), rounding, "sat-finite", int(b), sr_bits)
+            for (neg, mag), b in zip(reference.exact_values(x), bits)]
     np.testing.assert_array_equal(got, np.array(want, np.uint8))
 
 
 def test_unknown_rounding_is_an_error():
     with pytest.raises(ValueError, match="unknown rounding"):
-        vectorized.float_codes(np.ones(2), np.zeros(2, np.int64), get_format("rf8"), "up", "saturate")
+        vectorized.element_codes(np.ones(2), np.zeros(2, np.int64), None, get_format("rf8"), "up", "sat-finite")
 
 
 def test_reference_refuses_an_unknown_rounding():

@@ -128,7 +128,7 @@ def _has_nan(x: np.ndarray) -> bool:
 
 def _encode(x, spec: QuantSpec, f: Format, layout: Layout, bits, backend) -> Encoded:
     codes, scale_exp, mult = backend.encode(x, f, layout, spec.rounding, spec.overflow, bits, spec.sr_bits)
-    return Encoded(codes=codes, scale_exp=None if f.float_scale else scale_exp, multiplier=mult,
+    return Encoded(codes=codes, scale_exp=scale_exp if f.scale_codes else None, multiplier=mult,
                    spec=spec, layout=layout, dtype=_out_dtype(None, x.dtype))
 
 
@@ -143,7 +143,7 @@ def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
             raise TypeError("decode takes an rf8lab.Encoded, or a uint8 array of codes with fmt=...; "
                             f"got {type(enc).__name__}" + (f" of dtype {codes.dtype}" if fmt else " without fmt"))
         spec = as_spec(fmt)  # the codes are read unscaled whatever scale the spec names
-        enc = Encoded(codes=codes, scale_exp=None if spec.format.float_scale
+        enc = Encoded(codes=codes, scale_exp=None if not spec.format.scale_codes
                       else np.zeros((), np.int32), multiplier=np.ones(()), spec=spec,
                       layout=make_layout(codes.shape, None), dtype=np.dtype(np.float32))
     elif not isinstance(enc.codes, np.ndarray):

@@ -47,7 +47,7 @@ class Encoded:
             if top >= 1 << width:
                 raise ValueError(f"Encoded.codes holds {top}, not a {width}-bit {self.spec.fmt} code "
                                  f"(0..{(1 << width) - 1})")
-        absmax = self.spec.format.float_scale
+        absmax = not self.spec.format.scale_codes
         if absmax != (self.scale_exp is None):
             raise ValueError(f"Encoded.scale_exp must be {'None' if absmax else 'an integer array'} for "
                              f"{self.spec.fmt}; got {'None' if self.scale_exp is None else 'an array'}")

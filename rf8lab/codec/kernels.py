@@ -310,9 +310,17 @@ def _mult_code(neg, kind, v, s, rnd, over, rbits, nsr, T):
     if kind == 0 or s == 0:
         return T.neg[0] if neg else T.pos[0]
     a = v
-    if s > 2.0 ** 900:  # keep Dekker's split (134217729 s) and 2a finite; a / s is unchanged
+    # Dekker's products must stay exact: scale a and s alike (a / s unchanged) where s is huge (134217729 s
+    # and 2a finite) or tiny (no product underflows)
+    if s > 2.0 ** 900:
         a *= 2.0 ** -128
         s *= 2.0 ** -128
+    elif s < 2.0 ** -900:
+        a *= 2.0 ** 128
+        s *= 2.0 ** 128
+    if a == 0.0:  # underflowed: far below every grid value times s; up only where a rounding goes up at all
+        up = (rnd == 5 and not neg) or (rnd == 6 and neg) or rnd == 7 or (rnd == 2 and nsr < 0 and rbits == 0)
+        return _over(neg, 1 if up else 0, over, T)
     q = a / s
     if q >= 2.0 * T.ext[n]:
         return _over(neg, n, over, T)

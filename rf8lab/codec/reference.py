@@ -15,7 +15,7 @@ import numpy as np
 from ..formats import Format, floor_log2
 from ..policies import STOCHASTIC_ROUNDINGS, Overflow, Rounding, ScaleRule
 from .layout import Layout
-from .scale_rule import MAX_SCALE_EXP
+from .scale_rule import MAX_SCALE_EXP, tensor_scale
 from .xp import NumpyOps
 
 TWO = Fraction(2)
@@ -180,6 +180,18 @@ def scale_of(fmt: Format, amax: Fraction, granularity) -> tuple[int, Fraction]:
     return x, TWO ** x
 
 
+def nv_scale_of(fmt: Format, amax: Fraction, s: Fraction) -> tuple[int, Fraction]:
+    """NVFP4: (E4M3 code, exact multiplier) of a block with absmax `amax` under tensor scale s: the
+    nearest E4M3 value to amax / (6 s), saturating, at least E4M3's smallest; 1 for an empty block."""
+    sf = fmt.block_format.scale_format.codes
+    if amax == 0:
+        r = sf.rank[Fraction(1)]
+    else:
+        r = rank_nearest(amax / (fmt.max * s), sf)
+        r = len(sf.magnitudes) - 1 if r == OVERFLOW else max(r, 1)
+    return sf.code_for(False, r), sf.magnitudes[r] * s
+
+
 # ---- encode / decode --------------------------------------------------------------------------
 def encode_element(negative: bool, mag, fmt: Format, scale: Fraction, rounding: str, overflow: str,
                    bits: int = 0, sr_bits: int | None = None) -> int:
@@ -220,7 +232,11 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
     for g, (_, m) in zip(gid, vals):
         if not isinstance(m, float) and m > amax[g]:
             amax[g] = m
-    scales = [scale_of(fmt, m, layout.granularity) for m in amax]
+    if fmt.scale_rule == ScaleRule.NV:
+        s = Fraction(tensor_scale(fmt, float(max(amax, default=0))))
+        scales = [nv_scale_of(fmt, m, s) for m in amax]
+    else:
+        scales = [scale_of(fmt, m, layout.granularity) for m in amax]
     bits = random_bits.ravel().tolist() if random_bits is not None else [0] * len(vals)
     codes = [encode_element(neg, m, fmt, scales[g][1], rounding, overflow, b, sr_bits)
              for g, (neg, m), b in zip(gid, vals, bits)]
@@ -242,7 +258,7 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
             out.append(math.nan)
         elif m == math.inf:
             out.append(s * math.inf)
-        elif fmt.scale_rule == ScaleRule.ABSMAX:
+        elif fmt.float_scale:
             out.append(s * float(m) * ms[g])
         else:
             out.append(math.copysign(_to_float(m * TWO ** xs[g]), s))

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
+
 from ..formats import Format, largest_float_below
 from ..policies import ScaleRule
 from .xp import ops
@@ -48,11 +50,43 @@ def split(a):
     return e, man, (man | (1023 << 52)).view(xp.float64)
 
 
+def tensor_scale(fmt: Format, amax: float) -> float:
+    """NVFP4's float32 tensor scale for a tensor whose largest finite magnitude is amax: amax / (6 * 448)
+    (element max times block-scale max) computed in float64 and rounded to float32, within float32's
+    positive range; 1 for a tensor without a finite nonzero value."""
+    if not amax > 0:
+        return 1.0
+    top = float(fmt.max) * float(fmt.block_format.scale_format.codes.max)
+    f32 = np.finfo(np.float32)
+    return float(min(max(np.float32(amax / top), np.float32(f32.smallest_subnormal)), f32.max))
+
+
+def nv_scales(fmt: Format, amax):
+    """NVFP4 per block: (the E4M3 code of its scale, multiplier = that value times the tensor scale s).
+    The block scale is amax_block / (6 s) rounded to the nearest E4M3 value (saturating), exactly, by the
+    codec's own element rule; a block that would get a zero scale gets E4M3's smallest, and one without a
+    finite nonzero value gets 1."""
+    from . import vectorized  # the element rule: scale_rule is imported by vectorized, not the other way
+
+    xp = ops(amax)
+    sf = fmt.block_format.scale_format.codes
+    s = tensor_scale(fmt, float(amax.max()) if amax.shape[0] else 0.0)
+    pos = amax > 0
+    a = xp.where(pos, amax, 0.0)
+    codes = xp.astype(vectorized.element_codes(a, None, xp.full_like(a, float(fmt.max) * s), sf, "nearest",
+                                               "sat-finite"), xp.int64)
+    smallest, one = sf.code_for(False, 1), sf.code_for(False, sf.rank[1])
+    codes = xp.where(pos, xp.where(codes == 0, smallest, codes), one)
+    return codes, vectorized.grid(sf, a).values[codes] * s
+
+
 def group_scales(fmt: Format, amax, granularity):
     """Per group: (X int64, multiplier float64) from its largest finite magnitude (float64; <= 0 where
     the group has no finite nonzero value). Works on numpy arrays and torch tensors alike."""
     xp = ops(amax)
     none = amax <= 0
+    if fmt.scale_rule == ScaleRule.NV:
+        return nv_scales(fmt, amax)
     if fmt.scale_rule == ScaleRule.ABSMAX:
         s = amax / float(fmt.max)  # 0 for amax below qmax/2 * 2^-1074: the smallest positive float64 instead
         return xp.astype(amax * 0, xp.int64), xp.where(none | (granularity is None), 1.0, xp.where(s > 0, s, 5e-324))

@@ -225,10 +225,14 @@ def element_codes(x, X, s, fmt: Format, rounding: str, overflow: str, bits=None,
         one, tiny = None, er < -1000  # tiny: a / 2^X underflowed float64
     else:
         finite = finite & (s != 0)  # an all-zero NVFP4 block: every element is 0
-        a_s, one, tiny = xp.where(finite, a, 1.0), xp.where(finite, s, 1.0), None
-        # Dekker's split (134217729 s) and 2a must stay finite: scale a and s alike where s is huge
-        huge = one > 2.0 ** 900
-        a_s, one = xp.where(huge, a_s * 2.0 ** -128, a_s), xp.where(huge, one * 2.0 ** -128, one)
+        a_s, one = xp.where(finite, a, 1.0), xp.where(finite, s, 1.0)
+        # Dekker's products must stay exact: scale a and s alike (a / s unchanged) where s is huge (134217729 s
+        # and 2a finite) or tiny (no product underflows); an a that then underflows is far below every
+        # grid value times s
+        huge, small = one > 2.0 ** 900, one < 2.0 ** -900
+        a_s = xp.where(huge, a_s * 2.0 ** -128, xp.where(small, a_s * 2.0 ** 128, a_s))
+        one = xp.where(huge, one * 2.0 ** -128, xp.where(small, one * 2.0 ** 128, one))
+        tiny = a_s == 0
     if rounding == Rounding.LOG:
         r = log_ranks(a_s, g)
     else:

@@ -28,6 +28,7 @@ class ScaleFormat:
     emax: int
     nan_code: int | None  # the scale code that means NaN (E8M0: 0xFF); rf8lab never emits it
     bias: int = 127       # code = X + bias
+    codes: Format | None = None  # a scale that is not a power of two: its format (NVFP4: E4M3)
 
     def code(self, X: int) -> int:
         """The scale's code for exponent X (E8M0: X + 127, ml_dtypes float8_e8m0fnu's bits)."""
@@ -53,7 +54,8 @@ class BlockFormat:
 
     @property
     def bits_per_value(self) -> float:
-        """Storage per element, the shared scale included (MXFP8: 8 + 8/32 = 8.25)."""
+        """Storage per element, the shared scale included (MXFP8: 8 + 8/32 = 8.25; NVFP4 4 + 8/16 = 4.5,
+        its one float32 per tensor left out)."""
         return self.element.bits + 8 / self.block
 
     @cached_property
@@ -65,7 +67,13 @@ class BlockFormat:
         return dataclasses.replace(self.element, name=self.name, summary=self.summary, scales=("block",),
                                    overflows=(Overflow.SAT_FINITE,), default_scale="block",
                                    default_block=self.block, scale_rule=self.rule or self.scale_format.rule,
-                                   block_format=self, source=self.element.source if self.rule else OCP_MX)
+                                   block_format=self, source=self.source)
+
+    @property
+    def source(self) -> str:
+        if self.scale_format.rule == ScaleRule.NV:
+            return "NVIDIA NVFP4 (Blackwell; TensorRT Model Optimizer's two-level scale)"
+        return "rf8lab (RF8 elements, OCP MX E8M0 scales)" if self.rule else OCP_MX
 
 
 def _fixed_point_decode(code: int) -> Decoded:
@@ -91,7 +99,13 @@ MXFP4 = BlockFormat("mxfp4", "OCP MXFP4: E2M1 elements, one E8M0 scale per 32", 
                     block=32)
 MXINT8 = BlockFormat("mxint8", "OCP MXINT8: 8-bit fixed-point elements (k/64), one E8M0 scale per 32",
                      element=INT8_FIXED, scale_format=E8M0, block=32)
+# NVFP4 (NVIDIA Blackwell; "NVFP4" in TensorRT Model Optimizer and Transformer Engine): E2M1 elements in
+# blocks of 16, each block scaled by an E4M3 value, the whole tensor by one float32.
+NV_E4M3 = ScaleFormat("e4m3", "E4M3 block scale (nearest of amax_block / (6 s)) times a float32 tensor scale "
+                      "s = amax / (6 * 448)", rule=ScaleRule.NV, emin=0, emax=0, nan_code=None, bias=0, codes=E4M3)
+NVFP4 = BlockFormat("nvfp4", "NVFP4: E2M1 elements, one E4M3 scale per 16, one float32 tensor scale",
+                    element=E2M1, scale_format=NV_E4M3, block=16)
 MXRF8 = BlockFormat("mxrf8", "RF8 elements, one E8M0 scale per 32, set by RF8's log rule (nothing saturates)",
                     element=RF8, scale_format=E8M0, block=32, rule=ScaleRule.LOG)
 
-BLOCK_FORMATS = (MXFP8, MXFP8_E5M2, MXFP6, MXFP6_E3M2, MXFP4, MXINT8, MXRF8)
+BLOCK_FORMATS = (MXFP8, MXFP8_E5M2, MXFP6, MXFP6_E3M2, MXFP4, MXINT8, NVFP4, MXRF8)

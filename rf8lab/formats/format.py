@@ -148,6 +148,12 @@ class Format:
         """Whether a group's scale is a float multiplier (integers' absmax / qmax, NVFP4) rather than 2^X."""
         return self.scale_rule in (ScaleRule.ABSMAX, ScaleRule.NV)
 
+    @property
+    def scale_codes(self) -> bool:
+        """Whether a group's scale has a code (Encoded.scale_exp): 2^X's exponent, or NVFP4's E4M3 block
+        scale; integers' absmax multiplier has none."""
+        return self.scale_rule != ScaleRule.ABSMAX
+
     @cached_property
     def has_nan(self) -> bool:
         return self.nan_codes is not None

@@ -109,7 +109,7 @@ def unpack(src, dst=None, dtype: str | None = None) -> dict:
         last = len(t["shape"]) - 1 if t["granularity"] == "block" else None  # the default axis is stored as None
         spec = QuantSpec(t["fmt"], t["rounding"], t["granularity"], t["overflow"],
                          None if t["axis"] == last else t["axis"], t["block"])
-        absmax = spec.format.float_scale
+        absmax = not spec.format.scale_codes
         sname = name + (".scale" if absmax else ".scale_exp")
         if sname not in arrays:
             raise CheckpointError(f"{src}: packed tensor {name!r} has no {sname!r}")

@@ -70,7 +70,7 @@ def encode(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflow=
     codes, X, mult = vectorized.encode_flat(flat, f, layout, spec.rounding, spec.overflow, rb,
                                             _group_index(layout, x.device), spec.sr_bits)
     shape = layout.scale_shape
-    scale_exp = None if f.float_scale else X.to(torch.int32).reshape(shape)
+    scale_exp = X.to(torch.int32).reshape(shape) if f.scale_codes else None
     return Encoded(codes.reshape(x.shape), scale_exp, mult.reshape(shape), spec, layout, _out_dtype(None, x.dtype))
 
 

@@ -105,6 +105,11 @@ def test_docs_tables_are_generated_from_the_code():
     text = docgen.DOC.read_text()
     assert docgen.BEGIN in text and docgen.END in text
     assert docgen.render(text) == text, "docs/rf8-format.md is stale: run `python -m rf8lab.reports.docgen`"
+    listed = docgen.FORMATS_DOC.read_text()
+    assert docgen.render(listed, docgen.formats_table) == listed, \
+        "docs/formats.md is stale: run `python -m rf8lab.reports.docgen`"
+    for name in rl.format_names():
+        assert f"| {name} |" in listed
     for c in (0x05, 0x0D, 0x78):
         assert f"| 0x{c:02X} |" in text
 

@@ -176,8 +176,29 @@ def quantize(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=N
 
 
 def value_table(fmt="rf8") -> np.ndarray:
-    """The 256 code values at X = 0 as float64 (NaN for NaN codes, +-inf, -0.0 where they exist)."""
+    """The 256 code values at X = 0 as float64 (NaN for NaN codes, +-inf, -0.0 where they exist; a format of
+    fewer than 8 bits has 2^bits codes, and NaN past them)."""
     return np.array(get_format(fmt).values, np.float64)
+
+
+def formats():
+    """Every format rf8lab implements, one row each (a pandas DataFrame indexed by name): code width, storage
+    per value with the shared scales, sign, range, inf and NaN, the roundings, overflow modes and scales it
+    takes, and the specification it follows. ml_dtypes' type names are accepted as aliases everywhere."""
+    import pandas as pd
+
+    rows = []
+    for name in format_names():
+        f = get_format(name)
+        b = f.block_format
+        rows.append({"name": name, "bits": f.bits, "bits_per_value": b.bits_per_value if b else float(f.bits),
+                     "signed": f.signed, "max": float(f.max), "min_positive": float(f.min_positive),
+                     "inf": f.has_inf, "nan": f.has_nan, "block": b.block if b else None,
+                     "scale_format": b.scale_format.name if b else None,
+                     "roundings": ", ".join(f.roundings), "overflows": ", ".join(f.overflows),
+                     "scales": ", ".join("none" if s is None else s for s in f.scales),
+                     "default_scale": f.default_scale, "summary": f.summary, "source": f.source})
+    return pd.DataFrame(rows).set_index("name")
 
 
 def format_info(fmt="rf8") -> Format:
@@ -185,4 +206,5 @@ def format_info(fmt="rf8") -> Format:
     return get_format(fmt)
 
 
-__all__ = ["Encoded", "QuantSpec", "encode", "decode", "quantize", "value_table", "format_names", "format_info"]
+__all__ = ["Encoded", "QuantSpec", "encode", "decode", "quantize", "value_table", "format_names", "format_info",
+           "formats"]

@@ -1,7 +1,7 @@
-"""Generate the tables of docs/rf8-format.md from the format description.
+"""Generate the tables of docs/rf8-format.md and docs/formats.md from the format descriptions.
 
-`python -m rf8lab.reports.docgen` rewrites the generated part of the document; a test checks that
-the committed document equals what this module produces.
+`python -m rf8lab.reports.docgen` rewrites the generated part of each document; a test checks that
+the committed documents equal what this module produces.
 """
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from ..formats import get_format
+from ..codec.reference import rank_on_grid
+from ..formats import BLOCK_FORMATS, format_names, get_format
 from ..formats.rf8 import rf8_fields, rf8_mantissa
 
 BEGIN, END = "<!-- BEGIN GENERATED: python -m rf8lab.reports.docgen -->", "<!-- END GENERATED -->"
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rf8-format.md"
+FORMATS_DOC = DOC.with_name("formats.md")
 
 
 def _pow2(v: Fraction) -> str:
@@ -94,26 +96,70 @@ def nearest_thresholds() -> str:
         f"the smallest magnitude rank 1, max rank {len(mags) - 1}.")
 
 
+def directed_table() -> str:
+    """Each rounding onto the value set, for an input strictly between two neighbours of one octave (the
+    midpoint, and a quarter of the way), positive and negative."""
+    f = get_format("rf8")
+    mags = f.magnitudes
+    lo_oct = next(i for i in range(1, len(mags)) if mags[i] >= Fraction(1, 2))
+    modes = ("nearest", "nearest-away", "toward-zero", "toward-positive", "toward-negative", "to-odd")
+    rows = ["| input (X = 0) | " + " | ".join(modes) + " |", "|---" * (len(modes) + 1) + "|"]
+    for i in range(lo_oct, lo_oct + 7):
+        lo, hi = mags[i], mags[i + 1]
+        for a in (lo + (hi - lo) / 4, (lo + hi) / 2):
+            for negative in (False, True):
+                sign = "-" if negative else ""
+                out = [f"{sign}{float(mags[rank_on_grid(a, f, m, negative)]):g}" for m in modes]
+                where = "midpoint" if a == (lo + hi) / 2 else "quarter"
+                rows.append(f"| {sign}{float(a):g} ({where} of {float(lo):g}, {float(hi):g}) | " + " | ".join(out)
+                            + " |")
+    return "\n".join(rows) + (
+        "\n\nRanks count magnitudes from zero (rank 0) up; 1 has an even rank, so an exact tie at a midpoint goes to "
+        "the neighbour of even rank under nearest, and to-odd picks the other one whenever the input is not "
+        "a value of the set.")
+
+
 def generated() -> str:
     return "\n\n".join([
         BEGIN,
         "### All 256 codes (X = 0)\n\n" + code_table(),
         "### Log rounding: decision thresholds within an octave\n\n" + log_thresholds(),
         "### Nearest rounding: decision thresholds\n\n" + nearest_thresholds(),
+        "### Every rounding onto the value set, one octave\n\n" + directed_table(),
         END,
     ])
 
 
-def render(text: str) -> str:
+def formats_table() -> str:
+    """One row per format: what rf8lab implements and which specification it follows."""
+    rows = ["| name | bits | bits/value | signed | max | smallest positive | inf | NaN | overflow modes | "
+            "default scale | source |", "|---" * 11 + "|"]
+    for name in format_names():
+        f = get_format(name)
+        b = f.block_format
+        bpv = f"{b.bits_per_value:g}" if b else str(f.bits)
+        rows.append(f"| {name} | {f.bits} | {bpv} | {'yes' if f.signed else 'no'} | {float(f.max):.6g} | "
+                    f"{float(f.min_positive):.6g} | {'yes' if f.has_inf else 'no'} | {'yes' if f.has_nan else 'no'} | "
+                    f"{', '.join(f.overflows)} | {f.default_scale} | {f.source} |")
+    blocks = ["| block format | elements | scale | block | scale rule |", "|---|---|---|---|---|"]
+    for bf in BLOCK_FORMATS:
+        blocks.append(f"| {bf.name} | {bf.element.name} | {bf.scale_format.name} ({bf.scale_format.summary}) | "
+                      f"{bf.block} | {bf.rule or bf.scale_format.rule} |")
+    return "\n\n".join([BEGIN, "### Every format\n\n" + "\n".join(rows),
+                         "### Block formats: element format + scale format\n\n" + "\n".join(blocks), END])
+
+
+def render(text: str, part=generated) -> str:
     """The document with its generated part replaced."""
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
-    return head + generated() + tail
+    return head + part() + tail
 
 
 def main() -> int:
     DOC.write_text(render(DOC.read_text()))
-    print(f"wrote {DOC}")
+    FORMATS_DOC.write_text(render(FORMATS_DOC.read_text(), formats_table))
+    print(f"wrote {DOC} and {FORMATS_DOC}")
     return 0
 
 

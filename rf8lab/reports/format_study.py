@@ -1,11 +1,14 @@
-"""The format comparison study: RF8 against E4M3, E5M2, INT8 and MXFP8, and against the limits.
+"""The format comparison study: RF8 against E4M3, E5M2, INT8, the MX formats and NVFP4, and the limits.
 
 1. SQNR and maximum relative error against the GG shape (synthetic, 10^6 values at std 0.02), with
    the MSE-optimal 256-level quantizer (Lloyd-Max) and the 8-bit rate-distortion bound;
 2. the same on every tensor of all-MiniLM-L6-v2;
 3. MiniLM end to end: sentence embeddings with every weight matrix in each format, against float32
    (cosine similarity, agreement of the nearest neighbours) over real sentences;
-4. bits per weight after entropy coding each format's codes.
+4. bits per weight after entropy coding each format's codes;
+5. at equal storage (bits per value with the scales): SQNR against bits per value for the 8-, 6- and 4-bit
+   families on the GG sweep (three seeds) and on MiniLM, with the Lloyd-Max and rate-distortion limits at
+   each rate (rf8lab/reports/rates.py), and which format is best per bit for which shape.
 
 `python analysis/format_study.py [--quick]` (or `rf8lab demo`) writes reports/format_comparison.md,
 reports/format_comparison.json and PNGs.
@@ -23,7 +26,7 @@ from ..codec.spec import QuantSpec
 from ..gg import gg
 from ..gg.limits import lloyd_max, quantize_lloyd, rd_sqnr_db
 from ..metrics import per_tensor, sqnr_db
-from . import markdown
+from . import markdown, rates
 
 SPECS = ("rf8:log:none", "rf8:log:tensor", "rf8:log:channel", "rf8:log:block", "rf8:nearest:none",
          "rf8:nearest:tensor", "rf8:nearest:channel", "rf8:nearest:block", "e4m3:nearest:tensor",
@@ -31,6 +34,7 @@ SPECS = ("rf8:log:none", "rf8:log:tensor", "rf8:log:channel", "rf8:log:block", "
 SETTINGS = {"std": 0.02, "rows": 1000, "seed": 0, "neighbours": 10}  # what the page says about how it ran
 E2E = ("rf8:log:none", "rf8:nearest:tensor", "rf8:nearest:channel", "e4m3:nearest:tensor", "e5m2:nearest:tensor",
        "int8:nearest:channel", "mxfp8:nearest:block")
+E2E_ALL = tuple(dict.fromkeys(E2E + tuple(QuantSpec.parse(s).key for s in rates.SPECS)))  # + the 6- and 4-bit families
 
 
 def synthetic(shapes, n: int, seed: int = SETTINGS["seed"], std: float = SETTINGS["std"],
@@ -143,13 +147,21 @@ def run(out="reports", quick: bool = False, command: str | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     shapes = (0.3, 0.5, 1.0, 2.0, 3.0) if quick else (0.3, 0.4, 0.5, 0.7, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)
     n = 256_000 if quick else 10 ** 6
-    bar = tqdm(total=4, desc="format study", unit="part")
+    bar = tqdm(total=5, desc="format study", unit="part")
     syn = synthetic(shapes, n)
     bar.update()
     arrays = load("minilm")
     mini = per_tensor(arrays, SPECS)
     bar.update()
-    e2e = end_to_end(200 if quick else 1000)
+    e2e = end_to_end(200 if quick else 1000, specs=E2E_ALL)
+    bar.update()
+    from ..gg import fit
+
+    weights = [a for a in arrays.values() if a.dtype.kind == "f" and a.ndim == 2]
+    nu_minilm = float(np.median([fit(a.astype(np.float64).ravel()).shape for a in weights]))
+    rate = {"synthetic": rates.synthetic(shapes, n, SETTINGS["rows"], SETTINGS["std"]),
+            "limits": rates.limits(tuple(shapes) + (nu_minilm,)), "minilm": rates.minilm(arrays),
+            "minilm_median_shape": nu_minilm, "seeds": list(rates.SEEDS)}
     bar.update()
     bits = code_bits({k: v for k, v in arrays.items() if not (quick and "word_embeddings" in k)})
     bar.update()
@@ -159,7 +171,8 @@ def run(out="reports", quick: bool = False, command: str | None = None) -> Path:
     cmd = (command or ("python analysis/format_study.py" + (" --quick" if quick else ""))).strip()
     d = {"command": cmd, "versions": versions, "minutes": minutes, "n": n, "quick": quick,
          "settings": {**SETTINGS, "specs": list(SPECS), "end_to_end_specs": list(E2E)}, "synthetic": syn,
-         "minilm_per_tensor": json.loads(mini.to_json(orient="records")), "end_to_end": e2e, "code_bits": bits}
+         "minilm_per_tensor": json.loads(mini.to_json(orient="records")), "end_to_end": e2e, "code_bits": bits,
+         "rates": rate}
     (out / "format_comparison.json").write_text(json.dumps(d, indent=1))
     return render(out)
 
@@ -214,9 +227,109 @@ def render(out="reports") -> Path:
          "## 4. Bits per weight after entropy coding each format's codes (MiniLM weight matrices"
          + (", word embeddings left out in quick mode)" if quick else ")"), "",
          md_table(bits_df.reset_index().rename(columns={"index": "format"}), 4), "",
-         "## Conclusion", "", *conclusion(syn_df, mini, e2e_df, bits_df, st['neighbours'])]
+         *(rate_section(d["rates"], out) if "rates" in d else []),
+         "## Conclusion", "", *conclusion(syn_df, mini, e2e_df, bits_df, st['neighbours']),
+         *(rate_conclusion(d["rates"], e2e_df, st["neighbours"]) if "rates" in d else [])]
     (out / "format_comparison.md").write_text("\n".join(L) + "\n")
     return out / "format_comparison.md"
+
+
+def rate_section(rate: dict, out: Path) -> list[str]:
+    """Section 5 from the JSON: SQNR against bits per value, the limits, the best per bit."""
+    import pandas as pd
+
+    from .markdown import md_table
+
+    syn, lim, mini = rate["synthetic"], rate["limits"], rate["minilm"]
+    rates.figure(syn, lim, mini, out / "format_rates.png")
+    shapes = sorted({r["shape"] for r in syn})
+    df = pd.DataFrame(syn)
+    df["cell"] = [f"{m:.2f} ± {(hi - lo) / 2:.2f}" for m, lo, hi in zip(df.sqnr_mean, df.sqnr_min, df.sqnr_max)]
+    table = df.pivot_table(index=["label", "bits"], columns="shape", values="cell", aggfunc="first", sort=False)
+    table.columns = [f"ν={v:g}" for v in table.columns]
+    table = table.reset_index().rename(columns={"label": "format", "bits": "bits/value"})
+    ld = pd.DataFrame([r for r in lim if r["shape"] in shapes])
+    for b in (8, 6, 4):
+        for col, name in (("lloyd_max", "Lloyd-Max"), ("rd_bound", "rate-distortion bound")):
+            row = ld[ld.bits == b].set_index("shape")[col]
+            table.loc[len(table)] = [f"{name}, {b} bits", float(b)] + [f"{row[s]:.2f}" for s in shapes]
+    gap = pd.DataFrame(rates.rd_gap(syn)).T
+    gap.columns = [f"ν={v:g}" for v in gap.columns]
+    best = pd.DataFrame(rates.best_per_shape(syn, lim))
+    best = best.rename(columns={"shape": "ν", "class": "storage", "best_sqnr": "best SQNR dB", "runner_up": "runner-up",
+                                "lead_db": "lead dB", "lead_exceeds_seed_spread": "lead > seed spread",
+                                "rf8_rank": "RF8's rank"})
+    m = pd.DataFrame(mini)
+    nu_m = rate["minilm_median_shape"]
+    mt = m.groupby("label", sort=False).agg(bits=("bits", "median"), median=("sqnr", "median"),
+                                            q1=("sqnr", lambda v: float(np.percentile(v, 25))),
+                                            q3=("sqnr", lambda v: float(np.percentile(v, 75))))
+    from ..gg.limits import rd_sqnr_db
+
+    mt["dB below R-D bound (ν median)"] = [rd_sqnr_db(nu_m, b) - med for b, med in zip(mt.bits, mt["median"])]
+    seeds = ", ".join(map(str, rate["seeds"]))
+    return [
+        "## 5. At equal storage: SQNR per bit", "",
+        "![SQNR against bits per value](format_rates.png)", "",
+        "Bits per value count the scales: 8 bits per 2^X or E4M3 scale code, 32 per float multiplier, over the "
+        "values each covers (RF8 and E4M3 per tensor: 8; MXFP8 8.25; MXFP6 6.25; MXFP4 4.25; NVFP4 4.5, its "
+        f"one float32 per tensor left out). GG weights as in section 1, seeds {seeds}: mean ± half the range "
+        "over the seeds. The limits are for each GG at that many bits: Lloyd-Max with 2^bits levels and the "
+        "Shannon lower bound on the distortion-rate function (what no scalar quantizer, and for the bound no "
+        "quantizer at all, beats).", "",
+        md_table(table, 2), "",
+        "dB below the rate-distortion bound at the format's own bits per value (smaller is better per bit; "
+        "6.02 dB is one bit):", "",
+        md_table(gap.reset_index().rename(columns={"index": "format"}), 2), "",
+        "Best format per shape in each storage class (about 8, 6 and 4 bits per value), its lead over the "
+        "runner-up, whether that lead exceeds the spread over the seeds, and RF8's rank where it is in the "
+        "class:", "",
+        md_table(best, 3), "",
+        f"all-MiniLM-L6-v2, every 2-D weight ({m.tensor.nunique()} tensors): median SQNR and interquartile range; "
+        f"the bound is for the median fitted GG shape of these tensors, ν = {nu_m:.2f} (rf8lab.gg.fit, MLE):", "",
+        md_table(mt.reset_index().rename(columns={"label": "format"}), 2), "",
+    ]
+
+
+def rate_conclusion(rate: dict, e2e_df, k: int) -> list[str]:
+    """Which format is best per bit for which shape, decided from the numbers."""
+    best = rates.best_per_shape(rate["synthetic"], rate["limits"])
+    lines = []
+    for cls in ("8-bit", "6-bit", "4-bit"):
+        rows = [r for r in best if r["class"] == cls]
+        if not rows:
+            continue
+        by: dict = {}
+        for r in rows:
+            by.setdefault(r["best"], []).append(r["shape"])
+        parts = [f"{lab} at ν = {', '.join(f'{s:g}' for s in shapes)}" for lab, shapes in by.items()]
+        ranks = [r["rf8_rank"] for r in rows if r["rf8_rank"] is not None]
+        unsure = [r["shape"] for r in rows if not r["lead_exceeds_seed_spread"]]
+        lines.append(f"- Best {cls} format per shape: " + "; ".join(parts) + "."
+                     + (f" RF8's best variant ranks {min(ranks)} to {max(ranks)} in this class." if ranks else "")
+                     + (f" At ν = {', '.join(f'{s:g}' for s in unsure)} the lead is within the seeds' spread: no "
+                        "winner is claimed there." if unsure else ""))
+    gap = rates.rd_gap(rate["synthetic"])
+    mean_gap = {lab: float(np.mean(list(v.values()))) for lab, v in gap.items()}
+    fair = min(mean_gap, key=mean_gap.get)
+    rf8_best = min((lab for lab in mean_gap if "rf8" in lab), key=mean_gap.get)
+    lines.append(f"- Per bit across rates (dB below the rate-distortion bound at each format's own bits, mean over "
+                 f"shapes): {fair} is closest ({mean_gap[fair]:.2f} dB); RF8's best, {rf8_best}, is "
+                 f"{mean_gap[rf8_best]:.2f} dB.")
+    four = [lab for lab in e2e_df.index if QuantSpec.parse(_key(lab, rate)).format.bits == 4]
+    if four:
+        a = e2e_df.loc[four, "neighbour_agreement"]
+        lines.append(f"- End to end at 4 bits: top-{k} neighbour agreement {a.min():.3f} ({a.idxmin()}) to "
+                     f"{a.max():.3f} ({a.idxmax()}), mean cosine {e2e_df.loc[four, 'cos_mean'].min():.4f} or more.")
+    return lines
+
+
+def _key(label: str, rate: dict) -> str:
+    """The spec key of a table label (labels are what the JSON's tables are indexed by)."""
+    for r in rate["synthetic"]:
+        if r["label"] == label:
+            return r["spec"]
+    return next(QuantSpec.parse(s).key for s in E2E if QuantSpec.parse(s).label == label)
 
 
 def _by_shape(df, suffix):

@@ -82,8 +82,8 @@ def test_nearest_on_4m_float32_patterns(fmt, overflow):
 def test_log_on_4m_float32_patterns(overflow):
     x = _float32_patterns("rf8")
     codes = rl.encode(x, "rf8", rounding="log", scale=None, overflow=overflow).codes
-    want = vectorized.element_codes(x.astype(np.float64), np.zeros(x.size, np.int64), None, rl.format_info("rf8"), "log",
-                                  overflow)
+    want = vectorized.element_codes(x.astype(np.float64), np.zeros(x.size, np.int64), None, rl.format_info("rf8"),
+                                    "log", overflow)
     np.testing.assert_array_equal(codes, want)
 
 

@@ -45,3 +45,28 @@ def test_pack_keeps_the_spec_it_is_given(tmp_path, capsys):
     np.testing.assert_array_equal(unpack(dst)["w"], rl.quantize(w, "e4m3:block:block=16"))
     assert cli(["unpack", str(dst), "-o", str(tmp_path / "u.safetensors"), "--dtype", "int32"]) == 1
     assert capsys.readouterr().err.startswith("error: ")
+
+
+@pytest.mark.parametrize("fmt", ["mxfp4", "nvfp4", "mxfp6-e3m2", "int4", "uint2:toward-zero", "binary8p3se",
+                                 "e2m1:stochastic-even:sr_bits=4"])
+def test_narrow_formats_pack_densely_and_unpack_exactly(tmp_path, fmt):
+    """Codes narrower than a byte are stored packed (two FP4 per byte, four FP6 in three bytes); NVFP4 keeps
+    its E4M3 block codes and float32 tensor scale; unpacking gives the encoded values back."""
+    from rf8lab.codec.bitpack import packed_size
+    from rf8lab.io.pack import pack, unpack
+    from rf8lab.io.safetensors import read
+
+    w = np.abs(np.random.default_rng(2).normal(0, 0.02, (32, 96))).astype(np.float32)
+    src, dst = tmp_path / "in.safetensors", tmp_path / "p.safetensors"
+    write_safetensors(src, {"w": w})
+    spec = rl.QuantSpec.parse(pack(src, dst, fmt)["spec"])
+    bits = spec.format.bits
+    stored = read(dst)["w"]
+    assert stored.dtype == np.uint8 and stored.size == (packed_size(w.size, bits) if bits < 8 else w.size)
+    back = unpack(dst)["w"]
+    if spec.rounding.stochastic:  # pack's own random bits: each value is one of its two neighbours (w >= 0)
+        down = rl.quantize(w, spec.replace(rounding="toward-zero", sr_bits=None))
+        up = rl.quantize(w, spec.replace(rounding="toward-positive", sr_bits=None))
+        assert ((back == down) | (back == up)).all()
+    else:
+        np.testing.assert_array_equal(back, rl.quantize(w, spec))

@@ -113,11 +113,11 @@ def _gfloat_format(gfloat, fmt):
 
 
 def check_against_gfloat(gfloat, fmt, rounding: str, sat: bool, x: np.ndarray, sr_bits: int = 4) -> None:
-    """rf8lab's values and codes of float16 x equal gfloat's round_ndarray and encode_ndarray."""
+    """rf8lab's values and codes of x (float16 or bfloat16) equal gfloat's round_ndarray and encode_ndarray."""
     from gfloat import encode_ndarray, round_ndarray
     fi = _gfloat_format(gfloat, fmt)
     if not fmt.signed:
-        x = x[~np.signbit(x) | np.isnan(x)]
+        x = x[~np.signbit(x.astype(np.float32)) | np.isnan(x.astype(np.float32))]
     overflow = "sat-finite" if sat else ("ovf-inf" if fmt.has_inf else "nan")
     mode = _gfloat_modes(gfloat)[rounding]
     kw, ours_kw = {}, {}

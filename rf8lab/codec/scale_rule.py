@@ -77,7 +77,25 @@ def nv_scales(fmt: Format, amax):
                                                "sat-finite"), xp.int64)
     smallest, one = sf.code_for(False, 1), sf.code_for(False, sf.rank[1])
     codes = xp.where(pos, xp.where(codes == 0, smallest, codes), one)
-    return codes, vectorized.grid(sf, a).values[codes] * s
+    return codes, nv_multipliers(fmt, codes, s)
+
+
+def nv_multipliers(fmt: Format, codes, s: float):
+    """NVFP4's multiplier per block: the value of its E4M3 scale code times the tensor scale s (exact in
+    float64: 4 and 24 significant bits)."""
+    from . import vectorized
+
+    return vectorized.grid(fmt.block_format.scale_format.codes, codes).values[codes] * s
+
+
+def nv_tensor_scale(fmt: Format, codes, multiplier) -> float:
+    """The tensor scale s back from an encoding's block codes and multipliers (each multiplier is
+    value(code) * s exactly, and no code is 0)."""
+    sf = fmt.block_format.scale_format.codes
+    if codes.size == 0:
+        return 1.0
+    first = int(np.asarray(codes).reshape(-1)[0])
+    return float(np.asarray(multiplier).reshape(-1)[0] / sf.values[first])
 
 
 def group_scales(fmt: Format, amax, granularity):

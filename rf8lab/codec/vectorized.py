@@ -3,13 +3,15 @@
 
 It decides from the reference's exact thresholds, never from the Numba kernels' key tables, so a wrong
 table cannot be confirmed by a copy of itself:
-- nearest: binary search on the format's grid (extended by next_up), then 2a against lo + hi, both exact
-  (a is the scaled magnitude, exact wherever it can matter; grid neighbours have few bits);
+- every rounding onto the value set (nearest, nearest-away, toward zero/+inf/-inf, to odd): binary search on
+  the format's grid (extended by next_up), then a against lo and 2a against lo + hi, both exact (a is the
+  scaled magnitude, exact wherever it can matter; grid neighbours have few bits);
 - log (RF8): the paper's rule e1 = lead(a), r = a - 2^e1 (exact), e2 = lead(|r|), where lead's test
   m^2 > 2 on the mantissa is m > the largest float64 below sqrt 2, found with exact rationals (as
   reference.lead compares a^2 with 2^(2n+1)); no Dekker product, so torch.compile keeps it exact;
-- stochastic: up from the grid value below iff bits * (hi - lo) < (a - lo) * 2^32, exact in float64;
-- int8: |x| / s rounded to an integer with the sign of x - k*s decided exactly (Dekker's product).
+- stochastic: one exact comparison of a 2^K with lo 2^K + c (hi - lo), c made of the random bits;
+- float multipliers (integers, NVFP4): |x| / s guessed in float64, every comparison with g s decided
+  exactly by the sign of x - g s (Dekker's product).
 Inputs are float64 (exact for every float16, bfloat16 and float32 value); X is each element's scale
 exponent (rf8lab/codec/scale_rule.py). `reference.py` is the oracle for all of it (tests/test_vectorized.py).
 """

@@ -19,7 +19,9 @@ from ..codec import api
 from ..codec.bitpack import pack_codes, packed_size, unpack_codes
 from ..codec.encoded import Encoded
 from ..codec.layout import make_layout
+from ..codec.scale_rule import nv_multipliers, nv_tensor_scale
 from ..codec.spec import QuantSpec, weight_spec
+from ..policies import ScaleRule
 from .checkpoints import load
 from .files import CheckpointError
 from .safetensors import read_metadata
@@ -48,15 +50,18 @@ def pack(src, dst, fmt="rf8", rounding=None, scale="auto", overflow=None, block=
             enc = api.encode(a, spec)
             bits = spec.format.bits
             out[name] = enc.codes if bits == 8 else pack_codes(enc.codes, bits)
+            extra = {}
             if enc.scale_exp is not None:
                 out[name + ".scale_exp"] = np.asarray(enc.scale_exp, np.int32).reshape(enc.layout.scale_shape)
+                if spec.format.scale_rule == ScaleRule.NV:  # E4M3 block codes; the float32 tensor scale
+                    extra["tensor_scale"] = nv_tensor_scale(spec.format, enc.scale_exp, enc.multiplier)
             else:
                 out[name + ".scale"] = np.asarray(enc.multiplier, np.float64).reshape(enc.layout.scale_shape)
             lay = enc.layout
             meta[name] = {"fmt": spec.fmt, "rounding": spec.rounding, "overflow": spec.overflow,
                           "granularity": lay.granularity,
                           "axis": lay.axis, "block": lay.block, "dtype": str(a.dtype), "shape": list(a.shape),
-                          "bits": bits}
+                          "bits": bits, "sr_bits": spec.sr_bits, **extra}
         else:
             out[name] = a
     if not meta:
@@ -98,6 +103,8 @@ def unpack(src, dst=None, dtype: str | None = None) -> dict:
             continue
         t = info[name]
         bits = t.get("bits", 8)
+        if not isinstance(bits, int) or not 1 <= bits <= 8:
+            raise CheckpointError(f"{src}: packed tensor {name!r} has code width {bits!r}; expected 1..8 bits")
         count = int(np.prod(t["shape"], dtype=np.int64))
         want = t["shape"] if bits == 8 else [packed_size(count, bits)]
         if a.dtype != np.uint8 or list(a.shape) != want:
@@ -108,7 +115,7 @@ def unpack(src, dst=None, dtype: str | None = None) -> dict:
         layout = make_layout(a.shape, t["granularity"], t["axis"], t["block"])
         last = len(t["shape"]) - 1 if t["granularity"] == "block" else None  # the default axis is stored as None
         spec = QuantSpec(t["fmt"], t["rounding"], t["granularity"], t["overflow"],
-                         None if t["axis"] == last else t["axis"], t["block"])
+                         None if t["axis"] == last else t["axis"], t["block"], t.get("sr_bits"))
         absmax = not spec.format.scale_codes
         sname = name + (".scale" if absmax else ".scale_exp")
         if sname not in arrays:
@@ -116,8 +123,18 @@ def unpack(src, dst=None, dtype: str | None = None) -> dict:
         s = arrays[sname]
         if tuple(s.shape) != tuple(layout.scale_shape):
             raise CheckpointError(f"{src}: {sname!r} has shape {tuple(s.shape)}, the layout needs {layout.scale_shape}")
-        enc = Encoded(codes=a, scale_exp=None if absmax else np.asarray(s, np.int32),
-                      multiplier=np.asarray(s, np.float64) if absmax else np.ldexp(1.0, np.asarray(s, np.int64)),
+        if absmax:
+            mult = np.asarray(s, np.float64)
+        elif spec.format.scale_rule == ScaleRule.NV:
+            ts = t.get("tensor_scale")
+            sf = spec.format.block_format.scale_format.codes
+            if not isinstance(ts, float) or not ts > 0 or s.size and not (0 < int(s.min()) and int(s.max()) < 0x7F):
+                raise CheckpointError(f"{src}: packed NVFP4 tensor {name!r} needs a positive tensor_scale and E4M3 "
+                                      f"block codes 1..0x7E ({sf.name}); found {ts!r}")
+            mult = nv_multipliers(spec.format, np.asarray(s, np.int64), ts)
+        else:
+            mult = np.ldexp(1.0, np.asarray(s, np.int64))
+        enc = Encoded(codes=a, scale_exp=None if absmax else np.asarray(s, np.int32), multiplier=mult,
                       spec=spec, layout=layout, dtype=np.dtype(np.float32))
         out[name] = api.decode(enc, np.dtype(dtype or t["dtype"]))
     if dst is not None:

@@ -228,7 +228,8 @@ def render(out="reports") -> Path:
          + (", word embeddings left out in quick mode)" if quick else ")"), "",
          md_table(bits_df.reset_index().rename(columns={"index": "format"}), 4), "",
          *(rate_section(d["rates"], out) if "rates" in d else []),
-         "## Conclusion", "", *conclusion(syn_df, mini, e2e_df, bits_df, st['neighbours']),
+         "## Conclusion", "", *conclusion(syn_df, mini, e2e_df.loc[[i for i in e2e_df.index if i in _labels(E2E)]],
+                                          bits_df, st['neighbours']),
          *(rate_conclusion(d["rates"], e2e_df, st["neighbours"]) if "rates" in d else [])]
     (out / "format_comparison.md").write_text("\n".join(L) + "\n")
     return out / "format_comparison.md"
@@ -241,7 +242,7 @@ def rate_section(rate: dict, out: Path) -> list[str]:
     from .markdown import md_table
 
     syn, lim, mini = rate["synthetic"], rate["limits"], rate["minilm"]
-    rates.figure(syn, lim, mini, out / "format_rates.png")
+    rates.figure(syn, lim, mini, out / "format_rates.png", rate["minilm_median_shape"])
     shapes = sorted({r["shape"] for r in syn})
     df = pd.DataFrame(syn)
     df["cell"] = [f"{m:.2f} ± {(hi - lo) / 2:.2f}" for m, lo, hi in zip(df.sqnr_mean, df.sqnr_min, df.sqnr_max)]
@@ -256,6 +257,17 @@ def rate_section(rate: dict, out: Path) -> list[str]:
     gap = pd.DataFrame(rates.rd_gap(syn)).T
     gap.columns = [f"ν={v:g}" for v in gap.columns]
     best = pd.DataFrame(rates.best_per_shape(syn, lim))
+    best["rf8_rank"] = [("—" if r is None or r != r else str(int(r))) for r in best["rf8_rank"]]
+    above = rates.above_lloyd_max(syn, lim)
+    by_format: dict = {}
+    for lab, nu, db in above:
+        by_format.setdefault(lab, []).append(f"ν = {nu:g} (+{db:.1f} dB)")
+    above_text = ("Lloyd-Max bounds scalar quantizers with 2^bits levels only: a block format is not one (its shared "
+                  "scale adapts to each block), so it can pass that curve at its own rate, and here "
+                  + "; ".join(f"{lab} does at {', '.join(v)}" for lab, v in by_format.items())
+                  + ". The rate-distortion bound holds for every scheme; nothing passes it." if above else
+                  "No format passes the Lloyd-Max curve at its own rate here, and none can pass the rate-distortion "
+                  "bound.")
     best = best.rename(columns={"shape": "ν", "class": "storage", "best_sqnr": "best SQNR dB", "runner_up": "runner-up",
                                 "lead_db": "lead dB", "lead_exceeds_seed_spread": "lead > seed spread",
                                 "rf8_rank": "RF8's rank"})
@@ -277,17 +289,17 @@ def rate_section(rate: dict, out: Path) -> list[str]:
         "over the seeds. The limits are for each GG at that many bits: Lloyd-Max with 2^bits levels and the "
         "Shannon lower bound on the distortion-rate function (what no scalar quantizer, and for the bound no "
         "quantizer at all, beats).", "",
-        md_table(table, 2), "",
+        md_table(table, 4), "", above_text, "",
         "dB below the rate-distortion bound at the format's own bits per value (smaller is better per bit; "
         "6.02 dB is one bit):", "",
-        md_table(gap.reset_index().rename(columns={"index": "format"}), 2), "",
+        md_table(gap.reset_index().rename(columns={"index": "format"}), 3), "",
         "Best format per shape in each storage class (about 8, 6 and 4 bits per value), its lead over the "
         "runner-up, whether that lead exceeds the spread over the seeds, and RF8's rank where it is in the "
         "class:", "",
         md_table(best, 3), "",
         f"all-MiniLM-L6-v2, every 2-D weight ({m.tensor.nunique()} tensors): median SQNR and interquartile range; "
         f"the bound is for the median fitted GG shape of these tensors, ν = {nu_m:.2f} (rf8lab.gg.fit, MLE):", "",
-        md_table(mt.reset_index().rename(columns={"label": "format"}), 2), "",
+        md_table(mt.reset_index().rename(columns={"label": "format"}), 4), "",
     ]
 
 
@@ -309,6 +321,8 @@ def rate_conclusion(rate: dict, e2e_df, k: int) -> list[str]:
                      + (f" RF8's best variant ranks {min(ranks)} to {max(ranks)} in this class." if ranks else "")
                      + (f" At ν = {', '.join(f'{s:g}' for s in unsure)} the lead is within the seeds' spread: no "
                         "winner is claimed there." if unsure else ""))
+    if not any("rf8" in r["best"] for r in best):
+        lines.append("- RF8 (and MXRF8) is the best format per bit at no shape in this sweep.")
     gap = rates.rd_gap(rate["synthetic"])
     mean_gap = {lab: float(np.mean(list(v.values()))) for lab, v in gap.items()}
     fair = min(mean_gap, key=mean_gap.get)
@@ -322,6 +336,10 @@ def rate_conclusion(rate: dict, e2e_df, k: int) -> list[str]:
         lines.append(f"- End to end at 4 bits: top-{k} neighbour agreement {a.min():.3f} ({a.idxmin()}) to "
                      f"{a.max():.3f} ({a.idxmax()}), mean cosine {e2e_df.loc[four, 'cos_mean'].min():.4f} or more.")
     return lines
+
+
+def _labels(keys) -> set[str]:
+    return {QuantSpec.parse(k).label for k in keys}
 
 
 def _key(label: str, rate: dict) -> str:
@@ -377,7 +395,7 @@ def conclusion(syn_df, mini, e2e_df, bits_df, k: int) -> list[str]:
         f"E4M3 {med['e4m3 nearest, tensor SQNR dB']:.1f} dB, "
         f"INT8 per channel {med['int8 nearest, channel SQNR dB']:.1f} dB, "
         f"unscaled RF8 log (the paper's use) {med['rf8 log, unscaled SQNR dB']:.1f} dB.",
-        f"- End to end, every format keeps MiniLM's sentence embeddings close to float32 (mean cosine "
+        f"- End to end, every 8-bit format keeps MiniLM's sentence embeddings close to float32 (mean cosine "
         f"{e['cos_mean'].min():.5f} or more); top-{k} neighbour agreement: RF8 per tensor "
         f"{e.loc['rf8 nearest, tensor', 'neighbour_agreement']:.3f}, "
         f"RF8 log unscaled {e.loc['rf8 log, unscaled', 'neighbour_agreement']:.3f}, "

@@ -96,6 +96,18 @@ def best_per_shape(syn: list[dict], lim: list[dict]) -> list[dict]:
     return out
 
 
+def above_lloyd_max(syn: list[dict], lim: list[dict]) -> list[tuple[str, float, float]]:
+    """(label, shape, dB) where a format passes the Lloyd-Max quantizer at its own rate (interpolated in bits
+    between the computed rates): possible for block formats, whose shared scale adapts to each block."""
+    out = []
+    for r in syn:
+        ls = sorted((x for x in lim if x["shape"] == r["shape"]), key=lambda x: x["bits"])
+        lm = float(np.interp(r["bits"], [x["bits"] for x in ls], [x["lloyd_max"] for x in ls]))
+        if r["sqnr_min"] > lm:
+            out.append((r["label"], r["shape"], r["sqnr_mean"] - lm))
+    return out
+
+
 def rd_gap(syn: list[dict]) -> dict:
     """dB below the rate-distortion bound at the format's own bits per value: {label: {shape: gap}}."""
     out: dict = {}
@@ -104,7 +116,7 @@ def rd_gap(syn: list[dict]) -> dict:
     return out
 
 
-def figure(syn, lim, mini, path) -> None:
+def figure(syn, lim, mini, path, minilm_shape: float | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -113,7 +125,8 @@ def figure(syn, lim, mini, path) -> None:
     shapes = [s for s in (0.5, 1.0, 2.0) if any(r["shape"] == s for r in syn)] or sorted({r["shape"] for r in syn})[:3]
     fig, axs = plt.subplots(1, len(shapes) + 1, figsize=(4.6 * (len(shapes) + 1), 4.2), dpi=72)
     labels = list(dict.fromkeys(r["label"] for r in syn))
-    colors = {lab: f"C{i % 10}" for i, lab in enumerate(labels)}
+    cmap = plt.get_cmap("tab20")
+    colors = {lab: cmap(i % 20) for i, lab in enumerate(labels)}
     for ax, nu in zip(axs, shapes):
         ls = sorted((r for r in lim if r["shape"] == nu), key=lambda r: r["bits"])
         ax.plot([r["bits"] for r in ls], [r["rd_bound"] for r in ls], "k:", label="rate-distortion bound")
@@ -129,6 +142,10 @@ def figure(syn, lim, mini, path) -> None:
         ax.grid(alpha=0.3)
     axs[0].legend(fontsize=6, ncol=2)
     ax = axs[-1]
+    if minilm_shape is not None:
+        ls = sorted((r for r in lim if r["shape"] == minilm_shape), key=lambda r: r["bits"])
+        ax.plot([r["bits"] for r in ls], [r["rd_bound"] for r in ls], "k:")
+        ax.plot([r["bits"] for r in ls], [r["lloyd_max"] for r in ls], "k--", marker=".")
     for lab in labels:
         pts = [r for r in mini if r["label"] == lab and np.isfinite(r["sqnr"])]
         if pts:
@@ -136,7 +153,8 @@ def figure(syn, lim, mini, path) -> None:
             q1, q3 = np.percentile([p["sqnr"] for p in pts], [25, 75])
             ax.errorbar(float(np.median([p["bits"] for p in pts])), med, yerr=[[med - q1], [q3 - med]],
                         fmt="*" if "rf8" in lab else "o", color=colors[lab], label=lab)
-    ax.set_title("all-MiniLM-L6-v2 weights: median, IQR")
+    ax.set_title("all-MiniLM-L6-v2 weights: median, IQR" + (f"; limits at ν = {minilm_shape:.2f}"
+                                                              if minilm_shape is not None else ""))
     ax.set_xlabel("bits per value (scales included)")
     ax.set_ylabel("SQNR (dB)")
     ax.grid(alpha=0.3)

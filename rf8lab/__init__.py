@@ -1,6 +1,7 @@
 """rf8lab: 8-bit and smaller number formats (RF8 and the FP8, P3109, MX, NVFP4 and integer formats it is
 compared with) and the statistics of neural-network weights."""
-from .codec.api import decode, encode, format_info, formats, quantize, value_table
+from . import formats
+from .codec.api import decode, encode, format_info, quantize, value_table
 from .codec.encoded import Encoded
 from .codec.spec import QuantSpec
 from .formats import format_names

@@ -125,3 +125,21 @@ def test_mxfp8_is_e4m3_elements_with_an_e8m0_block_scale():
     # the scale exponent is clamped to E8M0's range: a block of huge values gets X = 127, not more
     enc = rl.encode(np.full(32, 2.0 ** 300), "mxfp8")
     assert int(enc.scale_exp.max()) == 127
+
+
+def test_the_format_list(capsys):
+    """rl.formats() and `rf8lab table` list every format with its storage and its source."""
+    from rf8lab.cli import main as cli
+
+    t = rl.formats()
+    assert list(t.index) == list(rl.format_names())
+    assert t.loc["mxfp8", "bits_per_value"] == 8.25 and t.loc["mxfp6", "bits_per_value"] == 6.25
+    assert t.loc["mxfp4", "bits_per_value"] == 4.25 and t.loc["nvfp4", "bits_per_value"] == 4.5
+    assert t.loc["e2m1", "bits"] == 4 and not t.loc["e5m3fnu", "signed"] and t.loc["binary8p3se", "inf"]
+    assert (t["source"].str.len() > 0).all()
+    assert cli(["table"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in rl.format_names())
+    assert cli(["table", "float4_e2m1fn"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 17 and lines[-1] == "0xF -6.0"

@@ -41,8 +41,11 @@ def test_sqrt2_below_is_the_largest_float_below_sqrt2():
     assert Fraction(SQRT2_BELOW) ** 2 < 2 < Fraction(np.nextafter(SQRT2_BELOW, 2)) ** 2
 
 
+POWER_OF_TWO = [n for n in rl.format_names() if get_format(n).scale_rule != "nv"]  # NVFP4: below
+
+
 @pytest.mark.parametrize("granularity", GRANULARITIES, ids=str)
-@pytest.mark.parametrize("fmt", rl.format_names())
+@pytest.mark.parametrize("fmt", POWER_OF_TWO)
 def test_numpy_equals_reference(fmt, granularity):
     amax = _maxima(fmt)
     X, mult = group_scales(get_format(fmt), amax, granularity)
@@ -53,7 +56,7 @@ def test_numpy_equals_reference(fmt, granularity):
 
 
 @pytest.mark.parametrize("granularity", GRANULARITIES, ids=str)
-@pytest.mark.parametrize("fmt", rl.format_names())
+@pytest.mark.parametrize("fmt", POWER_OF_TWO)
 def test_torch_equals_numpy(fmt, granularity):
     torch = pytest.importorskip("torch")
     amax = _maxima(fmt)
@@ -61,4 +64,28 @@ def test_torch_equals_numpy(fmt, granularity):
     Xt, mult_t = group_scales(get_format(fmt), torch.from_numpy(amax), granularity)
     assert Xt.dtype == torch.int64 and mult_t.dtype == torch.float64
     np.testing.assert_array_equal(Xt.numpy(), X)
+    np.testing.assert_array_equal(mult_t.numpy(), mult)
+
+
+@pytest.mark.parametrize("top", [1.0, 3e-5, 7e20, 1e-30], ids=["1", "3e-5", "7e20", "1e-30"])
+def test_nvfp4_scales_equal_the_reference(top):
+    """NVFP4's two levels: the float32 tensor scale s, then per block the E4M3 value nearest to amax / (6 s),
+    at every E4M3 value and midpoint times 6 s, +-1 ulp, and at empty and tiny blocks; numpy, torch and the
+    exact reference alike."""
+    from rf8lab.codec.scale_rule import nv_scales, tensor_scale
+
+    f = get_format("nvfp4")
+    s = tensor_scale(f, top)
+    g = np.array([float(m) for m in get_format("e4m3").extended])
+    pts = np.concatenate([g, (g[1:] + g[:-1]) / 2]) * 6 * s
+    amax = np.concatenate([pts, np.nextafter(pts, 0), np.nextafter(pts, np.inf), [top, 0.0, -1.0, 5e-324]])
+    amax = amax[(amax <= top) | (amax <= 0)]
+    codes, mult = nv_scales(f, amax)
+    want = [reference.nv_scale_of(f, Fraction(float(a)), Fraction(s)) if a > 0 else
+            reference.nv_scale_of(f, Fraction(0), Fraction(s)) for a in amax]
+    np.testing.assert_array_equal(codes, [c for c, _ in want])
+    np.testing.assert_array_equal(mult, [float(m) for _, m in want])
+    torch = pytest.importorskip("torch")
+    codes_t, mult_t = nv_scales(f, torch.from_numpy(amax))
+    np.testing.assert_array_equal(codes_t.numpy(), codes)
     np.testing.assert_array_equal(mult_t.numpy(), mult)

@@ -181,30 +181,9 @@ def value_table(fmt="rf8") -> np.ndarray:
     return np.array(get_format(fmt).values, np.float64)
 
 
-def formats():
-    """Every format rf8lab implements, one row each (a pandas DataFrame indexed by name): code width, storage
-    per value with the shared scales, sign, range, inf and NaN, the roundings, overflow modes and scales it
-    takes, and the specification it follows. ml_dtypes' type names are accepted as aliases everywhere."""
-    import pandas as pd
-
-    rows = []
-    for name in format_names():
-        f = get_format(name)
-        b = f.block_format
-        rows.append({"name": name, "bits": f.bits, "bits_per_value": b.bits_per_value if b else float(f.bits),
-                     "signed": f.signed, "max": float(f.max), "min_positive": float(f.min_positive),
-                     "inf": f.has_inf, "nan": f.has_nan, "block": b.block if b else None,
-                     "scale_format": b.scale_format.name if b else None,
-                     "roundings": ", ".join(f.roundings), "overflows": ", ".join(f.overflows),
-                     "scales": ", ".join("none" if s is None else s for s in f.scales),
-                     "default_scale": f.default_scale, "summary": f.summary, "source": f.source})
-    return pd.DataFrame(rows).set_index("name")
-
-
 def format_info(fmt="rf8") -> Format:
     """The Format object: exact code meanings, magnitudes, max, next_up, modes."""
     return get_format(fmt)
 
 
-__all__ = ["Encoded", "QuantSpec", "encode", "decode", "quantize", "value_table", "format_names", "format_info",
-           "formats"]
+__all__ = ["Encoded", "QuantSpec", "encode", "decode", "quantize", "value_table", "format_names", "format_info"]

@@ -9,23 +9,25 @@ from rf8lab.policies import Rounding
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 
-# One format per family, for the tests that run every rounding: a product over all 53 formats would take
-# an hour. Every format is still run at nearest in each of its overflow modes.
+# One format per family, for the tests that run every rounding and overflow mode: a product over all 53
+# formats would take an hour. Every format is still run at nearest.
 FAMILY = ("rf8", "e4m3", "e5m2", "e4m3fnuz", "e3m4", "e5m3fnu", "e2m1", "e3m2", "int8", "int4", "uint4",
           "binary8p1se", "binary8p3uf", "binary8p7se", "mxfp8", "mxfp4", "mxint8", "nvfp4", "mxrf8")
 SR_BITS = 5  # random bits for the stochastic roundings that take them
 
 
-def configs(scales: bool = False):
-    """(fmt, rounding, overflow, scale, sr_bits) to test: every format at nearest in each overflow mode, every
-    rounding of the FAMILY formats (the stochastic rule exact and with SR_BITS bits), and with `scales` the
-    FAMILY formats' other granularities at nearest. scale "auto" is the format's default."""
+def configs(scales: bool = False, every_format: bool = True, family=FAMILY):
+    """(fmt, rounding, overflow, scale, sr_bits) to test: every format at nearest (unless not every_format),
+    and the FAMILY formats in each overflow mode, in every rounding (the stochastic rule exact and with
+    SR_BITS bits) and, with `scales`, at their other granularities. scale "auto" is the format's default."""
     for fmt in rl.format_names():
         f = rl.format_info(fmt)
+        if fmt not in family:
+            if every_format:
+                yield fmt, "nearest", "sat-finite", "auto", None
+            continue
         for o in f.overflows:
             yield fmt, "nearest", str(o), "auto", None
-        if fmt not in FAMILY:
-            continue
         for r in f.roundings:
             if r != "nearest":
                 yield fmt, str(r), "sat-finite", "auto", None if r in ("stochastic", "log") or not r.stochastic \

@@ -5,14 +5,18 @@ import sys
 
 
 def add(sub) -> None:
-    k = sub.add_parser("pack", help="store a checkpoint's weight matrices as 8-bit codes + scales (safetensors)")
+    k = sub.add_parser("pack", help="store a checkpoint's weight matrices as codes + scales (safetensors; codes "
+                       "narrower than a byte packed densely)")
     k.add_argument("checkpoint", help="a .safetensors, .npz or torch file, or 'minilm'")
     k.add_argument("-o", "--out", required=True, help="the packed .safetensors to write")
-    k.add_argument("--fmt", default="rf8", help="a format or a spec, e.g. rf8, rf8:log:channel, e4m3:block:block=64")
-    k.add_argument("--rounding", default=None, help="replaces the spec's rounding (default nearest)")
+    k.add_argument("--fmt", default="rf8", help="a format or a spec, e.g. rf8, rf8:log:channel, e4m3:block:block=64, "
+                   "nvfp4, mxfp4 (`rf8lab table` lists them)")
+    k.add_argument("--rounding", default=None, help="replaces the spec's rounding (default nearest; also "
+                   "nearest-away, toward-zero, toward-positive, toward-negative, to-odd, stochastic, log)")
     k.add_argument("--scale", default="auto",
                    help="none, tensor, channel or block (default: the spec's, else per channel)")
-    k.add_argument("--overflow", default=None, help="replaces the spec's overflow (default saturate)")
+    k.add_argument("--overflow", default=None, help="replaces the spec's overflow (default sat-finite; also "
+                   "sat-propagate and ovf-inf where the format has inf, nan where it has NaN)")
     k.add_argument("--block", type=int, default=None, help="block size with --scale block (default 32)")
     k.add_argument("--tensors", default=None, help="glob(s) of tensors to pack, comma-separated (default: all 2-D+)")
     k.set_defaults(func=run)

@@ -5,6 +5,7 @@ import pytest
 
 import rf8lab as rl
 from rf8lab.codec import kernels, vectorized
+from rf8lab.policies import Rounding
 
 from .helpers import configs, random_bits, threshold_pool
 
@@ -155,9 +156,11 @@ def test_noncontiguous_and_big_endian_inputs():
 
 @pytest.mark.parametrize("fmt,rounding,overflow,scale,sr_bits", list(configs(scales=True)))
 def test_every_mode_equals_vectorized_on_every_16_bit_pattern(fmt, rounding, overflow, scale, sr_bits):
-    """Codes, scales and (through the one-pass value tables where they apply) quantized values."""
+    """Codes, scales and (through the one-pass value tables where they apply) quantized values. Nearest on
+    float16 and bfloat16 patterns; the other roundings on float16's (10 mantissa bits: every key and sticky
+    case of the tables)."""
     f = rl.format_info(fmt)
-    for dtype in (np.float16, ml_dtypes.bfloat16):
+    for dtype in (np.float16, ml_dtypes.bfloat16) if rounding == "nearest" else (np.float16,):
         x = ALL16.view(dtype)
         if not f.has_nan:
             x = np.where(np.isnan(x.astype(np.float32)), x.dtype.type(0), x)
@@ -166,8 +169,9 @@ def test_every_mode_equals_vectorized_on_every_16_bit_pattern(fmt, rounding, ove
         kw = dict(rounding=rounding, overflow=overflow, scale=scale, sr_bits=sr_bits,
                   random_bits=random_bits(rounding, sr_bits, x.shape))
         _same(rl.encode(x, fmt, backend="numba", **kw), rl.encode(x, fmt, backend="vectorized", **kw))
-        np.testing.assert_array_equal(rl.quantize(x, fmt, backend="numba", **kw).view(np.uint32),
-                                      rl.quantize(x, fmt, backend="vectorized", **kw).view(np.uint32))
+        if scale in ("auto", None, "tensor") and not f.block_format and not Rounding(rounding).stochastic:
+            np.testing.assert_array_equal(rl.quantize(x, fmt, backend="numba", **kw).view(np.uint32),
+                                          rl.quantize(x, fmt, backend="vectorized", **kw).view(np.uint32))
 
 
 @pytest.mark.parametrize("fmt", ["int8", "int4", "uint4", "nvfp4"])

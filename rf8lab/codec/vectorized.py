@@ -218,6 +218,7 @@ def element_codes(x, X, s, fmt: Format, rounding: str, overflow: str, bits=None,
     two scales: X (int64) per element and s None; float multipliers (integers, NVFP4): s per element
     (0 for an all-zero NVFP4 block). bits: int64 random bits for stochastic rounding."""
     xp = ops(x)
+    overflow = Overflow(overflow)  # rf8lab 0.1's names too
     g = grid(fmt, x)
     neg = xp.signbit(x)
     a = xp.abs(x)

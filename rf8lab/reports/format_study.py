@@ -270,7 +270,7 @@ def rate_section(rate: dict, out: Path) -> list[str]:
                   "bound.")
     best = best.rename(columns={"shape": "ν", "class": "storage", "best_sqnr": "best SQNR dB", "runner_up": "runner-up",
                                 "lead_db": "lead dB", "lead_exceeds_seed_spread": "lead > seed spread",
-                                "rf8_rank": "RF8's rank"})
+                                "rf8_rank": "RF8's rank", "class_size": "formats in class"})
     m = pd.DataFrame(mini)
     nu_m = rate["minilm_median_shape"]
     mt = m.groupby("label", sort=False).agg(bits=("bits", "median"), median=("sqnr", "median"),
@@ -316,9 +316,12 @@ def rate_conclusion(rate: dict, e2e_df, k: int) -> list[str]:
             by.setdefault(r["best"], []).append(r["shape"])
         parts = [f"{lab} at ν = {', '.join(f'{s:g}' for s in shapes)}" for lab, shapes in by.items()]
         ranks = [r["rf8_rank"] for r in rows if r["rf8_rank"] is not None]
+        size = max(r["class_size"] for r in rows)
         unsure = [r["shape"] for r in rows if not r["lead_exceeds_seed_spread"]]
         lines.append(f"- Best {cls} format per shape: " + "; ".join(parts) + "."
-                     + (f" RF8's best variant ranks {min(ranks)} to {max(ranks)} in this class." if ranks else "")
+                     + ((f" RF8's best variant ranks {min(ranks)}"
+                         + (f" to {max(ranks)}" if max(ranks) > min(ranks) else "")
+                         + f" of {size} in this class at every shape.") if ranks else "")
                      + (f" At ν = {', '.join(f'{s:g}' for s in unsure)} the lead is within the seeds' spread: no "
                         "winner is claimed there." if unsure else ""))
     if not any("rf8" in r["best"] for r in best):

@@ -91,6 +91,7 @@ def best_per_shape(syn: list[dict], lim: list[dict]) -> list[dict]:
             out.append({"shape": nu, "class": cls, "best": a["label"], "best_sqnr": a["sqnr_mean"],
                         "runner_up": b["label"], "lead_db": a["sqnr_mean"] - b["sqnr_mean"],
                         "lead_exceeds_seed_spread": bool(a["sqnr_mean"] - b["sqnr_mean"] > spread),
+                        "class_size": len(group),
                         "rf8_rank": next((i + 1 for i, r in enumerate(group) if r["spec"].startswith(("rf8", "mxrf8"))),
                                          None)})
     return out

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import ml_dtypes
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
                     done += 1
     res = {"configurations": done, "formats": len(P3109), "roundings": list(_gfloat_modes(gfloat)),
            "inputs": "all 2^16 float16 and bfloat16 patterns", "first_mismatch": failure,
-           "seconds": round(time.time() - t0, 1), "gfloat": getattr(gfloat, "__version__", "?"),
+           "seconds": round(time.time() - t0, 1), "gfloat": version("gfloat"),
            "rf8lab": rl.__version__, "numpy": np.__version__}
     print(json.dumps(res))
     if a.out:

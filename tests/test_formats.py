@@ -89,8 +89,9 @@ def test_canonical_round_trip(fmt):
         top = 1.0
     x = vt[ok]
     if f.block_format is not None:  # X = 0 for every code: each value shares its block with the largest value
-        fill = [top] + [0.0] * (f.default_block - 2)
-        codes = np.array([rl.encode(np.array([v] + fill), fmt).codes[0] for v in x])
+        rows = np.zeros((x.size, f.default_block))
+        rows[:, 0], rows[:, 1] = x, top
+        codes = rl.encode(rows, fmt).codes[:, 0]
     else:
         codes = rl.encode(x, fmt, scale=None, overflow=overflow).codes
     expected = ALL[:f.codes][ok].copy()

@@ -10,8 +10,8 @@ from rf8lab.policies import Rounding
 from .helpers import configs, random_bits, threshold_pool
 
 ALL16 = np.arange(2 ** 16, dtype=np.uint16)
-CONFIGS = [("rf8", r, o, s) for r in ("nearest", "log", "stochastic") for o, s in (("saturate", None), ("nan", "tensor"))
-           ] + [
+CONFIGS = [("rf8", r, o, s) for r in ("nearest", "log", "stochastic")
+           for o, s in (("saturate", None), ("nan", "tensor"))] + [
     ("e4m3", "nearest", "nan", None), ("e4m3", "nearest", "saturate", "tensor"),
     ("e5m2", "nearest", "inf", None), ("e4m3fnuz", "stochastic", "nan", None),
     ("e5m2fnuz", "nearest", "saturate", "tensor"), ("int8", "nearest", "saturate", "tensor"),

@@ -6,7 +6,6 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-import rf8lab as rl
 from rf8lab.codec import reference
 from rf8lab.codec.scale_rule import SQRT2_BELOW, group_scales, mantissa_threshold
 from rf8lab.formats import get_format
@@ -44,7 +43,8 @@ def test_sqrt2_below_is_the_largest_float_below_sqrt2():
 # Every scale rule, and for the fit rule formats whose max has a different mantissa (its threshold); the rest of
 # the 53 formats share one of these paths and thresholds. NVFP4: below.
 POWER_OF_TWO = ["rf8", "e4m3", "e5m2", "e4m3fnuz", "e4m3b11fnuz", "e3m4", "e5m3fnu", "e3m2", "e2m3", "e2m1",
-                "binary8p1se", "binary8p4se", "binary8p7uf", "int8", "int4", "uint4", "mxfp8", "mxint8", "mxfp4", "mxrf8"]
+                "binary8p1se", "binary8p4se", "binary8p7uf", "int8", "int4", "uint4", "mxfp8", "mxint8", "mxfp4",
+                "mxrf8"]
 
 
 @pytest.mark.parametrize("granularity", GRANULARITIES, ids=str)

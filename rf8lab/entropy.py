@@ -254,15 +254,17 @@ def bits_per_param(x, step: float | None = None, k: int = 0, fmt: str | None = N
 
     x: float weights with step (symbols = round(x / step)), integer symbols, an rf8lab `Encoded`
     (its codes), or uint8 codes with fmt. Returns fixed (the bits of a fixed-length code for the
-    symbols' range; 8 for 8-bit formats), exp_golomb (order k on frequency ranks, as BackSlash
-    measures), exp_golomb_signed (order k, zig-zag), huffman and entropy, plus n and distinct."""
+    symbols' range; a format's code width for its codes: 8, or 6 and 4 for FP6 and FP4), exp_golomb
+    (order k on frequency ranks, as BackSlash measures), exp_golomb_signed (order k, zig-zag), huffman
+    and entropy, plus n and distinct."""
     from .codec.encoded import Encoded
+    from .formats import get_format
 
     fixed = None
     if isinstance(x, Encoded):
-        s, fixed = x.codes.astype(np.int64).ravel(), 8.0
+        s, fixed = x.codes.astype(np.int64).ravel(), float(x.spec.format.bits)
     elif fmt is not None:
-        s, fixed = np.asarray(x).astype(np.int64).ravel(), 8.0
+        s, fixed = np.asarray(x).astype(np.int64).ravel(), float(get_format(fmt).bits)
     else:
         a = np.asarray(x)
         if a.dtype.kind == "f":

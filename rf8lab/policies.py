@@ -67,5 +67,5 @@ class ScaleRule(StrEnum):
     LOG = "log"        # RF8: the log-domain exponent of the maximum
     FIT = "fit"        # FP8: the smallest power of two that fits the maximum under max
     MX = "mx"          # OCP MX: floor(log2 max) - emax, an E8M0 exponent
-    ABSMAX = "absmax"  # integers: a float multiplier max / qmax, no exponent
+    ABSMAX = "absmax"  # integers: a float multiplier amax / qmax, no exponent
     NV = "nv"          # NVFP4: a float32 tensor scale times an E4M3 block scale

@@ -70,3 +70,11 @@ def test_narrow_formats_pack_densely_and_unpack_exactly(tmp_path, fmt):
         assert ((back == down) | (back == up)).all()
     else:
         np.testing.assert_array_equal(back, rl.quantize(w, spec))
+
+
+def test_encoded_nbytes_counts_packed_codes_and_scale_codes():
+    w = np.random.default_rng(3).normal(0, 0.02, (64, 64)).astype(np.float32)
+    assert rl.encode(w, "mxfp4").nbytes == 64 * 64 // 2 + 64 * 2           # 4-bit codes, one E8M0 per 32
+    assert rl.encode(w, "nvfp4").nbytes == 64 * 64 // 2 + 64 * 4 + 4       # one E4M3 per 16, one float32
+    assert rl.encode(w, "int8", scale="channel").nbytes == 64 * 64 + 64 * 4
+    assert rl.encode(w, "rf8", scale=None).nbytes == 64 * 64

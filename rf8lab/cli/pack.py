@@ -12,7 +12,10 @@ def add(sub) -> None:
     k.add_argument("--fmt", default="rf8", help="a format or a spec, e.g. rf8, rf8:log:channel, e4m3:block:block=64, "
                    "nvfp4, mxfp4 (`rf8lab table` lists them)")
     k.add_argument("--rounding", default=None, help="replaces the spec's rounding (default nearest; also "
-                   "nearest-away, toward-zero, toward-positive, toward-negative, to-odd, stochastic, log)")
+                   "nearest-away, toward-zero, toward-positive, toward-negative, to-odd, stochastic, "
+                   "stochastic-fast, stochastic-even, stochastic-odd, log)")
+    k.add_argument("--sr-bits", type=int, default=None,
+                   help="random bits of stochastic rounding (1..32; needed by the stochastic-* variants)")
     k.add_argument("--scale", default="auto",
                    help="none, tensor, channel or block (default: the spec's, else per channel)")
     k.add_argument("--overflow", default=None, help="replaces the spec's overflow (default sat-finite; also "
@@ -28,7 +31,7 @@ def run(args) -> int:
 
     try:
         r = pack(args.checkpoint, args.out, fmt=args.fmt, rounding=args.rounding, scale=args.scale,
-                 overflow=args.overflow, block=args.block, tensors=args.tensors)
+                 overflow=args.overflow, block=args.block, tensors=args.tensors, sr_bits=args.sr_bits)
     except (CheckpointError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

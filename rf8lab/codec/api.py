@@ -78,7 +78,7 @@ def _backend(backend: str):
 # ---- public functions --------------------------------------------------------------------------
 def encode(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None, sr_bits=None,
            rng=None, random_bits=None, backend="auto") -> Encoded:
-    """Encode x into 8-bit codes of `fmt` with shared scales.
+    """Encode x into codes of `fmt` (one per uint8, 2^bits of them) with shared scales.
 
     fmt       a format name ("rf8", "e4m3", ... rf8lab.format_names()), a spec string ("rf8:log:none", see
               rf8lab.QuantSpec) or a QuantSpec; the arguments below, where given, replace its fields
@@ -88,7 +88,7 @@ def encode(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=Non
               rf8lab.policies.Rounding says what each does
     scale     "auto" (the spec's, or the format's default: "tensor", or "block" for the block formats), None
               (X = 0), "tensor", "channel" (along `axis`, default 0) or "block" (`block` elements, default
-              32, along `axis`, default last)
+              the format's: 32, NVFP4 16; along `axis`, default last)
     overflow  P3109's "sat-finite" (clamp to +-max; the default; rf8lab 0.1's "saturate"), "sat-propagate"
               (finite values clamp, infinities stay) and "ovf-inf" (to +-inf; 0.1's "inf") where the format
               has inf, or "nan" where it has NaN

@@ -13,10 +13,12 @@ from .spec import QuantSpec
 class Encoded:
     """Codes plus what decoding needs (numpy arrays from rf8lab.encode, torch tensors from rf8lab.torch.encode).
 
-    codes      uint8, the input's shape
-    scale_exp  int32 of shape `layout.scale_shape` (X per group; value = code value * 2^X), or None for
-               int8, whose scale is not a power of two
-    multiplier float64 per group (2^X, or int8's absmax / 127)
+    codes      uint8, the input's shape, one code per byte (below 2^bits for a format narrower than a byte)
+    scale_exp  int32 of shape `layout.scale_shape`: each group's scale code (X, value = code value * 2^X;
+               NVFP4: the E4M3 code of its block scale), or None for the integer formats, whose scale has
+               no code
+    multiplier float64 per group: what a code's value is multiplied by (2^X; an integer format's
+               absmax / qmax; NVFP4's E4M3 block scale times its float32 tensor scale)
     spec       the QuantSpec it was encoded with; layout: which elements share a scale
     dtype      what quantize returns for this input (a numpy or a torch dtype); decode(enc, None) gives it
 
@@ -73,11 +75,14 @@ class Encoded:
 
     @property
     def nbytes(self) -> int:
-        """Storage: one byte per code plus one byte per E8M0-sized scale (4 for int8's float32-sized scale)."""
+        """Storage packed as `rf8lab pack` would: the codes at their width (rf8lab.codec.bitpack), one byte per
+        scale code (E8M0 or E4M3), 4 per float32-sized integer scale, and NVFP4's float32 tensor scale."""
         n = math.prod(self.shape)
+        codes = (n * self.spec.format.bits + 7) // 8
         if not self.layout.granularity:
-            return n
-        return n + (1 if self.scale_exp is not None else 4) * math.prod(self.layout.scale_shape)
+            return codes
+        extra = 4 if self.spec.format.scale_rule == "nv" else 0
+        return codes + (1 if self.scale_exp is not None else 4) * math.prod(self.layout.scale_shape) + extra
 
     def __repr__(self) -> str:
         return (f"Encoded({self.spec.key!r}, shape={self.shape}, scale_shape={self.layout.scale_shape}, "

@@ -307,7 +307,7 @@ def _mult_code(neg, kind, v, s, rnd, over, rbits, nsr, T):
     if c >= 0:
         return c
     n = T.n
-    if kind == 0 or s == 0:
+    if kind == 0:
         return T.neg[0] if neg else T.pos[0]
     a = v
     # Dekker's products must stay exact: scale a and s alike (a / s unchanged) where s is huge (134217729 s

@@ -81,6 +81,7 @@ def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> boo
 
 def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
            random_bits: np.ndarray | None = None, sr_bits: int | None = None):
+    rounding, overflow = Rounding(rounding), Overflow(overflow)  # rf8lab 0.1's names too
     if x.size == 0 or reference.inexact_in_float64(x):
         return reference.encode(x, fmt, layout, rounding, overflow, random_bits, sr_bits)
     inp, gid_mode, s3, block, X, mult = _prepare(x, fmt, layout)
@@ -101,6 +102,7 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
 def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str, dtype):
     """One pass straight to float32 values (a table of values instead of codes) when the fast path
     applies; None otherwise. Equal to decode(encode(x)) by construction of the value table."""
+    rounding, overflow = Rounding(rounding), Overflow(overflow)
     if dtype != np.float32 or not _fast_path(x, fmt, layout, rounding):
         return None
     inp, _, _, _, X, mult = _prepare(x, fmt, layout)  # one group: the whole tensor

@@ -195,8 +195,7 @@ def nv_scale_of(fmt: Format, amax: Fraction, s: Fraction) -> tuple[int, Fraction
 # ---- encode / decode --------------------------------------------------------------------------
 def encode_element(negative: bool, mag, fmt: Format, scale: Fraction, rounding: str, overflow: str,
                    bits: int = 0, sr_bits: int | None = None) -> int:
-    """Code of one exact input value (sign, magnitude) under a group multiplier `scale` (0: NVFP4's
-    all-zero block, every element 0)."""
+    """Code of one exact input value (sign, magnitude) under a group multiplier `scale` (> 0)."""
     overflow = Overflow(overflow)  # rf8lab 0.1's names too
     if isinstance(mag, float) and math.isnan(mag):
         return fmt.nan_code(negative)
@@ -206,8 +205,6 @@ def encode_element(negative: bool, mag, fmt: Format, scale: Fraction, rounding: 
         if overflow == Overflow.SAT_FINITE:
             return fmt.code_for(negative, len(fmt.magnitudes) - 1)
         return fmt.nan_code(negative) if overflow == Overflow.NAN else fmt.inf_code(negative)
-    if scale == 0:
-        return fmt.code_for(negative, 0)
     a = mag / scale
     if rounding == Rounding.LOG:
         rank = rank_log(a, fmt)

@@ -6,7 +6,9 @@ each format names its rule (`Format.scale_rule`):
   value lands in the top binade (E = 15) with room to spare (sqrt 2 < 1.5): nothing saturates;
 - "fit" (FP8): the smallest X with amax <= max * 2^X: X = e - emax + (m > max / 2^emax);
 - "mx" (OCP MX): X = e - emax; elements above max * 2^X saturate;
-- "absmax" (integers): no exponent (X = 0) but a float64 multiplier amax / qmax (INT8: 127).
+- "absmax" (integers): no exponent (X = 0) but a float64 multiplier amax / qmax (INT8: 127);
+- "nv" (NVFP4): a float32 tensor scale s = amax / (6 * 448) and per block the E4M3 value nearest to
+  amax_block / (6 s); the multiplier is their product (nv_scales; the block's E4M3 code is its scale_exp).
 A block format's X is clamped to its scale format's range (E8M0: [-127, 127]), whatever its rule.
 X is capped at 1023 so that the multiplier 2^X is a finite float64 (only RF8's rule reaches past it, for
 amax >= sqrt 2 * 2^1023). A group without a finite nonzero value (amax <= 0) gets X = 0, as does every

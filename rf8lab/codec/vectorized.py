@@ -216,7 +216,7 @@ def log_ranks(a, g: Grid):
 def element_codes(x, X, s, fmt: Format, rounding: str, overflow: str, bits=None, sr_bits=None):
     """Codes (uint8) of flat float64 x: the element rule of reference.encode_element, vectorized. Power-of-
     two scales: X (int64) per element and s None; float multipliers (integers, NVFP4): s per element
-    (0 for an all-zero NVFP4 block). bits: int64 random bits for stochastic rounding."""
+    (> 0). bits: int64 random bits for stochastic rounding."""
     xp = ops(x)
     overflow = Overflow(overflow)  # rf8lab 0.1's names too
     g = grid(fmt, x)
@@ -227,7 +227,6 @@ def element_codes(x, X, s, fmt: Format, rounding: str, overflow: str, bits=None,
         a_s, er = scaled(xp.where(finite, a, 1.0), X)
         one, tiny = None, er < -1000  # tiny: a / 2^X underflowed float64
     else:
-        finite = finite & (s != 0)  # an all-zero NVFP4 block: every element is 0
         a_s, one = xp.where(finite, a, 1.0), xp.where(finite, s, 1.0)
         # Dekker's products must stay exact: scale a and s alike (a / s unchanged) where s is huge (134217729 s
         # and 2a finite) or tiny (no product underflows); an a that then underflows is far below every

@@ -3,9 +3,10 @@
 
 A packed file is safetensors. A packed tensor `name` is stored as `name` (uint8 codes, one per byte; a
 format narrower than a byte packs them densely, rf8lab.codec.bitpack: two FP4 codes per byte, four FP6
-codes in three bytes, as a flat uint8 tensor) and `name.scale_exp` (int32 scale exponents) or, for
-integer formats, `name.scale` (float64 multipliers); the metadata key "rf8lab_pack" holds JSON with, per
-packed tensor, the format, rounding, overflow, scale layout, code width, original dtype and shape.
+codes in three bytes, as a flat uint8 tensor) and `name.scale_exp` (int32 scale codes: exponents, or NVFP4's
+E4M3 block-scale codes) or, for integer formats, `name.scale` (float64 multipliers); the metadata key
+"rf8lab_pack" holds JSON with, per packed tensor, the format, rounding, overflow, random bits, scale layout,
+code width, original dtype and shape, and NVFP4's float32 tensor scale.
 Other tensors are copied unchanged.
 """
 from __future__ import annotations
@@ -32,13 +33,13 @@ VERSION = 1
 
 
 def pack(src, dst, fmt="rf8", rounding=None, scale="auto", overflow=None, block=None,
-         tensors: str | None = None, min_ndim: int = 2) -> dict:
+         tensors: str | None = None, min_ndim: int = 2, sr_bits: int | None = None) -> dict:
     """Pack every floating tensor with at least `min_ndim` dimensions (and matching the globs in
     `tensors`, comma-separated) of the checkpoint `src` into `dst`. `fmt` is a format name, a spec string or
     a QuantSpec; the other arguments, where given, replace its fields, and a matrix gets per-channel scales
     where nothing names a scale (rf8lab.codec.spec.weight_spec). Returns a summary."""
     spec = weight_spec(fmt, rounding=rounding, scale=None if scale == "none" else scale, overflow=overflow,
-                       block=block)
+                       block=block, sr_bits=sr_bits)
     arrays = load(src)
     globs = [g.strip() for g in tensors.split(",")] if tensors else None
     out, meta = {}, {}

@@ -45,7 +45,7 @@ def sizes(params: dict, step: float = STEP) -> dict:
 
 
 def code_sizes(params: dict, spec: QuantSpec) -> dict:
-    """Bits per weight of the format's own codes (8 fixed) after entropy coding them."""
+    """Bits per weight of the format's own codes (its code width fixed) after entropy coding them."""
     codes = np.concatenate([api.encode(params[k], spec_for(spec, params[k])).codes.ravel()
                             for k in model.weight_names(params)])
     return bits_per_param(codes, fmt=spec.fmt)

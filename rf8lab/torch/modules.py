@@ -49,7 +49,8 @@ class FakeQuantLinear(nn.Linear):
     def _configure(self, fmt, activations, quant):
         self.spec, self.activations = weight_spec(fmt, **quant), activations
         # inputs: the format's default scale (per tensor; mxfp8 per block), the weight's rounding and overflow
-        self.activation_spec = QuantSpec(self.spec.fmt, self.spec.rounding, overflow=self.spec.overflow)
+        self.activation_spec = QuantSpec(self.spec.fmt, self.spec.rounding, overflow=self.spec.overflow,
+                                         sr_bits=self.spec.sr_bits)
 
     @classmethod
     def from_linear(cls, lin: nn.Linear, fmt="rf8", activations=False, **quant) -> "FakeQuantLinear":
@@ -130,7 +131,7 @@ def convert(model: nn.Module, fmt=None, **quant) -> nn.Module:
             if isinstance(fmt, str) and ":" not in fmt:  # another format, the layer's other settings
                 s = child.spec
                 kept = {"rounding": s.rounding, "scale": s.scale, "overflow": s.overflow, "axis": s.axis,
-                        "block": s.block}
+                        "block": s.block, "sr_bits": s.sr_bits}
                 return QuantLinear.from_linear(child, fmt, **{**kept, **quant})
             return QuantLinear.from_linear(child, fmt, **quant)
         return QuantLinear.from_linear(child, fmt or "rf8", **quant)

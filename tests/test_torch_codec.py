@@ -18,7 +18,7 @@ ALL = {"bfloat16": (PATTERNS.view(ml_dtypes.bfloat16),
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-TORCH_FAMILY = ("rf8", "e4m3", "e5m2", "e2m1", "int4", "binary8p3uf", "mxfp4", "nvfp4")
+TORCH_FAMILY = ("rf8", "e4m3", "e2m1", "int4", "nvfp4")
 
 
 def _configs():

@@ -180,8 +180,10 @@ def _over(neg, r, over, T):
 
 @nb.njit(inline="always", **_JIT)
 def _special(neg, kind, over, T):
-    """Code of a NaN (kind 3), an infinity (kind 2), or any nonzero negative input to an unsigned
-    format (out of range: 0 when saturating, else NaN); -1 for every other input."""
+    """Code of a NaN (kind 3), an infinity (kind 2), a zero (kind 0), or any nonzero negative input to an
+    unsigned format (out of range: 0 when saturating, else NaN); -1 for every other input."""
+    if kind == 0:
+        return T.neg[0] if neg else T.pos[0]
     if kind == 3:
         return T.nan_neg if neg else T.nan_pos
     if T.unsigned and neg and kind != 0:
@@ -230,8 +232,6 @@ def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, nsr, T):
     if c >= 0:
         return c
     n = T.n
-    if kind == 0:
-        return T.neg[0] if neg else T.pos[0]
     emin, emax = T.emin, T.emax
     er = e - X  # binade of a = |x| / 2^X
     sh = mbits - KEYBITS
@@ -307,8 +307,6 @@ def _mult_code(neg, kind, v, s, rnd, over, rbits, nsr, T):
     if c >= 0:
         return c
     n = T.n
-    if kind == 0:
-        return T.neg[0] if neg else T.pos[0]
     a = v
     # Dekker's products must stay exact: scale a and s alike (a / s unchanged) where s is huge (134217729 s
     # and 2a finite) or tiny (no product underflows)

@@ -225,20 +225,20 @@ def element_codes(x, X, s, fmt: Format, rounding: str, overflow: str, bits=None,
     finite = xp.isfinite(a) & (a > 0)
     if s is None:
         a_s, er = scaled(xp.where(finite, a, 1.0), X)
-        one, tiny = None, er < -1000  # tiny: a / 2^X underflowed float64
+        s_e, tiny = None, er < -1000  # tiny: a / 2^X underflowed float64
     else:
-        a_s, one = xp.where(finite, a, 1.0), xp.where(finite, s, 1.0)
+        a_s, s_e = xp.where(finite, a, 1.0), xp.where(finite, s, 1.0)
         # Dekker's products must stay exact: scale a and s alike (a / s unchanged) where s is huge (134217729 s
         # and 2a finite) or tiny (no product underflows); an a that then underflows is far below every
         # grid value times s
-        huge, small = one > 2.0 ** 900, one < 2.0 ** -900
+        huge, small = s_e > 2.0 ** 900, s_e < 2.0 ** -900
         a_s = xp.where(huge, a_s * 2.0 ** -128, xp.where(small, a_s * 2.0 ** 128, a_s))
-        one = xp.where(huge, one * 2.0 ** -128, xp.where(small, one * 2.0 ** 128, one))
+        s_e = xp.where(huge, s_e * 2.0 ** -128, xp.where(small, s_e * 2.0 ** 128, s_e))
         tiny = a_s == 0
     if rounding == Rounding.LOG:
         r = log_ranks(a_s, g)
     else:
-        r = grid_ranks(a_s, one, neg, g, rounding, bits, sr_bits, tiny)
+        r = grid_ranks(a_s, s_e, neg, g, rounding, bits, sr_bits, tiny)
     r = xp.where(finite, r, 0)
     r = xp.where(xp.isinf(a), g.n, r)  # an infinity overflows
     rs = xp.clip(r, 0, g.n - 1)

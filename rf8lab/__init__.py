@@ -4,8 +4,9 @@ from . import formats
 from .codec.api import decode, encode, format_info, quantize, value_table
 from .codec.encoded import Encoded
 from .codec.spec import QuantSpec
+from .codec.vectorized import random_bits
 from .formats import format_names
 
 __version__ = "0.1.0"
 __all__ = ["Encoded", "QuantSpec", "decode", "encode", "format_info", "format_names", "formats", "quantize",
-           "value_table"]
+           "random_bits", "value_table"]

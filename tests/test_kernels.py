@@ -187,3 +187,37 @@ def test_float_multipliers_at_the_extremes_equal_vectorized(fmt, size):
         sr_bits = None if rounding in ("nearest", "stochastic") or not rounding.stochastic else 5
         kw = dict(rounding=rounding, sr_bits=sr_bits, random_bits=random_bits(rounding, sr_bits, x.shape))
         _same(rl.encode(x, fmt, backend="numba", **kw), rl.encode(x, fmt, backend="vectorized", **kw))
+
+
+@pytest.mark.parametrize("scale,axis", [("channel", 0), ("channel", 1), ("block", 1), ("block", 0)])
+def test_binade_tables_equal_the_key_tables_on_every_bf16_pattern(scale, axis, monkeypatch):
+    """Per channel and per block, the 16-bit key tables (few scale exponents) and the per-binade tables
+    (everything else) are two fast paths to the same codes."""
+    from rf8lab.codec import numba_backend
+    every = ALL16.view(ml_dtypes.bfloat16)
+    mag = np.abs(every.astype(np.float32))
+    pool = every[(mag < 4) & (mag > 2.0 ** -6) | (mag == 0)]  # every pattern of 8 binades, and zeros
+    x = np.random.default_rng(4).permutation(np.resize(pool, 1 << 16)).reshape(256, 256)  # few scales per group
+    for fmt, rounding in (("rf8", "nearest"), ("e4m3", "toward-zero"), ("e2m1", "nearest-away")):
+        kw = dict(rounding=rounding, scale=scale, axis=axis, **({"block": 64} if scale == "block" else {}))
+        keyed = rl.encode(x, fmt, **kw)
+        assert numba_backend._group_key_tables(x, rl.format_info(fmt), keyed.layout, rounding, "sat-finite",
+                                               keyed.scale_exp.reshape(-1).astype(np.int64)) is not None
+        monkeypatch.setattr(numba_backend, "_group_key_tables", lambda *a: None)
+        _same(rl.encode(x, fmt, **kw), keyed)
+        monkeypatch.undo()
+        _same(keyed, rl.encode(x, fmt, backend="vectorized", **kw))
+
+
+@pytest.mark.parametrize("rounding", ["nearest", "log", "toward-positive", "stochastic"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binade_tables_on_float32_and_float64_patterns(rounding, dtype):
+    """Random patterns over every binade (zeros, subnormals, inf and NaN among them), per channel and
+    per block, against the vectorized codec."""
+    width = np.uint32 if dtype == np.float32 else np.uint64
+    bits = np.random.default_rng(3).integers(0, np.iinfo(width).max, 1 << 16, dtype=width, endpoint=True)
+    x = bits.view(dtype).reshape(256, 256)
+    x[::7, ::5] = 0
+    for scale in ("channel", "block"):
+        kw = dict(rounding=rounding, scale=scale, overflow="nan", random_bits=random_bits(rounding, None, x.shape))
+        _same(rl.encode(x, "rf8", **kw), rl.encode(x, "rf8", backend="vectorized", **kw))

@@ -40,9 +40,12 @@ def test_unbiased():
 def test_reproducible_and_explicit_bits():
     x = np.linspace(-1.4, 1.4, 999)
     a = rl.quantize(x, "rf8", rounding="stochastic", rng=3)
-    assert np.array_equal(a, rl.quantize(x, "rf8", rounding="stochastic", rng=np.random.default_rng(3)))
-    bits = np.random.default_rng(3).integers(0, 2 ** 32, size=x.shape, dtype=np.uint32)
-    assert np.array_equal(a, rl.quantize(x, "rf8", rounding="stochastic", random_bits=bits))
+    assert np.array_equal(a, rl.quantize(x, "rf8", rounding="stochastic", rng=3))
+    g = np.random.default_rng(3)  # a Generator gives the seed: one draw of 64 bits
+    seed = int(np.random.default_rng(3).integers(0, 2 ** 64, dtype=np.uint64))
+    assert np.array_equal(rl.quantize(x, "rf8", rounding="stochastic", rng=g),
+                          rl.quantize(x, "rf8", rounding="stochastic", rng=seed))
+    assert np.array_equal(a, rl.quantize(x, "rf8", rounding="stochastic", random_bits=rl.random_bits(3, x.shape)))
     up = rl.quantize(x, "rf8", rounding="stochastic", scale=None, random_bits=np.zeros(x.shape, np.uint32))
     down = rl.quantize(x, "rf8", rounding="stochastic", scale=None,
                        random_bits=np.full(x.shape, 2 ** 32 - 1, np.uint32))

@@ -47,8 +47,10 @@ def _out_dtype(dtype, in_dtype: np.dtype) -> np.dtype:
     return dt
 
 
-def _random_bits(rng, random_bits, shape, sr_bits: int | None = None) -> np.ndarray:
-    """One uint32 per element: in [0, 2^32), or [0, 2^sr_bits) when the spec names sr_bits."""
+def _randomness(rng, random_bits, shape, sr_bits: int | None = None):
+    """(bits, seed) of stochastic rounding: explicit uint32 bits, one per element (in [0, 2^32), or below
+    2^sr_bits when the spec names sr_bits), or the key in [0, 2^64) from which the codec draws them
+    (vectorized.draw_bits): an int seed itself, one draw from a Generator, or fresh entropy for None."""
     top = 2 ** (32 if sr_bits is None else sr_bits)
     if random_bits is not None:
         if rng is not None:
@@ -59,14 +61,16 @@ def _random_bits(rng, random_bits, shape, sr_bits: int | None = None) -> np.ndar
                              f"got {bits.dtype} of shape {bits.shape}")
         if sr_bits is not None and bits.size and int(bits.max()) >= top:
             raise ValueError(f"random_bits must be below 2^sr_bits = {top}; got {int(bits.max())}")
-        return bits
-    if rng is None or isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        if rng is not None and rng < 0:
-            raise ValueError(f"rng must be None, a non-negative int seed or a numpy Generator; got {rng}")
-        rng = np.random.default_rng(rng)
+        return bits, None
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if not 0 <= int(rng) < 2 ** 64:
+            raise ValueError(f"an rng seed must be an integer in [0, 2^64); got {rng}")
+        return None, int(rng)
+    if rng is None:
+        rng = np.random.default_rng()
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be None, an int seed or a numpy Generator; got {type(rng).__name__}")
-    return rng.integers(0, top, size=shape, dtype=np.uint32)
+    return None, int(rng.integers(0, 2 ** 64, dtype=np.uint64))
 
 
 def _backend(backend: str):
@@ -94,11 +98,15 @@ def encode(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=Non
               has inf, or "nan" where it has NaN
     sr_bits   stochastic rounding with this many random bits (P3109: added below the kept precision, then
               truncated); None: the exact-probability rule (up iff bits / 2^32 < the fraction of the way)
-    rng / random_bits  the randomness of stochastic rounding: an int seed or Generator, or one uint32
-              per element (below 2^sr_bits when sr_bits is given)
+    rng / random_bits  the randomness of stochastic rounding: an int seed in [0, 2^64), a Generator (one
+              draw gives the seed) or None (fresh entropy); the codec draws element i's bits from (seed, i)
+              with SplitMix64, the same on every backend and thread count (rf8lab.codec.random_bits(seed,
+              shape, sr_bits) returns them). Or random_bits: one uint32 per element (below 2^sr_bits when
+              sr_bits is given), replayed exactly
     """
-    x, spec, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
-    return _encode(x, spec, f, layout, bits, _backend(backend))
+    x, spec, f, layout, bits, seed = _request(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng,
+                                              random_bits)
+    return _encode(x, spec, f, layout, bits, seed, _backend(backend))
 
 
 def resolve(spec: QuantSpec, shape) -> tuple[Format, Layout]:
@@ -110,15 +118,16 @@ def resolve(spec: QuantSpec, shape) -> tuple[Format, Layout]:
 
 
 def _request(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits):
-    """Check every argument of encode/quantize; (x, QuantSpec, Format, Layout, random bits or None)."""
+    """Check every argument of encode/quantize; (x, QuantSpec, Format, Layout, random bits, seed); the
+    last two are None unless the rounding is stochastic, and one of them is then."""
     spec = as_spec(fmt, rounding, scale, overflow, axis, block, sr_bits)  # a bad spec is reported before a bad input
     x = as_input(x)
     f, layout = resolve(spec, x.shape)
     if f.nan_codes is None and x.dtype.kind in "fV" and _has_nan(x):
         raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
                          "remove or replace the NaNs (e.g. np.nan_to_num) first")
-    bits = _random_bits(rng, random_bits, x.shape, spec.sr_bits) if spec.rounding.stochastic else None
-    return x, spec, f, layout, bits
+    bits, seed = _randomness(rng, random_bits, x.shape, spec.sr_bits) if spec.rounding.stochastic else (None, None)
+    return x, spec, f, layout, bits, seed
 
 
 def _has_nan(x: np.ndarray) -> bool:
@@ -126,8 +135,13 @@ def _has_nan(x: np.ndarray) -> bool:
         return bool(np.isnan(x.astype(np.float32)).any())
 
 
-def _encode(x, spec: QuantSpec, f: Format, layout: Layout, bits, backend) -> Encoded:
-    codes, scale_exp, mult = backend.encode(x, f, layout, spec.rounding, spec.overflow, bits, spec.sr_bits)
+def _encode(x, spec: QuantSpec, f: Format, layout: Layout, bits, seed, backend) -> Encoded:
+    if backend is numba_backend:  # the kernels draw the bits themselves
+        codes, scale_exp, mult = backend.encode(x, f, layout, spec.rounding, spec.overflow, bits, spec.sr_bits, seed)
+    else:
+        if seed is not None:
+            bits = vectorized.random_bits(seed, x.shape, spec.sr_bits)
+        codes, scale_exp, mult = backend.encode(x, f, layout, spec.rounding, spec.overflow, bits, spec.sr_bits)
     return Encoded(codes=codes, scale_exp=scale_exp if f.scale_codes else None, multiplier=mult,
                    spec=spec, layout=layout, dtype=_out_dtype(None, x.dtype))
 
@@ -165,14 +179,16 @@ def quantize(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=N
              rng=None, random_bits=None, dtype=None, backend="auto") -> np.ndarray:
     """x rounded onto the grid of `fmt` (same shape; arguments as encode). Returns float64 for float64
     and integer input, float32 otherwise, or `dtype`. Equal to decode(encode(x, ...), dtype)."""
-    x, spec, f, layout, bits = _request(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
+    x, spec, f, layout, bits, seed = _request(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng,
+                                              random_bits)
     out = _out_dtype(dtype, x.dtype)
     be = _backend(backend)
     if be is numba_backend:  # one pass straight to values where the kernels allow it
-        fused = numba_backend.quantize_fused(x, f, layout, spec.rounding, spec.overflow, out)
+        fused = numba_backend.quantize_fused(x, f, layout, spec.rounding, spec.overflow, out, bits, spec.sr_bits,
+                                             seed)
         if fused is not None:
             return fused
-    return decode(_encode(x, spec, f, layout, bits, be), out, backend=backend)
+    return decode(_encode(x, spec, f, layout, bits, seed, be), out, backend=backend)
 
 
 def value_table(fmt="rf8") -> np.ndarray:

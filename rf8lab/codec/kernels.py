@@ -16,6 +16,15 @@ How each decision stays exact:
   c is made of the random bits: both sides exact in float64 (few-bit grid values), as in vectorized.
 - Float multipliers (integers, NVFP4): the float64 quotient |x| / s guesses the neighbours, and exact
   residuals (Dekker's product) decide every comparison.
+- Random bits of stochastic rounding are drawn inside the kernels from (seed, element index)
+  (vectorized.draw_bits), so no thread count or chunking changes them.
+
+The array kernels answer each element from tables that _float_code fills, choosing what measured fastest
+on a 2-core AVX-512 machine (LLVM vectorizes none of these gathers; the fewest operations per element win):
+- one scale exponent per tensor, or a few per channel / block, and a table rounding: a 65,536-entry table
+  per exponent indexed by the top 16 bits of the float32 pattern (`key16_table`; `lookup`, `lookup_groups`);
+- everything else (stochastic, log per group, float64 input, many exponents): per-binade code tables
+  (`codes`), read by `_table_code` from (sign, binade, 8 mantissa bits, sticky) in a few integer operations.
 """
 from __future__ import annotations
 
@@ -200,10 +209,14 @@ def _special(neg, kind, over, T):
 @nb.njit(inline="always", **_JIT)
 def _sign_at(a, k, lo, c, s):
     """Sign of a 2^k - (lo 2^k + c) s, exactly; the side that cannot overflow is scaled."""
-    lo_k = lo * math.ldexp(1.0, k) + c
+    p = float(np.int64(1) << k)  # k <= 33: exact, and vectorizes where ldexp does not
+    lo_k = lo * p + c
+    if s == 1.0:  # no multiplier (a power-of-two scale): both sides are exact, a subtraction decides
+        d = a * p - lo_k
+        return np.int64(d > 0) - np.int64(d < 0)
     if a < 2.0 ** 900:
-        return _sign_diff(a * math.ldexp(1.0, k), lo_k, s)
-    return _sign_diff(a, lo_k, s * math.ldexp(1.0, -k))
+        return _sign_diff(a * p, lo_k, s)
+    return _sign_diff(a, lo_k, s / p)
 
 
 @nb.njit(inline="always", **_JIT)
@@ -213,7 +226,7 @@ def _stochastic_up(rnd, a, lo, hi, s, rbits, nsr):
     b = float(rbits)
     if nsr < 0:
         return _sign_at(a, 32, lo, b * (hi - lo), s) > 0
-    n = math.ldexp(1.0, nsr)
+    n = float(np.int64(1) << nsr)
     if rnd == 2:
         return _sign_at(a, nsr, lo, (n - b) * (hi - lo), s) >= 0
     t = _sign_at(a, nsr + 1, lo, (2.0 * n - 2.0 * b - 1.0) * (hi - lo), s)
@@ -348,152 +361,441 @@ def _mult_code(neg, kind, v, s, rnd, over, rbits, nsr, T):
     return _over(neg, i + (1 if up else 0), over, T)
 
 
+# ---- code tables: what _float_code answers for every cell of a normal input -----------------------
+# A normal input is (sign, binade er = e - X, key = 8 top mantissa bits and a sticky bit). Rows stand for
+# binades: row 0 every er <= emin - 2, row 1 er = emin - 1, then er = emin .. emax, and a last row every
+# er > emax. Within a cell, the table roundings depend on nothing else, log only on how many breakpoints
+# lie below the mantissa, and stochastic's floor rank again only on the key. Each table entry is
+# _float_code's own answer for one input of its cell, so the array kernels equal _float_code wherever they
+# read a table; zeros, subnormal and non-finite inputs are rounded by _float_code itself.
+
+class Codes(NamedTuple):
+    """The array kernels' tables for one format, rounding and overflow mode."""
+    table: np.ndarray      # int16 [((neg * rows + row) << KEYSHIFT) | key]: code under a table rounding
+    log: np.ndarray        # int16 [(neg * rows + row) * 8 + count]: code under log rounding
+    cut23: np.ndarray      # int64 [7]: 1 + m / 2^23 > L[i] iff the 23-bit mantissa m > cut23[i]
+    cut52: np.ndarray      # the same for 52-bit mantissas
+    floor: np.ndarray      # int16 [(row << KEYSHIFT) | key]: rank at or below (stochastic)
+    ext: np.ndarray        # float64 magnitudes, next_up, next_up (rank + 1 always indexes)
+    rank_code: np.ndarray  # int16 [neg * (n + 1) + rank]: code of a rank; rank n is the overflow
+    zero_pos: int          # codes of +0 and -0
+    zero_neg: int
+    row_base: int          # row = clamp(er - row_base, 0, rows - 1)
+    rows: int
+    n: int
+
+
+@nb.njit(**_JIT)
+def _fill_codes(rnd, over, T, rows, cut52, table, log, floor, rank_code):
+    deterministic = rnd == 0 or 3 <= rnd <= 7
+    for s in range(2):
+        neg = s == 1
+        for row in range(rows):
+            er = T.emin - 2 + row
+            base = s * rows + row
+            if deterministic:
+                for key in range(1 << KEYSHIFT):
+                    man = ((np.int64(key) >> 1) << (52 - KEYBITS)) | (key & 1)
+                    table[(base << KEYSHIFT) | key] = _float_code(neg, 1, er, man, 52, 0, rnd, over,
+                                                                  np.uint64(0), -1, T)
+            if rnd == 1:
+                for c in range(8):
+                    man = 0 if c == 0 else cut52[c - 1] + 1  # the smallest mantissa above c breakpoints
+                    log[base * 8 + c] = _float_code(neg, 1, er, man, 52, 0, 1, over, np.uint64(0), -1, T)
+        for r in range(T.n + 1):  # negative input to an unsigned format is out of range at every rank
+            rank_code[s * (T.n + 1) + r] = _special(neg, 1, over, T) if T.unsigned and neg else _over(neg, r, over, T)
+    for row in range(rows):
+        for key in range(1 << KEYSHIFT):
+            if row < 2:
+                f = 0
+            elif row == rows - 1:
+                f = T.n
+            else:
+                f = T.flo[((row - 2) << KEYSHIFT) | key]
+            floor[(row << KEYSHIFT) | key] = f
+
+
+@lru_cache(maxsize=None)
+def codes(name: str, rounding: str, overflow: str) -> Codes:
+    T = tables(name, rounding)
+    rnd, over = ROUND[rounding], OVER[overflow]
+    rows = T.emax - T.emin + 4
+    L, _ = log_breakpoints()
+    cut52 = np.array([int((Fraction(v) - 1) * 2 ** 52) for v in L], np.int64)  # L = 1 + k 2^-52 exactly
+    cut23 = cut52 >> 29  # m23 2^29 > k iff m23 > k >> 29
+    table = np.zeros((2 * rows) << KEYSHIFT, np.int16)
+    log = np.zeros(2 * rows * 8, np.int16)
+    floor = np.zeros(rows << KEYSHIFT, np.int16)
+    rank_code = np.zeros(2 * (T.n + 1), np.int16)
+    _fill_codes(rnd, over, T, rows, cut52, table, log, floor, rank_code)
+    ext = np.append(T.ext, T.ext[-1])
+    zp, zn = (int(_special(neg, 0, over, T)) for neg in (False, True))
+    return Codes(table, log, cut23, cut52, floor, ext, rank_code, zp, zn, T.emin - 2, rows, T.n)
+
+
+# One random generator for all execution models (vectorized.draw_bits); like _two_prod, edit it there,
+# then touch this file.
+_draw_bits = nb.njit(inline="always", **_JIT)(vectorized.draw_bits)
+
+
+# ---- element kernel on the tables -------------------------------------------------------------
+@nb.njit(inline="always", **_JIT)
+def _table_code(b, v, mbits, X, inv, tg, cls, rnd, seed, rbits, nsr, table, log, cuts, floor, ext, rank_code,
+                rows, row_base, n, zero_pos, zero_neg):
+    """(code, exceptional) of the float pattern b (float32 bits, mbits 23, or float64 bits, mbits 52; v its
+    value) at scale exponent X (inv = 2^-X), element tg of the array, from the Codes arrays (passed one by
+    one: a NamedTuple read inside a loop costs a reference count per read). cls is the rounding's kind,
+    a constant at each call (0 table, 1 log, 2 stochastic) so that each loop compiles one path only.
+    Zeros get their code here; subnormal, inf and NaN inputs, and for stochastic rounding binades beyond
+    float64's normal range, are exceptional: their placeholder code is replaced by _float_code's."""
+    ebits = 8 if mbits == 23 else 11
+    emask = (1 << ebits) - 1
+    bias = emask >> 1
+    b = np.uint64(b)
+    neg = np.int64(b >> np.uint64(ebits + mbits)) & 1
+    E = np.int64(b >> np.uint64(mbits)) & emask
+    man = np.int64(b & np.uint64((1 << mbits) - 1))
+    er = E - bias - X
+    row = min(max(er - row_base, 0), rows - 1)
+    sh = mbits - KEYBITS
+    key = ((man >> sh) << 1) | np.int64((man & ((1 << sh) - 1)) != 0)
+    # data-dependent choices are arithmetic, not branches: a random sign or a zero must not mispredict
+    exc = (E == emask) | ((E == 0) & (man != 0))
+    if cls == 1:
+        cnt = np.int64(0)
+        for i in range(7):
+            cnt += np.int64(man > cuts[i])
+        code = np.int64(log[(neg * rows + row) * 8 + cnt])
+    elif cls == 2:
+        r = np.int64(floor[(row << KEYSHIFT) | key])
+        lo, hi = ext[r], ext[r + 1]
+        a = abs(np.float64(v)) * inv  # exact: a normal float times a power of two, in range
+        d = np.uint64(rbits[tg]) if rbits.size > 0 else _draw_bits(seed, np.uint64(tg), 32 if nsr < 0 else nsr)
+        up = (r < n) & (a != lo) & _stochastic_up(rnd, a, lo, hi, 1.0, d, nsr)
+        code = np.int64(rank_code[neg * (n + 1) + r + np.int64(up)])
+        exc = exc | (er < -1000) | (X < -1000) | (X > 1000)
+    else:
+        code = np.int64(table[(((neg * rows + row) << KEYSHIFT) | key)])
+    zero = np.int64((E == 0) & (man == 0))
+    code += zero * (zero_pos + neg * (zero_neg - zero_pos) - code)
+    return code, exc
+
+
+@nb.njit(inline="always", **_JIT)
+def _exact_code(b, mbits, X, tg, rnd, over, seed, rbits, nsr, T):
+    """_float_code of one pattern, with the same random draw as _table_code."""
+    neg, kind, e, man = _split(b, mbits)
+    if rnd == 2 or rnd >= 8:
+        d = np.uint64(rbits[tg]) if rbits.size > 0 else _draw_bits(seed, np.uint64(tg), 32 if nsr < 0 else nsr)
+    else:
+        d = np.uint64(0)
+    return _float_code(neg, kind, e, man, mbits, X, rnd, over, np.uint64(d), nsr, T)
+
+
+@nb.njit(inline="always", **_JIT)
+def _run_loops(cls, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out):
+    table, log, floor, ext, rank_code = C.table, C.log, C.floor, C.ext, C.rank_code
+    cuts = C.cut23 if mbits == 23 else C.cut52
+    rows, row_base, n, zp, zn = C.rows, C.row_base, C.n, C.zero_pos, C.zero_neg
+    nexc = 0
+    if xshift == 63:
+        X, inv = Xs[xoff], invs[xoff]
+        for k in range(bits.size):
+            c, e = _table_code(bits[k], vals_in[k], mbits, X, inv, t0 + k, cls, rnd, seed, rbits, nsr, table, log,
+                               cuts, floor, ext, rank_code, rows, row_base, n, zp, zn)
+            out[k] = vals[c]
+            nexc += e
+    else:
+        for k in range(bits.size):
+            g = xoff + ((t0 + k) >> xshift)
+            c, e = _table_code(bits[k], vals_in[k], mbits, Xs[g], invs[g], t0 + k, cls, rnd, seed, rbits, nsr,
+                               table, log, cuts, floor, ext, rank_code, rows, row_base, n, zp, zn)
+            out[k] = vals[c]
+            nexc += e
+    return nexc
+
+
+@nb.njit(inline="always", **_JIT)
+def _fix_exceptional(cls, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, over, seed, rbits, nsr, C, T,
+                     vals, out):
+    """Round the exceptional elements of a run exactly, one by one (rare)."""
+    table, log, floor, ext, rank_code = C.table, C.log, C.floor, C.ext, C.rank_code
+    cuts = C.cut23 if mbits == 23 else C.cut52
+    for k in range(bits.size):
+        g = xoff if xshift == 63 else xoff + ((t0 + k) >> xshift)
+        if _table_code(bits[k], vals_in[k], mbits, Xs[g], invs[g], t0 + k, cls, rnd, seed, rbits, nsr, table, log,
+                       cuts, floor, ext, rank_code, C.rows, C.row_base, C.n, C.zero_pos, C.zero_neg)[1]:
+            out[k] = vals[_exact_code(np.uint64(bits[k]), mbits, Xs[g], t0 + k, rnd, over, seed, rbits, nsr, T)]
+
+
+@nb.njit(**_JIT)
+def _encode_run(bits, vals_in, t0, Xs, invs, xoff, xshift, rnd, over, seed, rbits, nsr, C, T, vals, out):
+    """Codes (or their values, through `vals`) of a contiguous run of patterns starting at element t0,
+    where element t's scale is Xs[xoff + (t >> xshift)] (xshift 63: one scale for the run)."""
+    mbits = 23 if bits.itemsize == 4 else 52
+    cls = 1 if rnd == 1 else (2 if rnd == 2 or rnd >= 8 else 0)
+    if cls == 0:
+        nexc = _run_loops(0, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out)
+    elif cls == 1:
+        nexc = _run_loops(1, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out)
+    else:
+        nexc = _run_loops(2, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out)
+    if nexc:
+        _fix_exceptional(cls, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, over, seed, rbits, nsr, C, T,
+                         vals, out)
+    return nexc
+
+
 # ---- array kernels ----------------------------------------------------------------------------
 # Element t of an (outer, n, inner) view is (o, j, i); its group is
 #   gid_mode 0: 0 (tensor);  1: j (channel);  2: (o * nblocks + j // block) * inner + i (block).
-# Kernels walk chunks of the flat array and carry (o, j, i) along instead of dividing per element.
+# The kernels cut the flat array into chunks (one parallel task each) and each chunk into runs, within
+# which element t's group is xoff + (t >> xshift): one group (xshift 63), consecutive groups (0), or
+# aligned power-of-two blocks. Run loops start at 0 on slices, which lets LLVM vectorize them.
+CHUNK = 1 << 14
+
 
 @nb.njit(inline="always", **_JIT)
-def _position(t, n, inner):
-    return t // (n * inner), (t // inner) % n, t % inner
-
-
-@nb.njit(inline="always", **_JIT)
-def _group(gid_mode, o, j, i, nblocks, block, inner):
+def _run(t, t1, gid_mode, n, inner, block, nblocks, bshift):
+    """(end, xoff, xshift) of the run that starts at element t and ends at or before t1."""
     if gid_mode == 0:
-        return 0
+        return t1, 0, 63
+    o, j, i = t // (n * inner), (t // inner) % n, t % inner
+    if inner > 1:
+        end = min(t1, t - i + inner)
+        if gid_mode == 1:
+            return end, j, 63
+        return end, (o * nblocks + j // block) * inner - (t - i), 0
     if gid_mode == 1:
-        return j
-    return (o * nblocks + j // block) * inner + i
+        return min(t1, (o + 1) * n), -o * n, 0
+    if bshift >= 0:  # blocks tile every row: group t >> bshift
+        return t1, 0, bshift
+    return min(t1, o * n + min(n, (j // block + 1) * block)), o * nblocks + j // block, 63
 
 
 @nb.njit(inline="always", **_JIT)
-def _advance(o, j, i, n, inner):
-    i += 1
-    if i == inner:
-        i = 0
-        j += 1
-        if j == n:
-            j = 0
-            o += 1
-    return o, j, i
+def _block_shift(n, inner, block):
+    """log2(block) when blocks of a power-of-two size tile the rows (inner 1, block divides n), else -1."""
+    if inner != 1 or n % block != 0 or block & (block - 1) != 0:
+        return -1
+    s = 0
+    while (1 << s) < block:
+        s += 1
+    return s
+
+
+@nb.njit(inline="always", **_JIT)
+def _encode_chunk(bits, vals_in, t0, gid_mode, n, inner, block, Xs, invs, rnd, over, seed, rbits, nsr,
+                  C, T, vals, out):
+    nblocks = (n + block - 1) // block
+    bshift = _block_shift(n, inner, block)
+    t, t1 = t0, t0 + bits.size
+    while t < t1:
+        end, xoff, xshift = _run(t, t1, gid_mode, n, inner, block, nblocks, bshift)
+        a, z = t - t0, end - t0
+        _encode_run(bits[a:z], vals_in[a:z], t, Xs, invs, xoff, xshift, rnd, over, seed, rbits, nsr, C, T,
+                    vals, out[a:z])
+        t = end
 
 
 @nb.njit(parallel=True, **_JIT)
-def encode_float(bits, mbits, lut, gid_mode, shape3, block, X, rnd, over, rbits, nsr, T, out):
-    """Encode a flat array of float bit patterns (uint32 or uint64; through `lut` if it is non-empty)."""
+def encode_patterns(bits, vals_in, gid_mode, shape3, block, Xs, invs, rnd, over, seed, rbits, nsr, C, T,
+                    vals, out):
+    """Encode float32 or float64 inputs (bits: their uint32 / uint64 view; vals_in: the floats). out[t] =
+    vals[code] (vals: the identity for codes, a value table for quantize). seed: the random generator's key
+    when rbits is empty (stochastic)."""
     n, inner = shape3[1], shape3[2]
     total = bits.size
-    nchunk = max(1, min(total // 65536, 4096))
-    per = (total + nchunk - 1) // nchunk
-    nblocks = (n + block - 1) // block
-    use_lut = lut.size > 0
-    has_r = rbits.size > 0
-    for c in nb.prange(nchunk):
-        t0 = c * per
-        t1 = min(total, t0 + per)
-        if t0 >= t1:
-            continue
-        o, j, i = _position(t0, n, inner)
-        for t in range(t0, t1):
-            g = _group(gid_mode, o, j, i, nblocks, block, inner)
-            if use_lut:
-                b = np.uint64(lut[np.int64(bits[t])])
-            else:
-                b = np.uint64(bits[t])
-            neg, kind, e, man = _split(b, mbits)
-            rb = np.uint64(rbits[t]) if has_r else np.uint64(0)
-            out[t] = _float_code(neg, kind, e, man, mbits, X[g], rnd, over, rb, nsr, T)
-            o, j, i = _advance(o, j, i, n, inner)
+    for c in nb.prange((total + CHUNK - 1) // CHUNK):
+        t0 = c * CHUNK
+        t1 = min(total, t0 + CHUNK)
+        _encode_chunk(bits[t0:t1], vals_in[t0:t1], t0, gid_mode, n, inner, block, Xs, invs, rnd, over, seed,
+                      rbits, nsr, C, T, vals, out[t0:t1])
     return out
 
 
 @nb.njit(inline="always", **_JIT)
-def _abs_pattern(bits, t, lut, mask, inf_bits):
-    """Bit pattern of |x| for element t (monotone in |x|), or 0 for NaN and inf."""
-    b = (np.uint64(lut[np.int64(bits[t])]) if lut.size > 0 else np.uint64(bits[t])) & mask
-    return b if b < inf_bits else np.uint64(0)
+def _widen(bits, kind, lut, buf):
+    """float32 patterns of 16- and 8-bit inputs: kind 1 bfloat16 (a shift), 2 float16 (rebias; subnormals
+    through an exact float product), 3 any 8-bit type through its 256-entry table."""
+    fb = buf.view(np.float32)
+    if kind == 1:
+        for k in range(bits.size):
+            buf[k] = np.uint32(bits[k]) << np.uint32(16)
+    elif kind == 2:
+        for k in range(bits.size):  # subnormal candidates first: m 2^-24 is exact in float32
+            fb[k] = np.float32(np.uint32(bits[k]) & np.uint32(0x3FF)) * np.float32(2.0 ** -24)
+        for k in range(bits.size):
+            h = np.uint32(bits[k])
+            e = h & np.uint32(0x7C00)
+            body = (h & np.uint32(0x7FFF)) << np.uint32(13)
+            if e == np.uint32(0x7C00):
+                body += np.uint32(0x70000000)  # inf, NaN: exponent field 255
+            elif e != 0:
+                body += np.uint32(112 << 23)  # normal: rebias 15 -> 127
+            else:
+                body = buf[k]
+            buf[k] = body | ((h & np.uint32(0x8000)) << np.uint32(16))
+    else:
+        for k in range(bits.size):
+            buf[k] = lut[np.int64(bits[k])]
 
 
 @nb.njit(parallel=True, **_JIT)
-def group_max_abs_bits(bits, lut, mask, inf_bits, gid_mode, shape3, block, ngroups):
-    """Each group's largest finite |x| as a bit pattern (0 if none). Channel (gid_mode 1) and block (2)
-    layouts; each parallel task owns its groups, so there are no races and no partial arrays."""
-    outer, n, inner = shape3[0], shape3[1], shape3[2]
-    best = np.zeros(ngroups, np.uint64)
-    if gid_mode == 1:
-        for j in nb.prange(n):
-            m = np.uint64(0)
-            for o in range(outer):
-                for i in range(inner):
-                    v = _abs_pattern(bits, (o * n + j) * inner + i, lut, mask, inf_bits)
-                    if v > m:
-                        m = v
-            best[j] = m
+def encode_narrow(bits, kind, lut, gid_mode, shape3, block, Xs, invs, rnd, over, seed, rbits, nsr, C, T,
+                  vals, out):
+    """encode_patterns for 16- and 8-bit float inputs, widened to float32 one chunk at a time (_widen)."""
+    n, inner = shape3[1], shape3[2]
+    total = bits.size
+    for c in nb.prange((total + CHUNK - 1) // CHUNK):
+        t0 = c * CHUNK
+        t1 = min(total, t0 + CHUNK)
+        buf = np.empty(t1 - t0, np.uint32)
+        _widen(bits[t0:t1], kind, lut, buf)
+        _encode_chunk(buf, buf.view(np.float32), t0, gid_mode, n, inner, block, Xs, invs, rnd, over, seed,
+                      rbits, nsr, C, T, vals, out[t0:t1])
+    return out
+
+
+# ---- group maxima -----------------------------------------------------------------------------
+# |x| as an unsigned pattern that orders like the magnitudes: the input's own bits without the sign
+# (`mask`; non-finite from `inf_bits` up count as 0), or for 8-bit types the float32 pattern of |x|
+# from a 256-entry table (`mag`).
+
+@nb.njit(**_JIT)
+def _max_run(bits, mag, mask, inf_bits):
+    best = np.uint64(0)
+    if mag.size > 0:
+        for k in range(bits.size):
+            best = max(best, np.uint64(mag[np.int64(bits[k])]))
     else:
-        nblocks = (n + block - 1) // block
-        for ob in nb.prange(outer * nblocks):
-            jb = ob % nblocks
-            o = ob // nblocks
-            for j in range(jb * block, min(n, (jb + 1) * block)):
-                for i in range(inner):
-                    v = _abs_pattern(bits, (o * n + j) * inner + i, lut, mask, inf_bits)
-                    if v > best[ob * inner + i]:
-                        best[ob * inner + i] = v
+        zero = mask ^ mask  # 0 of the patterns' own type (a literal 0 would make the select float64)
+        for k in range(bits.size):
+            v = bits[k] & mask
+            best = max(best, np.uint64(v if v < inf_bits else zero))
     return best
 
 
 @nb.njit(parallel=True, **_JIT)
-def encode_mult(bits, mbits, lut, gid_mode, shape3, block, scale, rnd, over, rbits, nsr, T, out):
-    """Codes of float bit patterns under a float multiplier per group (integers, NVFP4)."""
+def max_abs(bits, mag, mask, inf_bits):
+    """The largest finite |x| pattern (0 if none)."""
+    nchunk = (bits.size + CHUNK * 16 - 1) // (CHUNK * 16)
+    part = np.zeros(max(nchunk, 1), np.uint64)
+    for c in nb.prange(nchunk):
+        part[c] = _max_run(bits[c * CHUNK * 16:(c + 1) * CHUNK * 16], mag, mask, inf_bits)
+    return part.max()
+
+
+@nb.njit(**_JIT)
+def _max_into(bits, mag, mask, inf_bits, best):
+    """best[k] = max(best[k], |bits[k]| pattern), elementwise."""
+    zero = mask ^ mask
+    for k in range(bits.size):
+        if mag.size > 0:
+            v = np.uint64(mag[np.int64(bits[k])])
+        else:
+            b = bits[k] & mask
+            v = np.uint64(b if b < inf_bits else zero)
+        best[k] = max(best[k], v)
+
+
+@nb.njit(parallel=True, **_JIT)
+def group_max_abs(bits, mag, mask, inf_bits, gid_mode, shape3, block, ngroups):
+    """Each group's largest finite |x| pattern (0 if none), for channel (gid_mode 1) and block (2)
+    layouts; every parallel task owns its groups or its partial maxima, so there are no races."""
+    outer, n, inner = shape3[0], shape3[1], shape3[2]
+    best = np.zeros(ngroups, np.uint64)
+    nblocks = (n + block - 1) // block
+    if gid_mode == 1 and inner > 1:
+        for j in nb.prange(n):
+            m = np.uint64(0)
+            for o in range(outer):
+                t = (o * n + j) * inner
+                m = max(m, _max_run(bits[t:t + inner], mag, mask, inf_bits))
+            best[j] = m
+    elif gid_mode == 1:  # channels along the last axis: partial maxima over slabs of rows
+        nslab = min(outer, 64)
+        part = np.zeros((nslab, n), np.uint64)
+        per = (outer + nslab - 1) // nslab
+        for s_ in nb.prange(nslab):
+            for o in range(s_ * per, min(outer, (s_ + 1) * per)):
+                _max_into(bits[o * n:(o + 1) * n], mag, mask, inf_bits, part[s_])
+        for s_ in range(nslab):
+            for j in range(n):
+                best[j] = max(best[j], part[s_, j])
+    elif inner > 1:
+        for ob in nb.prange(outer * nblocks):
+            o, jb = ob // nblocks, ob % nblocks
+            for j in range(jb * block, min(n, (jb + 1) * block)):
+                t = (o * n + j) * inner
+                _max_into(bits[t:t + inner], mag, mask, inf_bits, best[ob * inner:(ob + 1) * inner])
+    else:
+        for ob in nb.prange(outer * nblocks):
+            o, jb = ob // nblocks, ob % nblocks
+            t = o * n + jb * block
+            best[ob] = _max_run(bits[t:o * n + min(n, (jb + 1) * block)], mag, mask, inf_bits)
+    return best
+
+
+# ---- decode -----------------------------------------------------------------------------------
+@nb.njit(**_JIT)
+def _decode_run(codes, tab, vt, mults, xoff, xshift, t0, out):
+    if tab.size > 0:  # one scale: a gather from its value table
+        for k in range(codes.size):
+            out[k] = tab[codes[k]]
+    elif xshift == 63:
+        m = mults[xoff]
+        for k in range(codes.size):
+            out[k] = vt[codes[k]] * m
+    else:
+        for k in range(codes.size):
+            out[k] = vt[codes[k]] * mults[xoff + ((t0 + k) >> xshift)]
+
+
+@nb.njit(parallel=True, **_JIT)
+def decode_codes(codes, gid_mode, shape3, block, tab, vt, mults, out):
+    """out[t] = value of codes[t] in its group: tab[code] for one scale (its value table, rounded once to
+    out's dtype), else vt[code] * mults[group] rounded once (2^X, exact in float64 in the range the caller
+    checks, or a float multiplier)."""
+    n, inner = shape3[1], shape3[2]
+    nblocks = (n + block - 1) // block
+    bshift = _block_shift(n, inner, block)
+    total = codes.size
+    for c in nb.prange((total + CHUNK - 1) // CHUNK):
+        t0 = c * CHUNK
+        t1 = min(total, t0 + CHUNK)
+        t = t0
+        while t < t1:
+            end, xoff, xshift = _run(t, t1, gid_mode, n, inner, block, nblocks, bshift)
+            _decode_run(codes[t:end], tab, vt, mults, xoff, xshift, t, out[t:end])
+            t = end
+    return out
+
+
+# ---- float multipliers (integers, NVFP4) -------------------------------------------------------
+@nb.njit(parallel=True, **_JIT)
+def encode_mult(bits, mbits, lut, gid_mode, shape3, block, scale, rnd, over, seed, rbits, nsr, T, out):
+    """Codes of float bit patterns (float32 or float64; 16- and 8-bit types through `lut`) under a float
+    multiplier per group."""
     n, inner = shape3[1], shape3[2]
     nblocks = (n + block - 1) // block
     use_lut = lut.size > 0
     has_r = rbits.size > 0
+    stochastic = rnd == 2 or rnd >= 8
     for t in nb.prange(bits.size):
-        o, j, i = _position(t, n, inner)
-        g = _group(gid_mode, o, j, i, nblocks, block, inner)
+        o, j, i = t // (n * inner), (t // inner) % n, t % inner
+        g = 0 if gid_mode == 0 else (j if gid_mode == 1 else (o * nblocks + j // block) * inner + i)
         b = np.uint64(lut[np.int64(bits[t])]) if use_lut else np.uint64(bits[t])
         neg, kind, e, man = _split(b, mbits)
         v = 0.0 if kind != 1 else math.ldexp(1.0 + man / float(1 << mbits), e)
-        rb = np.uint64(rbits[t]) if has_r else np.uint64(0)
+        rb = np.uint64(0)
+        if stochastic:
+            rb = np.uint64(rbits[t]) if has_r else _draw_bits(seed, np.uint64(t), 32 if nsr < 0 else nsr)
         out[t] = _mult_code(neg, kind, v, scale[g], rnd, over, rb, nsr, T)
     return out
 
 
-@nb.njit(parallel=True, **_JIT)
-def decode_codes(codes, gid_mode, shape3, block, group_values, vt, X, mult, use_mult, out):
-    """out[t] = value of codes[t] in its group: group_values[group, code] when a table per group is given
-    (few groups), else vt[code] * 2^X[group] (ldexp, one rounding) or vt[code] * mult[group] (int8)."""
-    n, inner = shape3[1], shape3[2]
-    total = codes.size
-    nchunk = max(1, min(total // 65536, 4096))
-    per = (total + nchunk - 1) // nchunk
-    nblocks = (n + block - 1) // block
-    use_tables = group_values.shape[0] > 0
-    for c in nb.prange(nchunk):
-        t0 = c * per
-        t1 = min(total, t0 + per)
-        if t0 >= t1:
-            continue
-        if gid_mode == 0 and use_tables:  # the common case: one table, a plain gather
-            tab = group_values[0]
-            for t in range(t0, t1):
-                out[t] = tab[codes[t]]
-            continue
-        o, j, i = _position(t0, n, inner)
-        for t in range(t0, t1):
-            g = _group(gid_mode, o, j, i, nblocks, block, inner)
-            if use_tables:
-                out[t] = group_values[g, codes[t]]
-            else:
-                v = vt[codes[t]]
-                out[t] = v * mult[g] if use_mult else math.ldexp(v, X[g])
-            o, j, i = _advance(o, j, i, n, inner)
-    return out
-
-
-# ---- fast path: one scale, nearest or log, inputs with float32 bit patterns ----------------------
+# ---- fast path: one scale, a deterministic rounding, inputs with float32 bit patterns ------------
 # A 64 Ki-entry table per (format, X, rounding, overflow) answers each element from 16 bits of its
 # float32 pattern. Nearest uses round-to-odd keys (top 16 bits, the last OR-ed with any lower bit):
 # for normal numbers that decides every case, since no threshold needs more than 6 fraction bits.
@@ -600,19 +902,37 @@ def fill_undecided(bits, lut, odd, undecided, X, rnd, over, T,
     return out
 
 
+@nb.njit(**_JIT)
+def _lookup_group_run(bits, lut, tabs, xi, xoff, xshift, t0, out):
+    if xshift == 63:
+        tab = tabs[xi[xoff]]
+        for k in range(bits.size):
+            out[k] = tab[_key16(bits, k, lut, True)[1]]
+    elif xshift == 0:
+        for k in range(bits.size):
+            out[k] = tabs[xi[xoff + t0 + k], _key16(bits, k, lut, True)[1]]
+    else:  # aligned blocks of 2^xshift: one table per block
+        size = 1 << xshift
+        for k0 in range(0, bits.size, size):
+            tab = tabs[xi[xoff + ((t0 + k0) >> xshift)]]
+            for k in range(k0, min(bits.size, k0 + size)):
+                out[k] = tab[_key16(bits, k, lut, True)[1]]
+
+
 @nb.njit(parallel=True, **_JIT)
-def max_abs_bits(bits, lut, mask, inf_bits):
-    """Largest |x| bit pattern below inf (finite values only); 0 if none. Bits of |x| are monotone."""
-    nchunk = max(1, min(bits.size // 65536, 256))
-    per = (bits.size + nchunk - 1) // nchunk
-    part = np.zeros(nchunk, np.uint64)
-    use_lut = lut.size > 0
-    for c in nb.prange(nchunk):
-        best = np.uint64(0)
-        for t in range(c * per, min(bits.size, (c + 1) * per)):
-            b = np.uint64(lut[np.int64(bits[t])]) if use_lut else np.uint64(bits[t])
-            b &= mask
-            if b < inf_bits and b > best:
-                best = b
-        part[c] = best
-    return part.max()
+def lookup_groups(bits, lut, tabs, xi, gid_mode, shape3, block, out):
+    """`lookup` with a scale per group: tabs[xi[group]] is the decided round-to-odd key table of the
+    group's scale exponent (few distinct ones in practice)."""
+    n, inner = shape3[1], shape3[2]
+    nblocks = (n + block - 1) // block
+    bshift = _block_shift(n, inner, block)
+    total = bits.size
+    for c in nb.prange((total + CHUNK - 1) // CHUNK):
+        t0 = c * CHUNK
+        t1 = min(total, t0 + CHUNK)
+        t = t0
+        while t < t1:
+            end, xoff, xshift = _run(t, t1, gid_mode, n, inner, block, nblocks, bshift)
+            _lookup_group_run(bits[t:end], lut, tabs, xi, xoff, xshift, t, out[t:end])
+            t = end
+    return out

@@ -1,16 +1,18 @@
 """The default backend: prepares arrays for the Numba kernels and computes the group scales.
 
-Falls back to the reference codec, documented, in one rare case: integer inputs beyond 2^53 in
-magnitude (not exact in float64).
+Falls back, documented, in two rare cases: to the reference codec for integer inputs beyond 2^53 in
+magnitude (not exact in float64), and to the vectorized codec to decode scale exponents so extreme that a
+value times 2^X is not exact in float64.
 """
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import NamedTuple
 
+import ml_dtypes
 import numpy as np
 
-from ..formats import Format
+from ..formats import Format, floor_log2
 from ..policies import Overflow, Rounding
 from . import kernels, reference, vectorized
 from .layout import Layout
@@ -24,25 +26,53 @@ def _native(x: np.ndarray) -> np.ndarray:
 
 
 class _Input(NamedTuple):
-    """Flat bit patterns for the kernels: float32 patterns (mbits 23; 16- and 8-bit types through
-    `lut`) or float64 patterns (mbits 52)."""
+    """The input as the kernels read it: `bits` are float32 or float64 patterns (kind 0, `floats` their
+    values), bfloat16 (kind 1) or float16 (kind 2) patterns, or an 8-bit type's codes (kind 3, `lut`: the
+    float32 pattern of each). |x| orders like `bits & mask` below `inf_bits` (8-bit types: like `mag`)."""
     bits: np.ndarray
-    mbits: int
+    floats: np.ndarray
+    kind: int
     lut: np.ndarray
+    mag: np.ndarray
+    mask: object
+    inf_bits: object
+
+
+_NONE = np.empty(0, np.uint32)
 
 
 def _bits(x: np.ndarray) -> _Input:
     x = _native(x).reshape(-1)
     dt = x.dtype
-    none = np.empty(0, np.uint32)
-    if dt == np.float32:
-        return _Input(x.view(np.uint32), 23, none)
-    if dt == np.float64:
-        return _Input(x.view(np.uint64), 52, none)
     if dt.kind in "iu":  # exact in float64: the caller checked |x| <= 2^53
-        return _Input(x.astype(np.float64).view(np.uint64), 52, none)
-    width = np.uint16 if dt.itemsize == 2 else np.uint8
-    return _Input(x.view(width), 23, kernels.bits_lut(dt))
+        x, dt = x.astype(np.float64), np.dtype(np.float64)
+    if dt == np.float32:
+        return _Input(x.view(np.uint32), x, 0, _NONE, _NONE, np.uint32(0x7FFFFFFF), np.uint32(0x7F800000))
+    if dt == np.float64:
+        return _Input(x.view(np.uint64), x, 0, _NONE, _NONE, np.uint64(2 ** 63 - 1), np.uint64(0x7FF << 52))
+    if dt == np.float16:
+        return _Input(x.view(np.uint16), x, 2, _NONE, _NONE, np.uint16(0x7FFF), np.uint16(0x7C00))
+    if dt == ml_dtypes.bfloat16:
+        return _Input(x.view(np.uint16), x, 1, _NONE, _NONE, np.uint16(0x7FFF), np.uint16(0x7F80))
+    lut = kernels.bits_lut(dt)
+    return _Input(x.view(np.uint8), x, 3, lut, _magnitudes(dt), np.uint8(0), np.uint8(0))
+
+
+@lru_cache(maxsize=None)
+def _magnitudes(dt: np.dtype) -> np.ndarray:
+    """float32 pattern of |x| for each code of an 8-bit type (0 for NaN and inf)."""
+    b = kernels.bits_lut(dt) & np.uint32(0x7FFFFFFF)
+    return np.where(b < 0x7F800000, b, 0).astype(np.uint32)
+
+
+def _pattern_values(top: np.ndarray, inp: _Input) -> np.ndarray:
+    """float64 values of the |x| patterns the max kernels return."""
+    if inp.kind == 0:
+        width = inp.bits.dtype
+        return top.astype(width).view(np.float32 if width == np.uint32 else np.float64).astype(np.float64)
+    if inp.kind == 3:
+        return top.astype(np.uint32).view(np.float32).astype(np.float64)
+    return top.astype(np.uint16).view(inp.floats.dtype).astype(np.float64)
 
 
 def _view3(layout: Layout):
@@ -72,63 +102,110 @@ def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
 
 
 def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
-    """16-bit key tables: a deterministic rounding, one scale, float32-or-narrower input, big enough to
-    pay for building the table."""
+    """16-bit key tables (faster than the per-binade tables where they apply): a deterministic rounding,
+    one scale, float32-or-narrower input, big enough to pay for building the table."""
     return (layout.granularity in (None, "tensor") and not Rounding(rounding).stochastic
             and not fmt.float_scale and x.dtype.kind not in "iu" and x.dtype.itemsize <= 4
             and x.size >= 1 << 16)
 
 
+def _group_key_tables(x, fmt: Format, layout: Layout, rounding: str, overflow: str, Xf: np.ndarray):
+    """(tables, index of each group's table) for the 16-bit key path with a scale per channel or block:
+    a table rounding on round-to-odd keys, float32-or-narrower input, few distinct scale exponents, every
+    table decided; None where that does not hold."""
+    if (layout.granularity not in ("channel", "block") or Rounding(rounding).stochastic or fmt.float_scale
+            or x.dtype.kind in "iu" or x.dtype.itemsize > 4 or x.size < 1 << 16 or not _odd_keys(fmt, rounding)):
+        return None
+    lo, hi = int(Xf.min()), int(Xf.max())  # scale exponents span a few binades (np.unique would sort)
+    if hi - lo >= 8:
+        return None
+    found = [key_table(fmt, X, rounding, overflow) for X in range(lo, hi + 1)]
+    if not all(decided for _, decided in found):
+        return None
+    return np.stack([tab.astype(np.uint8) for tab, _ in found]), Xf - lo
+
+
+def _float32_lut(inp: _Input) -> np.ndarray:
+    """The table from the input's patterns to float32 patterns (empty for float32 input)."""
+    return kernels.bits_lut(inp.floats.dtype) if inp.kind in (1, 2) else inp.lut
+
+
 def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
-           random_bits: np.ndarray | None = None, sr_bits: int | None = None):
+           random_bits: np.ndarray | None = None, sr_bits: int | None = None, seed: int | None = None,
+           values: np.ndarray | None = None):
+    """Codes, scale exponents and multipliers; stochastic rounding reads `random_bits`, or draws its bits
+    in the kernels from `seed` (vectorized.draw_bits). With `values` (a float32 value table, one scale
+    only), the output is values[code] instead of the codes (quantize in one pass)."""
     rounding, overflow = Rounding(rounding), Overflow(overflow)  # rf8lab 0.1's names too
     if x.size == 0 or reference.inexact_in_float64(x):
+        if seed is not None:
+            random_bits = vectorized.random_bits(seed, x.shape, sr_bits)
         return reference.encode(x, fmt, layout, rounding, overflow, random_bits, sr_bits)
     inp, gid_mode, s3, block, X, mult = _prepare(x, fmt, layout)
     Xf = X.reshape(-1).astype(np.int64)
-    out = np.empty(x.size, np.uint8)
-    rb = _native(random_bits).reshape(-1) if random_bits is not None else np.empty(0, np.uint32)
+    rb = _native(random_bits).reshape(-1) if random_bits is not None else _NONE
+    key = np.uint64(0 if seed is None else seed)
+    nsr = -1 if sr_bits is None else sr_bits
+    rnd, over = kernels.ROUND[rounding], kernels.OVER[overflow]
+    T = kernels.tables(fmt.name, str(rounding))
+    out = np.empty(x.size, np.uint8 if values is None else values.dtype)
+    tabs = _group_key_tables(x, fmt, layout, rounding, overflow, Xf)
     if _fast_path(x, fmt, layout, rounding):
-        _lookup(inp, fmt, int(Xf[0]), rounding, overflow, np.empty(0, np.uint8), out)
+        _lookup(inp, fmt, int(Xf[0]), rounding, overflow, _NONE if values is None else values, out)
+    elif tabs is not None:
+        kernels.lookup_groups(inp.bits, _float32_lut(inp), tabs[0], tabs[1], gid_mode, s3, block, out)
+    elif fmt.float_scale:
+        bits, mbits, lut = inp.bits, 23, inp.lut
+        if inp.kind in (1, 2):
+            lut = kernels.bits_lut(inp.floats.dtype)
+        elif inp.kind == 0:
+            mbits = 23 if inp.bits.dtype == np.uint32 else 52
+        kernels.encode_mult(bits, mbits, lut, gid_mode, s3, block, mult.reshape(-1), rnd, over, key, rb, nsr, T,
+                            out)
     else:
-        kernel = kernels.encode_mult if fmt.float_scale else kernels.encode_float
-        kernel(inp.bits, inp.mbits, inp.lut, gid_mode, s3, block, mult.reshape(-1) if fmt.float_scale else Xf,
-               kernels.ROUND[rounding], kernels.OVER[overflow], rb, -1 if sr_bits is None else sr_bits,
-               kernels.tables(fmt.name, str(rounding)), out)
+        C = kernels.codes(fmt.name, str(rounding), str(overflow))
+        with np.errstate(over="ignore"):
+            invs = np.ldexp(1.0, -Xf)
+        vals = _IDENTITY if values is None else values
+        if inp.kind == 0:
+            kernels.encode_patterns(inp.bits, inp.floats, gid_mode, s3, block, Xf, invs, rnd, over, key, rb, nsr,
+                                    C, T, vals, out)
+        else:
+            kernels.encode_narrow(inp.bits, inp.kind, inp.lut, gid_mode, s3, block, Xf, invs, rnd, over, key, rb,
+                                  nsr, C, T, vals, out)
     shape = layout.scale_shape
     return out.reshape(x.shape), X.reshape(shape), mult.reshape(shape)
 
 
-def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str, dtype):
-    """One pass straight to float32 values (a table of values instead of codes) when the fast path
-    applies; None otherwise. Equal to decode(encode(x)) by construction of the value table."""
+def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str, dtype,
+                   random_bits=None, sr_bits=None, seed=None):
+    """One pass straight to float32 values (a table of values instead of codes) for one scale per tensor;
+    None otherwise. Equal to decode(encode(x)) by construction of the value table."""
     rounding, overflow = Rounding(rounding), Overflow(overflow)
-    if dtype != np.float32 or not _fast_path(x, fmt, layout, rounding):
+    if (dtype != np.float32 or layout.granularity not in (None, "tensor") or fmt.float_scale or x.size == 0
+            or reference.inexact_in_float64(x)):
         return None
     inp, _, _, _, X, mult = _prepare(x, fmt, layout)  # one group: the whole tensor
-    x0 = int(X.reshape(-1)[0])
     with np.errstate(over="ignore"):
-        values = np.ldexp(np.array(fmt.values, np.float64), x0).astype(np.float32)
+        values = np.ldexp(np.array(fmt.values, np.float64), int(X.reshape(-1)[0])).astype(np.float32)
     if overflow in (Overflow.SAT_FINITE, Overflow.SAT_PROPAGATE):  # the table saturates at float32's max, as decode
-        values = vectorized.saturate_output(values, np.arange(256, dtype=np.uint8), fmt, X.reshape(-1),
-                                            mult.reshape(-1), float(np.finfo(np.float32).max))
-    out = np.empty(x.size, np.float32)
-    _lookup(inp, fmt, x0, rounding, overflow, values, out)
-    return out.reshape(x.shape)
+        values = vectorized.saturate_output(values, _IDENTITY, fmt, X.reshape(-1), mult.reshape(-1),
+                                            float(np.finfo(np.float32).max))
+    return encode(x, fmt, layout, rounding, overflow, random_bits, sr_bits, seed, values)[0]
 
 
 def _group_amax(inp: _Input, gid_mode, s3, block, ngroups) -> np.ndarray:
     """Each group's largest finite |x|, exact in float64 (-1 where there is none): an integer max
     over bit patterns, which order like the magnitudes."""
-    f32 = inp.mbits == 23
-    mask = np.uint64(0x7FFFFFFF if f32 else 0x7FFFFFFFFFFFFFFF)
-    inf_bits = np.uint64(0x7F800000 if f32 else 0x7FF0000000000000)
     if gid_mode == 0:
-        top = np.array([kernels.max_abs_bits(inp.bits, inp.lut, mask, inf_bits)], np.uint64)
+        top = np.array([kernels.max_abs(inp.bits, inp.mag, inp.mask, inp.inf_bits)], np.uint64)
     else:
-        top = kernels.group_max_abs_bits(inp.bits, inp.lut, mask, inf_bits, gid_mode, s3, block, ngroups)
-    v = top.astype(np.uint32).view(np.float32).astype(np.float64) if f32 else top.view(np.float64)
+        top = kernels.group_max_abs(inp.bits, inp.mag, inp.mask, inp.inf_bits, gid_mode, s3, block, ngroups)
+    v = _pattern_values(top, inp)
     return np.where(v > 0, v, -1.0)
+
+
+_IDENTITY = np.arange(256, dtype=np.uint8)  # "values" that are the codes themselves
 
 
 @lru_cache(maxsize=256)
@@ -145,9 +222,6 @@ def _odd_keys(fmt: Format, rounding: str) -> bool:
     return rounding != Rounding.LOG and fmt.threshold_bits <= 6
 
 
-_IDENTITY = np.arange(256, dtype=np.uint8)  # "values" that are the codes themselves
-
-
 @lru_cache(maxsize=256)
 def refined_table(fmt: Format, X: int, rounding: str, overflow: str):
     return kernels.refine_table(key_table(fmt, X, rounding, overflow)[0], X, kernels.ROUND[rounding],
@@ -157,19 +231,18 @@ def refined_table(fmt: Format, X: int, rounding: str, overflow: str):
 def _lookup(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals, out) -> None:
     """Codes (or, with `vals`, their values) from the 16-bit key table, then exact rounding for the
     few elements whose key does not decide."""
+    lut = _float32_lut(inp)
     tab, decided = key_table(fmt, X, rounding, overflow)
     odd = _odd_keys(fmt, rounding)
+    rnd, over, T = kernels.ROUND[rounding], kernels.OVER[overflow], kernels.tables(fmt.name, str(rounding))
     if not decided and not odd:  # truncated keys: a second level of 8 bits decides nearly all the rest
         ref, sub = refined_table(fmt, X, rounding, overflow)
-        kernels.lookup_refined(inp.bits, inp.lut, ref, sub, vals if vals.size else _IDENTITY, X,
-                               kernels.ROUND[rounding], kernels.OVER[overflow], kernels.tables(fmt.name, str(rounding)),
-                               out)
+        kernels.lookup_refined(inp.bits, lut, ref, sub, vals if vals.size else _IDENTITY, X, rnd, over, T, out)
         return
     safe = np.maximum(tab, 0)
-    kernels.lookup(inp.bits, inp.lut, odd, vals[safe] if vals.size else safe.astype(np.uint8), out)
+    kernels.lookup(inp.bits, lut, odd, vals[safe] if vals.size else safe.astype(np.uint8), out)
     if not decided:
-        kernels.fill_undecided(inp.bits, inp.lut, odd, tab < 0, X, kernels.ROUND[rounding], kernels.OVER[overflow],
-                               kernels.tables(fmt.name, str(rounding)), vals, out)
+        kernels.fill_undecided(inp.bits, lut, odd, tab < 0, X, rnd, over, T, vals, out)
 
 
 def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray, scale: np.ndarray,
@@ -181,18 +254,18 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
     gid_mode, s3, block = _view3(layout)
     vt = np.array(fmt.values, np.float64)
     X = scale_exp.reshape(-1).astype(np.int64)
-    ngroups = X.size
-    if ngroups * 256 <= max(4096, codes.size // 4):
-        with np.errstate(over="ignore", invalid="ignore"):
-            if fmt.float_scale:
-                tables = vt[None, :] * scale.reshape(-1)[:, None]
-            else:
-                tables = np.ldexp(vt[None, :], X[:, None])
-            tables = tables.astype(kernel_dtype)
+    if fmt.float_scale:
+        mults = scale.reshape(-1).astype(np.float64)
+    elif X.min() + floor_log2(fmt.min_positive) < -1022 or X.max() > 1023:  # vt 2^X not always exact: rare
+        return vectorized.decode(codes, fmt, layout, scale_exp, scale, dtype)
     else:
-        tables = np.empty((0, 256), kernel_dtype)
+        mults = np.ldexp(1.0, X)
+    if mults.size == 1:
+        with np.errstate(over="ignore", invalid="ignore"):
+            tab = (vt * mults[0]).astype(kernel_dtype)
+    else:
+        tab = np.empty(0, kernel_dtype)
     out = np.empty(codes.size, kernel_dtype)
-    kernels.decode_codes(_native(codes).reshape(-1), gid_mode, s3, block, tables, vt, X,
-                   scale.reshape(-1).astype(np.float64), fmt.float_scale, out)
+    kernels.decode_codes(_native(codes).reshape(-1), gid_mode, s3, block, tab, vt, mults, out)
     out = out.reshape(codes.shape)
     return out if out.dtype == dtype else NumpyOps.narrow(out, dtype)

@@ -192,6 +192,16 @@ def nv_scale_of(fmt: Format, amax: Fraction, s: Fraction) -> tuple[int, Fraction
     return sf.code_for(False, r), sf.magnitudes[r] * s
 
 
+def draw_bits(seed: int, index: int, nbits: int) -> int:
+    """Stochastic rounding's random draw of element `index` on Python integers, the oracle of
+    vectorized.draw_bits: the top `nbits` bits of SplitMix64's output index + 1 of `seed`."""
+    mask = (1 << 64) - 1
+    z = (seed + (index + 1) * 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return (z ^ (z >> 31)) >> (64 - nbits)
+
+
 # ---- encode / decode --------------------------------------------------------------------------
 def encode_element(negative: bool, mag, fmt: Format, scale: Fraction, rounding: str, overflow: str,
                    bits: int = 0, sr_bits: int | None = None) -> int:

@@ -45,6 +45,39 @@ def two_prod(a, b):
     return p, err
 
 
+# Stochastic rounding's random bits, drawn from (seed, element index) alone, so that every backend, thread
+# count and chunking gives the same bits: SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom
+# number generators", OOPSLA 2014; Vigna's reference splitmix64.c), output i of seed k is
+# mix64(k + (i + 1) * GAMMA). The top 32 bits (or sr_bits bits) are element i's draw.
+GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _ONE = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(1)
+
+
+def draw_bits(seed, index, nbits):
+    """Element index's random draw: the top `nbits` bits (1..32) of SplitMix64 output index + 1 of
+    `seed`, as uint64. Plain uint64 arithmetic (it wraps): numpy arrays here, scalars in the Numba
+    kernels, which compile this very function (edit it, then touch kernels.py: see kernels._draw_bits)."""
+    z = seed + (index + _ONE) * GAMMA
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    z = z ^ (z >> _S31)
+    return z >> np.uint64(64 - nbits)
+
+
+def random_bits(seed: int, shape, sr_bits: int | None = None) -> np.ndarray:
+    """The uint32 random bits stochastic rounding draws for an array of this shape from `seed` (an
+    integer in [0, 2^64)): `random_bits=random_bits(seed, shape)` replays `rng=seed` exactly."""
+    if not 0 <= int(seed) < 2 ** 64:
+        raise ValueError(f"seed must be an integer in [0, 2^64); got {seed}")
+    if sr_bits is not None and not 1 <= sr_bits <= 32:
+        raise ValueError(f"sr_bits must be an integer from 1 to 32; got {sr_bits}")
+    index = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.uint64)
+    bits = draw_bits(np.uint64(seed), index, 32 if sr_bits is None else sr_bits)
+    return bits.astype(np.uint32).reshape(shape)
+
+
 def sign_diff(x, k, s):
     """Sign of x - k*s exactly (x, s > 0 floats, k a small integer), as -1.0, 0.0 or 1.0."""
     xp = ops(x)

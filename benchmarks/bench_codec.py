@@ -36,7 +36,7 @@ from scipy import stats
 
 import rf8lab as rl
 
-DECODE_FORMATS = ("rf8", "e4m3", "e5m2", "e3m2", "e2m1", "binary8p3", "int8", "int4", "mxfp8", "mxfp4",
+DECODE_FORMATS = ("rf8", "e4m3", "e5m2", "e3m2", "e2m1", "binary8p3se", "int8", "int4", "mxfp8", "mxfp4",
                   "nvfp4")
 STOCHASTIC_FORMATS = ("rf8", "e4m3", "e5m2", "e2m1", "int8", "mxfp8")
 COLD_START = ("import time, numpy as np; t0 = time.perf_counter(); import rf8lab as rl; t1 = time.perf_counter(); "

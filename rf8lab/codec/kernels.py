@@ -747,9 +747,15 @@ def _decode_run(codes, tab, vt, mults, xoff, xshift, t0, out):
         m = mults[xoff]
         for k in range(codes.size):
             out[k] = vt[codes[k]] * m
-    else:
+    elif xshift == 0:
         for k in range(codes.size):
-            out[k] = vt[codes[k]] * mults[xoff + ((t0 + k) >> xshift)]
+            out[k] = vt[codes[k]] * mults[xoff + t0 + k]
+    else:  # aligned blocks of 2^xshift: one multiplier per block
+        size = 1 << xshift
+        for k0 in range(0, codes.size, size):
+            m = mults[xoff + ((t0 + k0) >> xshift)]
+            for k in range(k0, min(codes.size, k0 + size)):
+                out[k] = vt[codes[k]] * m
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -868,7 +874,11 @@ def lookup_refined(bits, lut, tab, sub, vals, X, rnd, over, T, out):
 
 @nb.njit(inline="always", **_JIT)
 def _key16(bits, t, lut, odd):
-    """(float32 pattern, 16-bit key) of element t: round-to-odd key if `odd`, else truncated."""
+    """(float32 pattern, 16-bit key) of element t: round-to-odd key if `odd`, else truncated. 16-bit
+    input without a `lut` is its own key (the table is then indexed by the input's patterns)."""
+    if bits.itemsize == 2 and lut.size == 0:
+        b = np.uint32(bits[t])
+        return b, b
     b = lut[np.int64(bits[t])] if lut.size > 0 else np.uint32(bits[t])
     k = b >> np.uint32(16)
     if odd:

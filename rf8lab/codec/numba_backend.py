@@ -111,14 +111,18 @@ def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> boo
 
 def _group_key_tables(x, fmt: Format, layout: Layout, rounding: str, overflow: str, Xf: np.ndarray):
     """(tables, index of each group's table) for the 16-bit key path with a scale per channel or block:
-    a table rounding on round-to-odd keys, float32-or-narrower input, few distinct scale exponents, every
-    table decided; None where that does not hold."""
+    few distinct scale exponents, and float16 or bfloat16 input (pattern tables, any deterministic
+    rounding) or float32 and 8-bit input at a table rounding on round-to-odd keys, every table decided;
+    None where that does not hold."""
     if (layout.granularity not in ("channel", "block") or Rounding(rounding).stochastic or fmt.float_scale
-            or x.dtype.kind in "iu" or x.dtype.itemsize > 4 or x.size < 1 << 16 or not _odd_keys(fmt, rounding)):
+            or x.dtype.kind in "iu" or x.dtype.itemsize > 4 or x.size < 1 << 16
+            or x.dtype.itemsize != 2 and not _odd_keys(fmt, rounding)):
         return None
     lo, hi = int(Xf.min()), int(Xf.max())  # scale exponents span a few binades (np.unique would sort)
     if hi - lo >= 8:
         return None
+    if x.dtype.itemsize == 2:  # float16, bfloat16: the pattern tables, indexed by the input itself
+        return np.stack([pattern_table(fmt, X, rounding, overflow, x.dtype) for X in range(lo, hi + 1)]), Xf - lo
     found = [key_table(fmt, X, rounding, overflow) for X in range(lo, hi + 1)]
     if not all(decided for _, decided in found):
         return None
@@ -153,7 +157,8 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
     if _fast_path(x, fmt, layout, rounding):
         _lookup(inp, fmt, int(Xf[0]), rounding, overflow, _NONE if values is None else values, out)
     elif tabs is not None:
-        kernels.lookup_groups(inp.bits, _float32_lut(inp), tabs[0], tabs[1], gid_mode, s3, block, out)
+        lut = _NONE if inp.kind in (1, 2) else _float32_lut(inp)  # 16-bit patterns are their own keys
+        kernels.lookup_groups(inp.bits, lut, tabs[0], tabs[1], gid_mode, s3, block, out)
     elif fmt.float_scale:
         bits, mbits, lut = inp.bits, 23, inp.lut
         if inp.kind in (1, 2):
@@ -228,7 +233,29 @@ def refined_table(fmt: Format, X: int, rounding: str, overflow: str):
                                 kernels.OVER[overflow], kernels.tables(fmt.name, str(rounding)))
 
 
+_ALL16 = np.arange(1 << 16, dtype=np.uint16)
+
+
+@lru_cache(maxsize=256)
+def pattern_table(fmt: Format, X: int, rounding: str, overflow: str, dtype: np.dtype) -> np.ndarray:
+    """uint8 code of every float16 or bfloat16 pattern at scale exponent X: for 16-bit input one gather
+    per element, the pattern as its own key (computed by the float32 key-table path below)."""
+    out = np.empty(1 << 16, np.uint8)
+    _lookup_float32(_bits(_ALL16.view(dtype)), fmt, X, rounding, overflow, _NONE, out)
+    return out
+
+
 def _lookup(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals, out) -> None:
+    """Codes (or, with `vals`, their values) of one scale exponent: 16-bit input through its pattern
+    table, everything else through the 16-bit key table of its float32 patterns."""
+    if inp.kind in (1, 2):
+        tab = pattern_table(fmt, X, rounding, overflow, inp.floats.dtype)
+        kernels.lookup(inp.bits, _NONE, True, vals[tab] if vals.size else tab, out)
+    else:
+        _lookup_float32(inp, fmt, X, rounding, overflow, vals, out)
+
+
+def _lookup_float32(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals, out) -> None:
     """Codes (or, with `vals`, their values) from the 16-bit key table, then exact rounding for the
     few elements whose key does not decide."""
     lut = _float32_lut(inp)

@@ -136,16 +136,17 @@ def _float32_lut(inp: _Input) -> np.ndarray:
 
 def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
            random_bits: np.ndarray | None = None, sr_bits: int | None = None, seed: int | None = None,
-           values: np.ndarray | None = None):
+           values: np.ndarray | None = None, prepared=None):
     """Codes, scale exponents and multipliers; stochastic rounding reads `random_bits`, or draws its bits
     in the kernels from `seed` (vectorized.draw_bits). With `values` (a float32 value table, one scale
-    only), the output is values[code] instead of the codes (quantize in one pass)."""
+    only), the output is values[code] instead of the codes (quantize in one pass); `prepared` is
+    _prepare's result where the caller has it already (the absmax pass is not run twice)."""
     rounding, overflow = Rounding(rounding), Overflow(overflow)  # rf8lab 0.1's names too
     if x.size == 0 or reference.inexact_in_float64(x):
         if seed is not None:
             random_bits = vectorized.random_bits(seed, x.shape, sr_bits)
         return reference.encode(x, fmt, layout, rounding, overflow, random_bits, sr_bits)
-    inp, gid_mode, s3, block, X, mult = _prepare(x, fmt, layout)
+    inp, gid_mode, s3, block, X, mult = prepared or _prepare(x, fmt, layout)
     Xf = X.reshape(-1).astype(np.int64)
     rb = _native(random_bits).reshape(-1) if random_bits is not None else _NONE
     key = np.uint64(0 if seed is None else seed)
@@ -190,13 +191,14 @@ def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, ov
     if (dtype != np.float32 or layout.granularity not in (None, "tensor") or fmt.float_scale or x.size == 0
             or reference.inexact_in_float64(x)):
         return None
-    inp, _, _, _, X, mult = _prepare(x, fmt, layout)  # one group: the whole tensor
+    prepared = _prepare(x, fmt, layout)
+    X, mult = prepared[4], prepared[5]  # one group: the whole tensor
     with np.errstate(over="ignore"):
         values = np.ldexp(np.array(fmt.values, np.float64), int(X.reshape(-1)[0])).astype(np.float32)
     if overflow in (Overflow.SAT_FINITE, Overflow.SAT_PROPAGATE):  # the table saturates at float32's max, as decode
         values = vectorized.saturate_output(values, _IDENTITY, fmt, X.reshape(-1), mult.reshape(-1),
                                             float(np.finfo(np.float32).max))
-    return encode(x, fmt, layout, rounding, overflow, random_bits, sr_bits, seed, values)[0]
+    return encode(x, fmt, layout, rounding, overflow, random_bits, sr_bits, seed, values, prepared)[0]
 
 
 def _group_amax(inp: _Input, gid_mode, s3, block, ngroups) -> np.ndarray:

@@ -222,23 +222,26 @@ def _sign_at(a, k, lo, c, s):
 @nb.njit(inline="always", **_JIT)
 def _stochastic_up(rnd, a, lo, hi, s, rbits, nsr):
     """vectorized._stochastic_up for one element: up from lo for a / s in (lo, hi); nsr < 0 is the
-    exact-probability rule, else the number of random bits."""
+    exact-probability rule, else the number of random bits. Each rule is t = sign(a 2^k - (lo 2^k +
+    c (hi - lo)) s) with its own k and c, up where t > 0 and, where t = 0, as the rule breaks ties (tie:
+    0 down, 1 up, 2 up iff R is odd, 3 up iff R is even; 2^N - R is odd iff R is, N >= 1). One exit: an
+    inlined function with several returns compiles several times slower."""
     b = float(rbits)
     if nsr < 0:
-        return _sign_at(a, 32, lo, b * (hi - lo), s) > 0
-    n = float(np.int64(1) << nsr)
-    if rnd == 2:
-        return _sign_at(a, nsr, lo, (n - b) * (hi - lo), s) >= 0
-    t = _sign_at(a, nsr + 1, lo, (2.0 * n - 2.0 * b - 1.0) * (hi - lo), s)
-    if rnd == 8:
-        return t >= 0
-    if t != 0:
-        return t > 0
-    m_odd = np.int64(n - b) % 2 == 1
-    return m_odd if rnd == 10 else not m_odd
+        k, c, tie = np.int64(32), b, 0
+    else:
+        n = float(np.int64(1) << nsr)
+        if rnd == 2:
+            k, c, tie = nsr, n - b, 1
+        else:
+            k, c, tie = nsr + 1, 2.0 * n - 2.0 * b - 1.0, 1 if rnd == 8 else (2 if rnd == 10 else 3)
+    t = _sign_at(a, k, lo, c * (hi - lo), s)
+    odd = (np.int64(rbits) & 1) == 1
+    tie_up = (tie == 1) | ((tie == 2) & odd) | ((tie == 3) & ~odd)
+    return (t > 0) | ((t == 0) & tie_up)  # & and |, not and/or: t is random, a branch on it mispredicts
 
 
-@nb.njit(inline="always", **_JIT)
+@nb.njit(**_JIT)  # a call, not inlined: it is off the hot loops, and one copy compiles once
 def _float_code(neg, kind, e, man, mbits, X, rnd, over, rbits, nsr, T):
     """Code of one float input (sign, kind, exponent, mantissa with `mbits` bits) at scale X."""
     c = _special(neg, kind, over, T)
@@ -312,7 +315,7 @@ def _sign_diff(x, k, s):
     return 1 if t > 0 else (-1 if t < 0 else 0)
 
 
-@nb.njit(inline="always", **_JIT)
+@nb.njit(**_JIT)  # a call, not inlined: one copy for every input type of encode_mult
 def _mult_code(neg, kind, v, s, rnd, over, rbits, nsr, T):
     """Code of |x| = v (finite or not, kind as _split) divided by a float multiplier s, rounded onto the
     grid: the float quotient guesses the neighbours, exact residuals (Dekker's product) decide."""
@@ -440,45 +443,59 @@ _draw_bits = nb.njit(inline="always", **_JIT)(vectorized.draw_bits)
 
 # ---- element kernel on the tables -------------------------------------------------------------
 @nb.njit(inline="always", **_JIT)
+def _exceptional(E, man, emask, er, X, cls):
+    """Whether _table_code leaves an element to _float_code: subnormal, infinite or NaN input, and for
+    stochastic rounding binades beyond float64's normal range."""
+    exc = (E == emask) | ((E == 0) & (man != 0))
+    if cls >= 2:
+        exc = exc | (er < -1000) | (X < -1000) | (X > 1000)
+    return exc
+
+
+@nb.njit(inline="always", **_JIT)
+def _fields(b, mbits, X):
+    """(neg, biased exponent E, mantissa, binade er at scale X, E's all-ones value) of a float pattern
+    (float32 bits, mbits 23, or float64 bits, mbits 52)."""
+    ebits = 8 if mbits == 23 else 11
+    emask = (1 << ebits) - 1
+    b = np.uint64(b)
+    neg = np.int64(b >> np.uint64(ebits + mbits)) & 1
+    E = np.int64(b >> np.uint64(mbits)) & emask
+    man = np.int64(b & np.uint64((1 << mbits) - 1))
+    return neg, E, man, E - (emask >> 1) - X, emask
+
+
+@nb.njit(inline="always", **_JIT)
 def _table_code(b, v, mbits, X, inv, tg, cls, rnd, seed, rbits, nsr, table, log, cuts, floor, ext, rank_code,
                 rows, row_base, n, zero_pos, zero_neg):
     """(code, exceptional) of the float pattern b (float32 bits, mbits 23, or float64 bits, mbits 52; v its
     value) at scale exponent X (inv = 2^-X), element tg of the array, from the Codes arrays (passed one by
     one: a NamedTuple read inside a loop costs a reference count per read). cls is the rounding's kind,
-    a constant at each call (0 table, 1 log, 2 stochastic) so that each loop compiles one path only.
-    Zeros get their code here; subnormal, inf and NaN inputs, and for stochastic rounding binades beyond
-    float64's normal range, are exceptional: their placeholder code is replaced by _float_code's."""
-    ebits = 8 if mbits == 23 else 11
-    emask = (1 << ebits) - 1
-    bias = emask >> 1
-    b = np.uint64(b)
-    neg = np.int64(b >> np.uint64(ebits + mbits)) & 1
-    E = np.int64(b >> np.uint64(mbits)) & emask
-    man = np.int64(b & np.uint64((1 << mbits) - 1))
-    er = E - bias - X
+    a constant at each call (0 table, 1 log, 2 stochastic with drawn bits, 3 stochastic with the bits
+    rbits) so that each loop compiles one path only. Zeros get their code here; for exceptional elements
+    (_exceptional) the code is a placeholder, replaced by _float_code's."""
+    neg, E, man, er, emask = _fields(b, mbits, X)
     row = min(max(er - row_base, 0), rows - 1)
     sh = mbits - KEYBITS
     key = ((man >> sh) << 1) | np.int64((man & ((1 << sh) - 1)) != 0)
     # data-dependent choices are arithmetic, not branches: a random sign or a zero must not mispredict
-    exc = (E == emask) | ((E == 0) & (man != 0))
     if cls == 1:
         cnt = np.int64(0)
         for i in range(7):
             cnt += np.int64(man > cuts[i])
         code = np.int64(log[(neg * rows + row) * 8 + cnt])
-    elif cls == 2:
+    elif cls >= 2:
         r = np.int64(floor[(row << KEYSHIFT) | key])
         lo, hi = ext[r], ext[r + 1]
         a = abs(np.float64(v)) * inv  # exact: a normal float times a power of two, in range
-        d = np.uint64(rbits[tg]) if rbits.size > 0 else _draw_bits(seed, np.uint64(tg), 32 if nsr < 0 else nsr)
+        d = np.uint64(rbits[tg]) if cls == 3 else _draw_bits(seed, np.uint64(tg), 32 if nsr < 0 else nsr)
         up = (r < n) & (a != lo) & _stochastic_up(rnd, a, lo, hi, 1.0, d, nsr)
         code = np.int64(rank_code[neg * (n + 1) + r + np.int64(up)])
-        exc = exc | (er < -1000) | (X < -1000) | (X > 1000)
     else:
         code = np.int64(table[(((neg * rows + row) << KEYSHIFT) | key)])
     zero = np.int64((E == 0) & (man == 0))
     code += zero * (zero_pos + neg * (zero_neg - zero_pos) - code)
-    return code, exc
+    return code, _exceptional(E, man, emask, er, X, cls)
 
 
 @nb.njit(inline="always", **_JIT)
@@ -493,38 +510,27 @@ def _exact_code(b, mbits, X, tg, rnd, over, seed, rbits, nsr, T):
 
 
 @nb.njit(inline="always", **_JIT)
-def _run_loops(cls, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out):
+def _run_loop(cls, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out):
     table, log, floor, ext, rank_code = C.table, C.log, C.floor, C.ext, C.rank_code
     cuts = C.cut23 if mbits == 23 else C.cut52
     rows, row_base, n, zp, zn = C.rows, C.row_base, C.n, C.zero_pos, C.zero_neg
     nexc = 0
-    if xshift == 63:
-        X, inv = Xs[xoff], invs[xoff]
-        for k in range(bits.size):
-            c, e = _table_code(bits[k], vals_in[k], mbits, X, inv, t0 + k, cls, rnd, seed, rbits, nsr, table, log,
-                               cuts, floor, ext, rank_code, rows, row_base, n, zp, zn)
-            out[k] = vals[c]
-            nexc += e
-    else:
-        for k in range(bits.size):
-            g = xoff + ((t0 + k) >> xshift)
-            c, e = _table_code(bits[k], vals_in[k], mbits, Xs[g], invs[g], t0 + k, cls, rnd, seed, rbits, nsr,
-                               table, log, cuts, floor, ext, rank_code, rows, row_base, n, zp, zn)
-            out[k] = vals[c]
-            nexc += e
+    for k in range(bits.size):
+        g = xoff + ((t0 + k) >> xshift)  # xshift 63: xoff for every element
+        c, e = _table_code(bits[k], vals_in[k], mbits, Xs[g], invs[g], t0 + k, cls, rnd, seed, rbits, nsr,
+                           table, log, cuts, floor, ext, rank_code, rows, row_base, n, zp, zn)
+        out[k] = vals[c]
+        nexc += e
     return nexc
 
 
-@nb.njit(inline="always", **_JIT)
-def _fix_exceptional(cls, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, over, seed, rbits, nsr, C, T,
-                     vals, out):
-    """Round the exceptional elements of a run exactly, one by one (rare)."""
-    table, log, floor, ext, rank_code = C.table, C.log, C.floor, C.ext, C.rank_code
-    cuts = C.cut23 if mbits == 23 else C.cut52
+@nb.njit(**_JIT)
+def _fix_exceptional(bits, mbits, t0, Xs, xoff, xshift, stochastic, rnd, over, seed, rbits, nsr, T, vals, out):
+    """Round the exceptional elements of a run (_exceptional) exactly, one by one (rare)."""
     for k in range(bits.size):
-        g = xoff if xshift == 63 else xoff + ((t0 + k) >> xshift)
-        if _table_code(bits[k], vals_in[k], mbits, Xs[g], invs[g], t0 + k, cls, rnd, seed, rbits, nsr, table, log,
-                       cuts, floor, ext, rank_code, C.rows, C.row_base, C.n, C.zero_pos, C.zero_neg)[1]:
+        g = xoff + ((t0 + k) >> xshift)
+        _, E, man, er, emask = _fields(bits[k], mbits, Xs[g])
+        if _exceptional(E, man, emask, er, Xs[g], 2 if stochastic else 0):
             out[k] = vals[_exact_code(np.uint64(bits[k]), mbits, Xs[g], t0 + k, rnd, over, seed, rbits, nsr, T)]
 
 
@@ -533,16 +539,17 @@ def _encode_run(bits, vals_in, t0, Xs, invs, xoff, xshift, rnd, over, seed, rbit
     """Codes (or their values, through `vals`) of a contiguous run of patterns starting at element t0,
     where element t's scale is Xs[xoff + (t >> xshift)] (xshift 63: one scale for the run)."""
     mbits = 23 if bits.itemsize == 4 else 52
-    cls = 1 if rnd == 1 else (2 if rnd == 2 or rnd >= 8 else 0)
-    if cls == 0:
-        nexc = _run_loops(0, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out)
-    elif cls == 1:
-        nexc = _run_loops(1, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out)
+    stochastic = rnd == 2 or rnd >= 8
+    if rnd == 1:
+        nexc = _run_loop(1, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out)
+    elif not stochastic:
+        nexc = _run_loop(0, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out)
+    elif rbits.size == 0:
+        nexc = _run_loop(2, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out)
     else:
-        nexc = _run_loops(2, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out)
+        nexc = _run_loop(3, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, seed, rbits, nsr, C, vals, out)
     if nexc:
-        _fix_exceptional(cls, bits, vals_in, mbits, t0, Xs, invs, xoff, xshift, rnd, over, seed, rbits, nsr, C, T,
-                         vals, out)
+        _fix_exceptional(bits, mbits, t0, Xs, xoff, xshift, stochastic, rnd, over, seed, rbits, nsr, T, vals, out)
     return nexc
 
 

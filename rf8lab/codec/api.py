@@ -146,11 +146,26 @@ def _encode(x, spec: QuantSpec, f: Format, layout: Layout, bits, seed, backend) 
                    spec=spec, layout=layout, dtype=_out_dtype(None, x.dtype))
 
 
-def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
+def decode(enc, dtype=np.float32, *, fmt=None, out=None, backend="auto") -> np.ndarray:
     """Values of the codes times their scales, rounded once to `dtype` (default float32).
 
     `enc` is an Encoded, or a plain uint8 array of codes together with `fmt=` (read unscaled, X = 0).
+    `out`, as in numpy's ufuncs: a writeable C-contiguous array of the codes' shape and of an output dtype
+    (float16, bfloat16, float32, float64; it sets the dtype) that receives the values and is returned. A
+    buffer used again saves the page faults of a fresh array, which cost a large decode as much as its
+    arithmetic.
     """
+    if out is not None:
+        if (not isinstance(out, np.ndarray) or out.dtype not in _OUT_DTYPES or not out.flags.c_contiguous
+                or not out.flags.writeable):
+            raise TypeError("out= takes a writeable C-contiguous numpy array of float16, bfloat16, float32 or "
+                            f"float64; got {type(out).__name__}"
+                            + (f" of dtype {out.dtype}" + ("" if out.flags.c_contiguous else ", not C-contiguous")
+                               + ("" if out.flags.writeable else ", read-only") if isinstance(out, np.ndarray)
+                               else ""))
+        if dtype is not np.float32 and dtype is not None and _out_dtype(dtype, out.dtype) != out.dtype:
+            raise ValueError(f"dtype={np.dtype(dtype)} and out's dtype {out.dtype} disagree; give one of them")
+        dtype = out.dtype
     if not isinstance(enc, Encoded):
         codes = np.asarray(enc)
         if fmt is None or codes.dtype != np.uint8:
@@ -166,13 +181,23 @@ def decode(enc, dtype=np.float32, *, fmt=None, backend="auto") -> np.ndarray:
     elif fmt is not None and as_spec(fmt).fmt != enc.fmt:
         raise ValueError(f"fmt={fmt!r} does not match the Encoded's format {enc.fmt!r}")
     f = enc.spec.format
-    out = _out_dtype(dtype, enc.dtype)
+    dtype = _out_dtype(dtype, enc.dtype)
     scale_exp = enc.scale_exp if enc.scale_exp is not None else np.zeros(enc.layout.scale_shape, np.int32)
-    values = _backend(backend).decode(enc.codes, f, enc.layout, scale_exp, enc.multiplier, out)
-    if enc.spec.overflow not in (Overflow.SAT_FINITE, Overflow.SAT_PROPAGATE):  # finite values saturate
+    if out is not None and out.shape != enc.codes.shape:
+        raise ValueError(f"out has shape {out.shape}; the codes have shape {enc.codes.shape}")
+    be = _backend(backend)
+    if be is numba_backend:
+        values = be.decode(enc.codes, f, enc.layout, scale_exp, enc.multiplier, dtype, out=out)
+    else:
+        values = be.decode(enc.codes, f, enc.layout, scale_exp, enc.multiplier, dtype)
+    if enc.spec.overflow in (Overflow.SAT_FINITE, Overflow.SAT_PROPAGATE):  # finite values saturate
+        values = vectorized.saturate_output(values, enc.codes, f, np.asarray(scale_exp).reshape(-1),
+                                            np.asarray(enc.multiplier).reshape(-1), float(ml_dtypes.finfo(dtype).max))
+    if out is None:
         return values
-    return vectorized.saturate_output(values, enc.codes, f, np.asarray(scale_exp).reshape(-1),
-                                      np.asarray(enc.multiplier).reshape(-1), float(ml_dtypes.finfo(out).max))
+    if values.ctypes.data != out.ctypes.data:  # the kernel wrote elsewhere (a narrow dtype, another backend)
+        np.copyto(out, values)
+    return out
 
 
 def quantize(x, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None, sr_bits=None,

@@ -275,10 +275,12 @@ def _lookup_float32(inp: _Input, fmt: Format, X: int, rounding: str, overflow: s
 
 
 def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray, scale: np.ndarray,
-           dtype) -> np.ndarray:
+           dtype, out=None) -> np.ndarray:
+    """Values of the codes; the kernel writes straight into `out` (C-contiguous, codes' shape, dtype) where
+    it is given and float32 or float64, and the result is copied into it otherwise."""
     dtype = np.dtype(dtype)
     if codes.size == 0:
-        return np.empty(codes.shape, dtype)
+        return np.empty(codes.shape, dtype) if out is None else out
     kernel_dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
     gid_mode, s3, block = _view3(layout)
     vt = np.array(fmt.values, np.float64)
@@ -294,7 +296,7 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
             tab = (vt * mults[0]).astype(kernel_dtype)
     else:
         tab = np.empty(0, kernel_dtype)
-    out = np.empty(codes.size, kernel_dtype)
-    kernels.decode_codes(_native(codes).reshape(-1), gid_mode, s3, block, tab, vt, mults, out)
-    out = out.reshape(codes.shape)
-    return out if out.dtype == dtype else NumpyOps.narrow(out, dtype)
+    flat = out.reshape(-1) if out is not None and dtype == kernel_dtype else np.empty(codes.size, kernel_dtype)
+    kernels.decode_codes(_native(codes).reshape(-1), gid_mode, s3, block, tab, vt, mults, flat)
+    values = flat.reshape(codes.shape)
+    return values if values.dtype == dtype else NumpyOps.narrow(values, dtype)

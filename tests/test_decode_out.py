@@ -53,6 +53,7 @@ def test_empty_and_zero_d():
     (np.empty((8, 4), np.int32), np.float32, "of dtype int32"),
     (np.empty((8, 8), np.float32)[:, ::2], np.float32, "not C-contiguous"),
     ([[0.0] * 4] * 8, np.float32, "got list"),
+    (np.ma.zeros((8, 4), np.float32), np.float32, "got MaskedArray"),
     (np.empty((8, 4), np.float32), np.float64, "dtype=float64 and out's dtype float32 disagree"),
 ])
 def test_a_bad_buffer_is_refused_and_named(out, dtype, match):

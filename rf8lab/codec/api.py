@@ -151,12 +151,13 @@ def decode(enc, dtype=np.float32, *, fmt=None, out=None, backend="auto") -> np.n
 
     `enc` is an Encoded, or a plain uint8 array of codes together with `fmt=` (read unscaled, X = 0).
     `out`, as in numpy's ufuncs: a writeable C-contiguous array of the codes' shape and of an output dtype
-    (float16, bfloat16, float32, float64; it sets the dtype) that receives the values and is returned. A
+    (float16, bfloat16, float32, float64; it sets the dtype, and a `dtype` other than the default must agree)
+    that receives the values and is returned; a plain ndarray, not a subclass (a matrix reshapes otherwise). A
     buffer used again saves the page faults of a fresh array, which cost a large decode as much as its
     arithmetic.
     """
     if out is not None:
-        if (not isinstance(out, np.ndarray) or out.dtype not in _OUT_DTYPES or not out.flags.c_contiguous
+        if (type(out) is not np.ndarray or out.dtype not in _OUT_DTYPES or not out.flags.c_contiguous
                 or not out.flags.writeable):
             raise TypeError("out= takes a writeable C-contiguous numpy array of float16, bfloat16, float32 or "
                             f"float64; got {type(out).__name__}"

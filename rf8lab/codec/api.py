@@ -146,6 +146,21 @@ def _encode(x, spec: QuantSpec, f: Format, layout: Layout, bits, seed, backend) 
                    spec=spec, layout=layout, dtype=_out_dtype(None, x.dtype))
 
 
+def _check_out(out) -> None:
+    """decode's out= must be a plain, writeable, C-contiguous ndarray of an output dtype."""
+    if type(out) is not np.ndarray:
+        problem = type(out).__name__
+    else:
+        faults = [what for what, bad in ((f"of dtype {out.dtype}", out.dtype not in _OUT_DTYPES),
+                                         ("not C-contiguous", not out.flags.c_contiguous),
+                                         ("read-only", not out.flags.writeable)) if bad]
+        if not faults:
+            return
+        problem = "an ndarray " + ", ".join(faults)
+    raise TypeError(f"out= takes a writeable C-contiguous numpy array of float16, bfloat16, float32 or float64; "
+                    f"got {problem}")
+
+
 def decode(enc, dtype=np.float32, *, fmt=None, out=None, backend="auto") -> np.ndarray:
     """Values of the codes times their scales, rounded once to `dtype` (default float32).
 
@@ -157,13 +172,7 @@ def decode(enc, dtype=np.float32, *, fmt=None, out=None, backend="auto") -> np.n
     arithmetic.
     """
     if out is not None:
-        if (type(out) is not np.ndarray or out.dtype not in _OUT_DTYPES or not out.flags.c_contiguous
-                or not out.flags.writeable):
-            raise TypeError("out= takes a writeable C-contiguous numpy array of float16, bfloat16, float32 or "
-                            f"float64; got {type(out).__name__}"
-                            + (f" of dtype {out.dtype}" + ("" if out.flags.c_contiguous else ", not C-contiguous")
-                               + ("" if out.flags.writeable else ", read-only") if isinstance(out, np.ndarray)
-                               else ""))
+        _check_out(out)
         if dtype is not np.float32 and dtype is not None and _out_dtype(dtype, out.dtype) != out.dtype:
             raise ValueError(f"dtype={np.dtype(dtype)} and out's dtype {out.dtype} disagree; give one of them")
         dtype = out.dtype

@@ -21,10 +21,13 @@ How each decision stays exact:
 
 The array kernels answer each element from tables that _float_code fills, choosing what measured fastest
 on a 2-core AVX-512 machine (LLVM vectorizes none of these gathers; the fewest operations per element win):
-- one scale exponent per tensor, or a few per channel / block, and a table rounding: a 65,536-entry table
-  per exponent indexed by the top 16 bits of the float32 pattern (`key16_table`; `lookup`, `lookup_groups`);
-- everything else (stochastic, log per group, float64 input, many exponents): per-binade code tables
-  (`codes`), read by `_table_code` from (sign, binade, 8 mantissa bits, sticky) in a few integer operations.
+- one scale exponent per tensor and a deterministic rounding: a 65,536-entry table per exponent indexed by
+  the top 16 bits of the float32 pattern (`key16_table`; `lookup`, `lookup_refined`);
+- a scale exponent per channel or block and a deterministic rounding: the same table at scale 0, read at
+  keys shifted by the group's exponent (`lookup_scaled`; `encode_contiguous` finds each contiguous group's
+  maximum and exponent and encodes it in one pass);
+- everything else (stochastic, float64 input): per-binade code tables (`codes`), read by `_table_code` from
+  (sign, binade, 8 mantissa bits, sticky) in a few integer operations.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+from numba.extending import overload
 
 from ..formats import floor_log2, get_format, largest_float_below
 from . import reference, vectorized
@@ -744,6 +748,23 @@ def group_max_abs(bits, mag, mask, inf_bits, gid_mode, shape3, block, ngroups):
     return best
 
 
+@nb.njit(parallel=True, **_JIT)
+def scale_exps(amax, base, cut, x_none, out):
+    """out[g] = group g's scale exponent from its largest finite |x| (float64, 0 where there is none) by the
+    rule as scale_rule.exponent_steps tabulates it: base[E] + (mantissa field > cut[E]). Returns how many
+    maxima are float64 subnormals, which the table does not cover; their out is left to the caller."""
+    bits = amax.view(np.uint64)
+    nsub = 0
+    for g in nb.prange(bits.size):
+        b = bits[g]
+        E = np.int64(b >> np.uint64(52))
+        f = np.int64(b & np.uint64((1 << 52) - 1))
+        X = np.int64(base[E]) + np.int64(f > cut[E])
+        out[g] = x_none if b == 0 else X
+        nsub += np.int64((E == 0) & (f != 0))
+    return nsub
+
+
 # ---- decode -----------------------------------------------------------------------------------
 @nb.njit(**_JIT)
 def _decode_run(codes, tab, vt, mults, xoff, xshift, t0, out):
@@ -921,27 +942,161 @@ def fill_undecided(bits, lut, odd, undecided, X, rnd, over, T,
     return out
 
 
-@nb.njit(**_JIT)
-def _lookup_group_run(bits, lut, tabs, xi, xoff, xshift, t0, out):
-    if xshift == 63:
-        tab = tabs[xi[xoff]]
-        for k in range(bits.size):
-            out[k] = tab[_key16(bits, k, lut, True)[1]]
-    elif xshift == 0:
-        for k in range(bits.size):
-            out[k] = tabs[xi[xoff + t0 + k], _key16(bits, k, lut, True)[1]]
-    else:  # aligned blocks of 2^xshift: one table per block
-        size = 1 << xshift
-        for k0 in range(0, bits.size, size):
-            tab = tabs[xi[xoff + ((t0 + k0) >> xshift)]]
-            for k in range(k0, min(bits.size, k0 + size)):
-                out[k] = tab[_key16(bits, k, lut, True)[1]]
+# ---- per channel and per block: one table at scale 0, keys shifted by each group's exponent ------------
+# Dividing by 2^X subtracts X from the exponent field, so the key of |x| / 2^X at scale 0 is x's key less
+# X << 7 wherever both exponents are normal (1 <= E, E - X <= 254): one table serves every scale exponent.
+# The caller checks that the format's grid lies inside float32's normal range at scale 0, where the table is
+# filled. Zeros keep their own key. Anything else (subnormal, infinite and NaN inputs, |x| / 2^X outside
+# float32's normal range) and keys the table leaves undecided are rounded exactly (_code32).
+# The tables: uint8 codes on round-to-odd keys (omask 0xFFFF: the low 16 bits set the key's last bit), every
+# normal key decided; or int16 on truncated keys (omask 0) with refine_table's second level `sub`.
+# Loops index with unsigned integers: Numba then skips the negative-index check, which keeps LLVM from
+# vectorizing a loop that does not start at 0.
+
+def _wide(bits):
+    """Whether `bits` are float64 patterns, as a compile-time constant (an array's itemsize is read at run time,
+    and a branch on it kept the float64 code in every loop, twice as slow)."""
+    return bits.itemsize == 8
+
+
+@overload(_wide, jit_options=dict(cache=True))
+def _wide_compile_time(bits):
+    wide = bits.dtype.bitwidth == 64
+    return lambda bits: wide
+
+
+@nb.njit(inline="always", **_JIT)
+def _pattern32(bits, k, lut):
+    """float32 pattern of element k: the input's own, through `lut` for 16- and 8-bit types, or for float64
+    its round-to-odd float32 pattern (the 29 dropped mantissa bits OR-ed into the last), which a table rounding
+    rounds like the float64 itself (its thresholds have at most 6 fraction bits); a float64 beyond float32's
+    normal range reads as a NaN pattern, so that it is exceptional (rounded exactly, _exact_at)."""
+    if _wide(bits):
+        b = np.uint64(bits[k])
+        sign = np.uint32(b >> np.uint64(32)) & np.uint32(0x80000000)
+        e = np.int64((b >> np.uint64(52)) & np.uint64(0x7FF)) - 896
+        m = b & np.uint64((1 << 52) - 1)
+        body = (np.uint64(e) << np.uint64(23)) | (m >> np.uint64(29)) | np.uint64((m & np.uint64((1 << 29) - 1)) != 0)
+        zero = (b << np.uint64(1)) == 0
+        inside = (e >= 1) & (e <= 254)
+        return sign | np.uint32(np.uint64(inside) * body + np.uint64(~inside & ~zero) * np.uint64(0x7FC00000))
+    return lut[np.uint64(bits[k])] if lut.size > 0 else np.uint32(bits[k])
+
+
+@nb.njit(**_JIT)  # a call, not inlined, on scalars (arrays as arguments slowed the loop around it)
+def _exact_pattern(b, mbits, X, rnd, over, T):
+    """_float_code of the float32 (mbits 23) or float64 (mbits 52) pattern b at scale exponent X."""
+    neg, kind, e, man = _split(b, mbits)
+    return _float_code(neg, kind, e, man, mbits, X, rnd, over, np.uint64(0), -1, T)
+
+
+@nb.njit(inline="always", **_JIT)
+def _exact_at(bits, k, b, X, rnd, over, T):
+    """The exact code of element k (b: its _pattern32), from its own bits: a float64 from all 52 mantissa bits."""
+    wide = _wide(bits)
+    return _exact_pattern(np.uint64(bits[k]) if wide else np.uint64(b), 52 if wide else 23, X, rnd, over, T)
+
+
+@nb.njit(inline="always", **_JIT)
+def _shifted_code(b, d, omask, tab, sub):
+    """Code of float32 pattern b from the scale-0 tables at the key shift d = X << 7 (zeros unshifted), or -1
+    where the keys do not decide; b must not be exceptional (see above)."""
+    key = (b >> np.uint32(16)) | np.uint32((b & omask) != 0)
+    c = np.int64(tab[(key - d) & np.uint32(0xFFFF) if (b & np.uint32(0x7FFFFFFF)) != 0 else key])
+    if tab.itemsize == 2:  # truncated keys: the next 8 bits decide nearly every key that does not
+        c2 = np.int64(sub[np.uint64(max(-c - 2, 0) * 256) + np.uint64((b >> np.uint32(8)) & np.uint32(255))])
+        c = c if c >= 0 else c2
+    return c
+
+
+@nb.njit(inline="always", **_JIT)
+def _in_range(b, lo, span):
+    """Whether float32 pattern b has an exponent field in lo..lo + span (unsigned: one compare)."""
+    return np.uint32(((b >> np.uint32(23)) & np.uint32(255)) - lo) <= span
+
+
+@nb.njit(inline="always", **_JIT)
+def _exponent_window(X):
+    """(lo, span): the exponent fields E with 1 <= E <= 254 and 1 <= E - X <= 254 (none: lo 256)."""
+    lo, hi = max(1, X + 1), min(254, 254 + X)
+    some = np.int64(hi >= lo)  # arithmetic, not branches: a branch here slowed the loops after it 2x
+    return np.uint32(some * lo + (1 - some) * 256), np.uint32(some * (hi - lo))
+
+
+@nb.njit(inline="always", **_JIT)
+def _exceptional_at(b, X, c):
+    """Whether element b (code c from _shifted_code) at scale exponent X is rounded exactly instead."""
+    lo, span = _exponent_window(X)
+    return (c < 0) | (((b & np.uint32(0x7FFFFFFF)) != 0) & ~_in_range(b, lo, span))
+
+
+@nb.njit(inline="always", **_JIT)
+def _extremes(bits, lut, t, end):
+    """(largest |x| pattern, smallest nonzero |x| pattern less 1) of elements t..end; no select, which would
+    slow the loop: zeros wrap to 0xFFFFFFFF in the second."""
+    top, low = np.uint32(0), np.uint32(0xFFFFFFFF)
+    for k in range(np.uint64(t), np.uint64(end)):
+        v = _pattern32(bits, k, lut) & np.uint32(0x7FFFFFFF)
+        top = max(top, v)
+        low = min(low, np.uint32(v - np.uint32(1)))
+    return top, low
+
+
+@nb.njit(inline="always", **_JIT)
+def _clean(top, low, X):
+    """Whether no element of a piece with these _extremes is exceptional at scale exponent X."""
+    lo, span = _exponent_window(X)
+    return (top < np.uint32(0x7F800000)) & ((top == 0) | (_in_range(top, lo, span)
+                                                        & _in_range(np.uint32(low + np.uint32(1)), lo, span)))
+
+
+@nb.njit(**_JIT)  # a call, not inlined: rare, and inlined it slowed the loops around it
+def _fix_shifted(bits, lut, t, end, Xs, xoff, xshift, omask, tab, sub, rnd, over, T, out):
+    """Round the exceptional elements among t..end exactly; element k's scale exponent is Xs[xoff + (k >> xshift)]."""
+    for k in range(t, end):
+        X = np.int64(Xs[xoff + (k >> xshift)])
+        b = _pattern32(bits, k, lut)
+        if _exceptional_at(b, X, _shifted_code(b, np.uint32(X << 7), omask, tab, sub)):
+            out[k] = _exact_at(bits, k, b, X, rnd, over, T)
+
+
+@nb.njit(inline="always", **_JIT)
+def _encode_shifted(bits, lut, t, end, Xs, g, clean, omask, tab, sub, rnd, over, T, out):
+    """Codes of elements t..end, which share the scale exponent Xs[g]; unless `clean` (_clean), or where a
+    key does not decide, a second pass over them (in cache) rounds the exceptional ones exactly. The flag is
+    an integer: a boolean reduction kept the loop from vectorizing."""
+    X = np.int64(Xs[g])
+    d = np.uint32(X << 7)
+    bad = 1 - np.int64(clean)
+    for k in range(np.uint64(t), np.uint64(end)):
+        b = _pattern32(bits, k, lut)
+        c = _shifted_code(b, d, omask, tab, sub)
+        if tab.itemsize == 2 and c < 0:  # only truncated keys leave keys undecided (1 in ~5000 elements)
+            c = _exact_at(bits, k, b, X, rnd, over, T)
+        out[k] = max(c, 0)
+    if bad:
+        _fix_shifted(bits, lut, t, end, Xs, g, 63, omask, tab, sub, rnd, over, T, out)
+
+
+@nb.njit(inline="always", **_JIT)
+def _encode_shifted_each(bits, lut, t, end, Xs, xoff, omask, tab, sub, rnd, over, T, out):
+    """_encode_shifted where element k has its own scale exponent Xs[xoff + k] (channels along the last axis),
+    each element checked."""
+    bad = np.int64(0)
+    for k in range(np.uint64(t), np.uint64(end)):
+        X = np.int64(Xs[np.uint64(xoff + np.int64(k))])
+        b = _pattern32(bits, k, lut)
+        c = _shifted_code(b, np.uint32(X << 7), omask, tab, sub)
+        out[k] = max(c, 0)
+        bad |= np.int64(_exceptional_at(b, X, c))
+    if bad:
+        _fix_shifted(bits, lut, t, end, Xs, xoff, 0, omask, tab, sub, rnd, over, T, out)
 
 
 @nb.njit(parallel=True, **_JIT)
-def lookup_groups(bits, lut, tabs, xi, gid_mode, shape3, block, out):
-    """`lookup` with a scale per group: tabs[xi[group]] is the decided round-to-odd key table of the
-    group's scale exponent (few distinct ones in practice)."""
+def lookup_scaled(bits, lut, omask, tab, sub, Xs, gid_mode, shape3, block, rnd, over, T, out):
+    """Codes with a scale exponent per group (Xs), from the scale-0 tables read at shifted keys, where the
+    groups are not contiguous runs (else encode_contiguous does it in one pass)."""
     n, inner = shape3[1], shape3[2]
     nblocks = (n + block - 1) // block
     bshift = _block_shift(n, inner, block)
@@ -950,8 +1105,61 @@ def lookup_groups(bits, lut, tabs, xi, gid_mode, shape3, block, out):
         t0 = c * CHUNK
         t1 = min(total, t0 + CHUNK)
         t = t0
-        while t < t1:
+        while t < t1:  # runs of one group, of consecutive groups, or of aligned blocks
             end, xoff, xshift = _run(t, t1, gid_mode, n, inner, block, nblocks, bshift)
-            _lookup_group_run(bits[t:end], lut, tabs, xi, xoff, xshift, t, out[t:end])
+            if xshift == 0:
+                _encode_shifted_each(bits, lut, t, end, Xs, xoff, omask, tab, sub, rnd, over, T, out)
+            else:
+                step = end - t if xshift == 63 else 1 << xshift
+                for s_ in range(t, end, step):
+                    e_ = min(end, s_ + step)
+                    g = xoff + (s_ >> xshift)
+                    top, low = _extremes(bits, lut, s_, e_)
+                    _encode_shifted(bits, lut, s_, e_, Xs, g, _clean(top, low, np.int64(Xs[g])), omask, tab, sub, rnd,
+                                    over, T, out)
             t = end
     return out
+
+
+@nb.njit(parallel=True, **_JIT)
+def encode_contiguous(bits, lut, gid_mode, shape3, block, base, cut, x_none, omask, tab, sub, rnd, over, T, Xs,
+                      out):
+    """One pass for groups that are contiguous runs (blocks along the last axis, channels along the first):
+    each group's largest finite |x|, its scale exponent by the tabulated rule (scale_rule.exponent_steps, float32
+    patterns) into Xs, then its codes while it is in cache. A group whose largest finite |x| is a float32
+    subnormal is left out (the table does not cover it): returns how many."""
+    n, inner = shape3[1], shape3[2]
+    nblocks = (n + block - 1) // block
+    size = inner if gid_mode == 1 else block
+    ngroups = Xs.size
+    per = max(1, CHUNK // size)
+    nsub = 0
+    finite = np.uint32(0x7F800000)
+    for c in nb.prange((ngroups + per - 1) // per):
+        g, g1 = c * per, min(ngroups, (c + 1) * per)
+        o, jb = g // nblocks, g % nblocks  # group g = row o, block jb (gid_mode 2); kept by increments, not divisions
+        while g < g1:
+            if gid_mode == 1:
+                t, end = g * inner, (g + 1) * inner
+            else:
+                t, end = o * n + jb * block, o * n + min(n, (jb + 1) * block)
+            top, low = _extremes(bits, lut, t, end)
+            special = top >= finite
+            if special:  # an inf or NaN: the largest finite |x| again (rare; a select slows _extremes)
+                top = np.uint32(0)
+                for k in range(np.uint64(t), np.uint64(end)):
+                    v = _pattern32(bits, k, lut) & np.uint32(0x7FFFFFFF)
+                    top = max(top, v if v < finite else np.uint32(0))
+            E = np.uint64(top >> np.uint32(23))
+            X = x_none if top == 0 else np.int64(base[E]) + np.int64(np.int64(top & np.uint32(0x7FFFFF)) > cut[E])
+            Xs[g] = X
+            if E == np.uint64(0) and top != 0:
+                nsub += 1
+            else:
+                _encode_shifted(bits, lut, t, end, Xs, g, ~special & _clean(top, low, X), omask, tab, sub, rnd, over,
+                                T, out)
+            g += 1
+            jb += 1
+            if jb == nblocks:
+                o, jb = o + 1, 0
+    return nsub

@@ -16,7 +16,7 @@ from ..formats import Format, floor_log2
 from ..policies import Overflow, Rounding
 from . import kernels, reference, vectorized
 from .layout import Layout
-from .scale_rule import group_scales
+from .scale_rule import POWER_OF_TWO_RULES, exponent_steps, group_scales
 from .xp import NumpyOps
 
 
@@ -93,12 +93,18 @@ def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
     inp = _bits(x)
     ngroups = max(1, int(np.prod(layout.scale_shape, dtype=np.int64)))
     if layout.granularity is None:
-        amax = np.full(ngroups, -1.0)
+        X, mult = group_scales(fmt, np.full(ngroups, -1.0), None)
+    elif fmt.scale_rule in POWER_OF_TWO_RULES:  # the rule tabulated, read by a kernel: no numpy pass per group
+        amax = _group_amax(inp, gid_mode, s3, block, ngroups)
+        X = np.empty(ngroups, np.int64)
+        if kernels.scale_exps(amax, *exponent_steps(fmt), X):  # float64 subnormal maxima: the rule itself
+            sub = (amax > 0) & (amax < 2.0 ** -1022)
+            X[sub] = group_scales(fmt, amax[sub], layout.granularity)[0]
+        mult = np.exp2(X)
     else:
         amax = _group_amax(inp, gid_mode, s3, block, ngroups)
-    X, mult = group_scales(fmt, amax, layout.granularity)
-    X = X.astype(np.int32)
-    return inp, gid_mode, s3, block, X, mult
+        X, mult = group_scales(fmt, np.where(amax > 0, amax, -1.0), layout.granularity)
+    return inp, gid_mode, s3, block, X.astype(np.int32), mult
 
 
 def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
@@ -109,24 +115,17 @@ def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> boo
             and x.size >= 1 << 16)
 
 
-def _group_key_tables(x, fmt: Format, layout: Layout, rounding: str, overflow: str, Xf: np.ndarray):
-    """(tables, index of each group's table) for the 16-bit key path with a scale per channel or block:
-    few distinct scale exponents, and float16 or bfloat16 input (pattern tables, any deterministic
-    rounding) or float32 and 8-bit input at a table rounding on round-to-odd keys, every table decided;
-    None where that does not hold."""
-    if (layout.granularity not in ("channel", "block") or Rounding(rounding).stochastic or fmt.float_scale
-            or x.dtype.kind in "iu" or x.dtype.itemsize > 4 or x.size < 1 << 16
-            or x.dtype.itemsize != 2 and not _odd_keys(fmt, rounding)):
-        return None
-    lo, hi = int(Xf.min()), int(Xf.max())  # scale exponents span a few binades (np.unique would sort)
-    if hi - lo >= 8:
-        return None
-    if x.dtype.itemsize == 2:  # float16, bfloat16: the pattern tables, indexed by the input itself
-        return np.stack([pattern_table(fmt, X, rounding, overflow, x.dtype) for X in range(lo, hi + 1)]), Xf - lo
-    found = [key_table(fmt, X, rounding, overflow) for X in range(lo, hi + 1)]
-    if not all(decided for _, decided in found):
-        return None
-    return np.stack([tab.astype(np.uint8) for tab, _ in found]), Xf - lo
+def _scaled_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
+    """One key table at scale 0, read at keys shifted by each group's scale exponent (kernels.encode_contiguous,
+    kernels.lookup_scaled): a deterministic rounding, big enough to pay for the table, and either a scale per
+    channel or block on float32-or-narrower input, or float64 input at any granularity where round-to-odd keys
+    decide (a float64 is read as its round-to-odd float32 pattern, which rounds alike; log rounding's truncated
+    keys do not carry that over)."""
+    if Rounding(rounding).stochastic or fmt.float_scale or x.dtype.kind in "iu" or x.size < 1 << 16:
+        return False
+    if x.dtype.itemsize == 8:
+        return _odd_keys(fmt, rounding)
+    return layout.granularity in ("channel", "block")
 
 
 def _float32_lut(inp: _Input) -> np.ndarray:
@@ -146,6 +145,10 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
         if seed is not None:
             random_bits = vectorized.random_bits(seed, x.shape, sr_bits)
         return reference.encode(x, fmt, layout, rounding, overflow, random_bits, sr_bits)
+    if prepared is None and x.dtype.itemsize <= 4 and _scaled_path(x, fmt, layout, rounding):
+        done = _encode_contiguous(x, fmt, layout, rounding, overflow)
+        if done is not None:
+            return done
     inp, gid_mode, s3, block, X, mult = prepared or _prepare(x, fmt, layout)
     Xf = X.reshape(-1).astype(np.int64)
     rb = _native(random_bits).reshape(-1) if random_bits is not None else _NONE
@@ -154,12 +157,12 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
     rnd, over = kernels.ROUND[rounding], kernels.OVER[overflow]
     T = kernels.tables(fmt.name, str(rounding))
     out = np.empty(x.size, np.uint8 if values is None else values.dtype)
-    tabs = _group_key_tables(x, fmt, layout, rounding, overflow, Xf)
     if _fast_path(x, fmt, layout, rounding):
         _lookup(inp, fmt, int(Xf[0]), rounding, overflow, _NONE if values is None else values, out)
-    elif tabs is not None:
-        lut = _NONE if inp.kind in (1, 2) else _float32_lut(inp)  # 16-bit patterns are their own keys
-        kernels.lookup_groups(inp.bits, lut, tabs[0], tabs[1], gid_mode, s3, block, out)
+    elif values is None and _scaled_path(x, fmt, layout, rounding):
+        tab, sub, omask = scale0_tables(fmt, rounding, overflow)
+        kernels.lookup_scaled(inp.bits, _float32_lut(inp), omask, tab, sub, X.reshape(-1), gid_mode, s3, block, rnd,
+                              over, T, out)
     elif fmt.float_scale:
         bits, mbits, lut = inp.bits, 23, inp.lut
         if inp.kind in (1, 2):
@@ -183,6 +186,26 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
     return out.reshape(x.shape), X.reshape(shape), mult.reshape(shape)
 
 
+def _encode_contiguous(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str):
+    """(codes, X, multipliers) in one pass where every group is a contiguous run (kernels.encode_contiguous);
+    None where the groups are not, or where a group's maximum is a float32 subnormal (the two-pass path)."""
+    gid_mode, s3, block = _view3(layout)
+    if not (gid_mode == 2 and s3[2] == 1 or gid_mode == 1 and s3[0] == 1):
+        return None
+    inp = _bits(x)
+    ngroups = max(1, int(np.prod(layout.scale_shape, dtype=np.int64)))
+    X = np.empty(ngroups, np.int32)
+    out = np.empty(x.size, np.uint8)
+    tab, sub, omask = scale0_tables(fmt, rounding, overflow)
+    base, cut, x_none = exponent_steps(fmt, np.float32)
+    if kernels.encode_contiguous(inp.bits, _float32_lut(inp), gid_mode, s3, block, base, cut, x_none, omask, tab, sub,
+                                 kernels.ROUND[rounding], kernels.OVER[overflow],
+                                 kernels.tables(fmt.name, str(rounding)), X, out):
+        return None
+    shape = layout.scale_shape
+    return out.reshape(x.shape), X.reshape(shape), np.exp2(X.astype(np.int64)).reshape(shape)
+
+
 def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str, dtype,
                    random_bits=None, sr_bits=None, seed=None):
     """One pass straight to float32 values (a table of values instead of codes) for one scale per tensor;
@@ -202,14 +225,13 @@ def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, ov
 
 
 def _group_amax(inp: _Input, gid_mode, s3, block, ngroups) -> np.ndarray:
-    """Each group's largest finite |x|, exact in float64 (-1 where there is none): an integer max
+    """Each group's largest finite |x|, exact in float64 (0 where there is none): an integer max
     over bit patterns, which order like the magnitudes."""
     if gid_mode == 0:
         top = np.array([kernels.max_abs(inp.bits, inp.mag, inp.mask, inp.inf_bits)], np.uint64)
     else:
         top = kernels.group_max_abs(inp.bits, inp.mag, inp.mask, inp.inf_bits, gid_mode, s3, block, ngroups)
-    v = _pattern_values(top, inp)
-    return np.where(v > 0, v, -1.0)
+    return _pattern_values(top, inp)
 
 
 _IDENTITY = np.arange(256, dtype=np.uint8)  # "values" that are the codes themselves
@@ -233,6 +255,19 @@ def _odd_keys(fmt: Format, rounding: str) -> bool:
 def refined_table(fmt: Format, X: int, rounding: str, overflow: str):
     return kernels.refine_table(key_table(fmt, X, rounding, overflow)[0], X, kernels.ROUND[rounding],
                                 kernels.OVER[overflow], kernels.tables(fmt.name, str(rounding)))
+
+
+@lru_cache(maxsize=256)
+def scale0_tables(fmt: Format, rounding: str, overflow: str) -> tuple[np.ndarray, np.ndarray, np.uint32]:
+    """(key table, second level, key mask) at scale exponent 0 for the shifted-key kernels: uint8 codes on
+    round-to-odd keys, which decide every normal input (mask 0xFFFF, no second level), or int16 on truncated
+    keys (mask 0) with refine_table's second level."""
+    if _odd_keys(fmt, rounding):
+        tab = key_table(fmt, 0, rounding, overflow)[0]
+        exponent = (np.arange(1 << 16) >> 7) & 255
+        assert (tab[(exponent > 0) & (exponent < 255)] >= 0).all(), f"{fmt.name}: a normal key is undecided"
+        return np.maximum(tab, 0).astype(np.uint8), np.empty(0, np.int16), np.uint32(0xFFFF)
+    return (*refined_table(fmt, 0, rounding, overflow), np.uint32(0))
 
 
 _ALL16 = np.arange(1 << 16, dtype=np.uint16)

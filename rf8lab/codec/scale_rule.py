@@ -18,6 +18,7 @@ exact rationals (the oracle); the tests hold the two equal on every group maximu
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 
@@ -98,6 +99,38 @@ def nv_tensor_scale(fmt: Format, codes, multiplier) -> float:
         return 1.0
     first = int(np.asarray(codes).reshape(-1)[0])
     return float(np.asarray(multiplier).reshape(-1)[0] / sf.values[first])
+
+
+POWER_OF_TWO_RULES = (ScaleRule.LOG, ScaleRule.FIT, ScaleRule.MX)
+
+
+@lru_cache(maxsize=None)
+def exponent_steps(fmt: Format, dtype=np.float64) -> tuple[np.ndarray, np.ndarray, int]:
+    """group_scales' X tabulated for kernels that read a group maximum's bits (float64 or float32): for a
+    normal amax with biased exponent E and mantissa field f, X = base[E] + (f > cut[E]); x_none is the X of
+    a group without a finite nonzero value. Every entry comes from group_scales itself (a binary search for
+    the one mantissa per binade where X steps up: the rule is monotone, and within a binade it steps at
+    most once, asserted), so the kernels apply the rule without a copy of it. Power-of-two rules only."""
+    assert fmt.scale_rule in POWER_OF_TWO_RULES, f"{fmt.name}: rule {fmt.scale_rule} has a float multiplier"
+    mbits, ebits, width = (52, 11, np.uint64) if np.dtype(dtype) == np.float64 else (23, 8, np.uint32)
+    top_e, full = (1 << ebits) - 1, (1 << mbits) - 1
+    E = np.arange(top_e + 1, dtype=np.int64)
+    normal = (E >= 1) & (E < top_e)
+
+    def X_at(f):  # X of the amax with exponent field E (a normal one: 1 stands in for 0 and the top) and field f
+        bits = ((np.where(normal, E, 1) << mbits) | f).astype(width)
+        return group_scales(fmt, bits.view(dtype).astype(np.float64), "tensor")[0]
+
+    base, top = X_at(np.zeros(E.size, np.int64)), X_at(np.full(E.size, full, np.int64))
+    assert ((top - base >= 0) & (top - base <= 1)).all(), f"{fmt.name}: X steps more than once in a binade"
+    lo, hi = np.zeros(E.size, np.int64), np.full(E.size, full, np.int64)  # X(lo) = base, X(hi) = top
+    while (hi - lo > 1).any():
+        mid = lo + (hi - lo) // 2
+        up = X_at(mid) == top
+        hi, lo = np.where(up, mid, hi), np.where(up, lo, mid)
+    cut = np.where(top > base, lo, full)  # no step: no field exceeds `full`
+    x_none = int(group_scales(fmt, np.array([-1.0]), "tensor")[0][0])
+    return base.astype(np.int32), cut, x_none
 
 
 def group_scales(fmt: Format, amax, granularity):

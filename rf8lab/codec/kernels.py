@@ -154,6 +154,18 @@ def bits_lut(dtype: np.dtype) -> np.ndarray:
 _JIT = dict(nogil=True, cache=True, fastmath=False, error_model="numpy")
 
 
+def _bitwidth(a):
+    """Bits per element of array a, as a compile-time constant in the kernels (an array's itemsize is read at
+    run time, and a branch on it kept the float64 code in every loop, twice as slow)."""
+    return 8 * a.itemsize
+
+
+@overload(_bitwidth, jit_options=dict(cache=True))
+def _bitwidth_compile_time(a):
+    bits = a.dtype.bitwidth
+    return lambda a: bits
+
+
 @nb.njit(inline="always", **_JIT)
 def _split(b, mbits):
     """float32 (mbits 23) or float64 (mbits 52) bits -> (negative, kind, e, mantissa) with kind
@@ -885,12 +897,23 @@ def refine_table(tab, X, rnd, over, T):
     return out, sub
 
 
+@nb.njit(inline="always", **_JIT)
+def _pattern32(bits, k, lut):
+    """float32 pattern of element k: the input's own (lut None: Numba then compiles the table read away), or
+    through `lut` for 16- and 8-bit types."""
+    if lut is None:
+        p = np.uint32(bits[k])
+    else:
+        p = lut[np.uint64(bits[k])]
+    return p
+
+
 @nb.njit(parallel=True, **_JIT)
 def lookup_refined(bits, lut, tab, sub, vals, X, rnd, over, T, out):
     """out[t] = vals[code of element t]: 16-bit key, then 8 more bits where that does not decide,
     then the exact element kernel (about 1 element in 5000 for log rounding of typical weights)."""
     for t in nb.prange(bits.size):
-        b, k = _key16(bits, t, lut, False)
+        b, k = _key16(bits, t, lut, np.uint32(0))
         c = np.int64(tab[k])
         # the second level is read for every element (entry 0 of sub stands in where the key decides): a
         # read costs less than the branch it replaces, which mispredicts on the ~6% of keys at a breakpoint
@@ -903,36 +926,38 @@ def lookup_refined(bits, lut, tab, sub, vals, X, rnd, over, T, out):
 
 
 @nb.njit(inline="always", **_JIT)
-def _key16(bits, t, lut, odd):
-    """(float32 pattern, 16-bit key) of element t: round-to-odd key if `odd`, else truncated. 16-bit
-    input without a `lut` is its own key (the table is then indexed by the input's patterns)."""
-    if bits.itemsize == 2 and lut.size == 0:
-        b = np.uint32(bits[t])
-        return b, b
-    b = lut[np.int64(bits[t])] if lut.size > 0 else np.uint32(bits[t])
-    k = b >> np.uint32(16)
-    if odd:
-        k |= np.uint32((b & np.uint32(0xFFFF)) != 0)
+def _key16(bits, t, lut, omask):
+    """(float32 pattern, 16-bit key) of element t: the round-to-odd key where omask is 0xFFFF (any of the low
+    16 bits sets the last), the truncated one where it is 0. 16-bit input without a `lut` is its own key (the
+    table is then indexed by the input's patterns)."""
+    b = _pattern32(bits, t, lut)
+    k = (b >> np.uint32(16)) | np.uint32((b & omask) != 0)
+    if lut is None:
+        if _bitwidth(bits) == 16:
+            k = b
     return b, k
 
 
 @nb.njit(parallel=True, **_JIT)
-def lookup(bits, lut, odd, tab, out):
+def lookup(bits, lut, omask, tab, out):
     """out[t] = tab[key of element t]: a plain gather (codes, or their values for quantize in one
-    pass). Entries the key does not decide are filled afterwards by `fill_undecided`."""
-    for t in nb.prange(bits.size):
-        out[t] = tab[_key16(bits, t, lut, odd)[1]]
+    pass). Entries the key does not decide are filled afterwards by `fill_undecided`. Unsigned indices, int32
+    or float32 entries: LLVM then vectorizes the gather (see the shifted-key kernels below)."""
+    total = bits.size
+    for c in nb.prange((total + CHUNK - 1) // CHUNK):
+        for t in range(np.uint64(c * CHUNK), np.uint64(min(total, (c + 1) * CHUNK))):
+            out[t] = tab[_key16(bits, t, lut, omask)[1]]
     return out
 
 
 @nb.njit(parallel=True, **_JIT)
-def fill_undecided(bits, lut, odd, undecided, X, rnd, over, T,
+def fill_undecided(bits, lut, omask, undecided, X, rnd, over, T,
                    vals, out):
     """Second pass for the elements whose key does not decide: round them exactly (_float_code).
     A separate pass keeps `lookup` a tight, vectorizable loop."""
     use_vals = vals.size > 0
     for t in nb.prange(bits.size):
-        b, k = _key16(bits, t, lut, odd)
+        b, k = _key16(bits, t, lut, omask)
         if undecided[k]:
             c = _code32(np.uint64(b), X, rnd, over, T)
             if use_vals:
@@ -948,53 +973,16 @@ def fill_undecided(bits, lut, odd, undecided, X, rnd, over, T,
 # The caller checks that the format's grid lies inside float32's normal range at scale 0, where the table is
 # filled. Zeros keep their own key. Anything else (subnormal, infinite and NaN inputs, |x| / 2^X outside
 # float32's normal range) and keys the table leaves undecided are rounded exactly (_code32).
-# The tables: uint8 codes on round-to-odd keys (omask 0xFFFF: the low 16 bits set the key's last bit), every
-# normal key decided; or int16 on truncated keys (omask 0) with refine_table's second level `sub`.
+# The tables: int32 codes on round-to-odd keys (omask 0xFFFF: the low 16 bits set the key's last bit), every
+# normal key decided; or int16 on truncated keys (omask 0) with refine_table's second level `sub`. int32, not
+# uint8: LLVM vectorizes a gather of 32-bit entries (AVX-512), twice as fast here, and not one of bytes.
 # Loops index with unsigned integers: Numba then skips the negative-index check, which keeps LLVM from
 # vectorizing a loop that does not start at 0.
 
-def _wide(bits):
-    """Whether `bits` are float64 patterns, as a compile-time constant (an array's itemsize is read at run time,
-    and a branch on it kept the float64 code in every loop, twice as slow)."""
-    return bits.itemsize == 8
-
-
-@overload(_wide, jit_options=dict(cache=True))
-def _wide_compile_time(bits):
-    wide = bits.dtype.bitwidth == 64
-    return lambda bits: wide
-
-
-@nb.njit(inline="always", **_JIT)
-def _pattern32(bits, k, lut):
-    """float32 pattern of element k: the input's own, through `lut` for 16- and 8-bit types, or for float64
-    its round-to-odd float32 pattern (the 29 dropped mantissa bits OR-ed into the last), which a table rounding
-    rounds like the float64 itself (its thresholds have at most 6 fraction bits); a float64 beyond float32's
-    normal range reads as a NaN pattern, so that it is exceptional (rounded exactly, _exact_at)."""
-    if _wide(bits):
-        b = np.uint64(bits[k])
-        sign = np.uint32(b >> np.uint64(32)) & np.uint32(0x80000000)
-        e = np.int64((b >> np.uint64(52)) & np.uint64(0x7FF)) - 896
-        m = b & np.uint64((1 << 52) - 1)
-        body = (np.uint64(e) << np.uint64(23)) | (m >> np.uint64(29)) | np.uint64((m & np.uint64((1 << 29) - 1)) != 0)
-        zero = (b << np.uint64(1)) == 0
-        inside = (e >= 1) & (e <= 254)
-        return sign | np.uint32(np.uint64(inside) * body + np.uint64(~inside & ~zero) * np.uint64(0x7FC00000))
-    return lut[np.uint64(bits[k])] if lut.size > 0 else np.uint32(bits[k])
-
-
 @nb.njit(**_JIT)  # a call, not inlined, on scalars (arrays as arguments slowed the loop around it)
-def _exact_pattern(b, mbits, X, rnd, over, T):
-    """_float_code of the float32 (mbits 23) or float64 (mbits 52) pattern b at scale exponent X."""
-    neg, kind, e, man = _split(b, mbits)
-    return _float_code(neg, kind, e, man, mbits, X, rnd, over, np.uint64(0), -1, T)
-
-
-@nb.njit(inline="always", **_JIT)
-def _exact_at(bits, k, b, X, rnd, over, T):
-    """The exact code of element k (b: its _pattern32), from its own bits: a float64 from all 52 mantissa bits."""
-    wide = _wide(bits)
-    return _exact_pattern(np.uint64(bits[k]) if wide else np.uint64(b), 52 if wide else 23, X, rnd, over, T)
+def _exact32(b, X, rnd, over, T):
+    """_float_code of float32 pattern b at scale exponent X."""
+    return _code32(np.uint64(b), X, rnd, over, T)
 
 
 @nb.njit(inline="always", **_JIT)
@@ -1003,7 +991,7 @@ def _shifted_code(b, d, omask, tab, sub):
     where the keys do not decide; b must not be exceptional (see above)."""
     key = (b >> np.uint32(16)) | np.uint32((b & omask) != 0)
     c = np.int64(tab[(key - d) & np.uint32(0xFFFF) if (b & np.uint32(0x7FFFFFFF)) != 0 else key])
-    if tab.itemsize == 2:  # truncated keys: the next 8 bits decide nearly every key that does not
+    if _bitwidth(tab) == 16:  # truncated keys: the next 8 bits decide nearly every key that does not
         c2 = np.int64(sub[np.uint64(max(-c - 2, 0) * 256) + np.uint64((b >> np.uint32(8)) & np.uint32(255))])
         c = c if c >= 0 else c2
     return c
@@ -1057,7 +1045,7 @@ def _fix_shifted(bits, lut, t, end, Xs, xoff, xshift, omask, tab, sub, rnd, over
         X = np.int64(Xs[xoff + (k >> xshift)])
         b = _pattern32(bits, k, lut)
         if _exceptional_at(b, X, _shifted_code(b, np.uint32(X << 7), omask, tab, sub)):
-            out[k] = _exact_at(bits, k, b, X, rnd, over, T)
+            out[k] = _exact32(b, X, rnd, over, T)
 
 
 @nb.njit(inline="always", **_JIT)
@@ -1071,8 +1059,8 @@ def _encode_shifted(bits, lut, t, end, Xs, g, clean, omask, tab, sub, rnd, over,
     for k in range(np.uint64(t), np.uint64(end)):
         b = _pattern32(bits, k, lut)
         c = _shifted_code(b, d, omask, tab, sub)
-        if tab.itemsize == 2 and c < 0:  # only truncated keys leave keys undecided (1 in ~5000 elements)
-            c = _exact_at(bits, k, b, X, rnd, over, T)
+        if _bitwidth(tab) == 16 and c < 0:  # only truncated keys leave keys undecided (1 in ~5000 elements)
+            c = _exact32(b, X, rnd, over, T)
         out[k] = max(c, 0)
     if bad:
         _fix_shifted(bits, lut, t, end, Xs, g, 63, omask, tab, sub, rnd, over, T, out)
@@ -1100,7 +1088,7 @@ def lookup_scaled(bits, lut, omask, tab, sub, Xs, gid_mode, shape3, block, rnd, 
     n, inner = shape3[1], shape3[2]
     nblocks = (n + block - 1) // block
     bshift = _block_shift(n, inner, block)
-    total = bits.size
+    total = bits.shape[0]
     for c in nb.prange((total + CHUNK - 1) // CHUNK):
         t0 = c * CHUNK
         t1 = min(total, t0 + CHUNK)

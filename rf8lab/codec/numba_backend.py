@@ -116,21 +116,24 @@ def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> boo
 
 
 def _scaled_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
-    """One key table at scale 0, read at keys shifted by each group's scale exponent (kernels.encode_contiguous,
-    kernels.lookup_scaled): a deterministic rounding, big enough to pay for the table, and either a scale per
-    channel or block on float32-or-narrower input, or float64 input at any granularity where round-to-odd keys
-    decide (a float64 is read as its round-to-odd float32 pattern, which rounds alike; log rounding's truncated
-    keys do not carry that over)."""
-    if Rounding(rounding).stochastic or fmt.float_scale or x.dtype.kind in "iu" or x.size < 1 << 16:
-        return False
-    if x.dtype.itemsize == 8:
-        return _odd_keys(fmt, rounding)
-    return layout.granularity in ("channel", "block")
+    """One key table at scale 0, read at keys shifted by each group's scale exponent, per channel and per block
+    (kernels.encode_contiguous, kernels.lookup_scaled): a deterministic rounding, float32-or-narrower input,
+    big enough to pay for the table."""
+    return (layout.granularity in ("channel", "block") and not Rounding(rounding).stochastic
+            and not fmt.float_scale and x.dtype.kind not in "iu" and x.dtype.itemsize <= 4 and x.size >= 1 << 16)
 
 
-def _float32_lut(inp: _Input) -> np.ndarray:
-    """The table from the input's patterns to float32 patterns (empty for float32 input)."""
+def _float32_lut(inp: _Input) -> np.ndarray | None:
+    """The table from the input's patterns to float32 patterns; None for float32 input (the kernels compile
+    the table read away)."""
+    if inp.kind == 0:
+        return None
     return kernels.bits_lut(inp.floats.dtype) if inp.kind in (1, 2) else inp.lut
+
+
+def _key_mask(fmt: Format, rounding: str) -> np.uint32:
+    """The kernels' key mask: 0xFFFF for round-to-odd keys (_odd_keys), 0 for truncated ones."""
+    return np.uint32(0xFFFF if _odd_keys(fmt, rounding) else 0)
 
 
 def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str,
@@ -145,7 +148,7 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
         if seed is not None:
             random_bits = vectorized.random_bits(seed, x.shape, sr_bits)
         return reference.encode(x, fmt, layout, rounding, overflow, random_bits, sr_bits)
-    if prepared is None and x.dtype.itemsize <= 4 and _scaled_path(x, fmt, layout, rounding):
+    if prepared is None and _scaled_path(x, fmt, layout, rounding):
         done = _encode_contiguous(x, fmt, layout, rounding, overflow)
         if done is not None:
             return done
@@ -259,15 +262,15 @@ def refined_table(fmt: Format, X: int, rounding: str, overflow: str):
 
 @lru_cache(maxsize=256)
 def scale0_tables(fmt: Format, rounding: str, overflow: str) -> tuple[np.ndarray, np.ndarray, np.uint32]:
-    """(key table, second level, key mask) at scale exponent 0 for the shifted-key kernels: uint8 codes on
+    """(key table, second level, key mask) at scale exponent 0 for the shifted-key kernels: int32 codes on
     round-to-odd keys, which decide every normal input (mask 0xFFFF, no second level), or int16 on truncated
     keys (mask 0) with refine_table's second level."""
     if _odd_keys(fmt, rounding):
         tab = key_table(fmt, 0, rounding, overflow)[0]
         exponent = (np.arange(1 << 16) >> 7) & 255
         assert (tab[(exponent > 0) & (exponent < 255)] >= 0).all(), f"{fmt.name}: a normal key is undecided"
-        return np.maximum(tab, 0).astype(np.uint8), np.empty(0, np.int16), np.uint32(0xFFFF)
-    return (*refined_table(fmt, 0, rounding, overflow), np.uint32(0))
+        return np.maximum(tab, 0).astype(np.int32), np.empty(0, np.int16), _key_mask(fmt, rounding)
+    return (*refined_table(fmt, 0, rounding, overflow), _key_mask(fmt, rounding))
 
 
 _ALL16 = np.arange(1 << 16, dtype=np.uint16)
@@ -275,9 +278,9 @@ _ALL16 = np.arange(1 << 16, dtype=np.uint16)
 
 @lru_cache(maxsize=256)
 def pattern_table(fmt: Format, X: int, rounding: str, overflow: str, dtype: np.dtype) -> np.ndarray:
-    """uint8 code of every float16 or bfloat16 pattern at scale exponent X: for 16-bit input one gather
+    """int32 code of every float16 or bfloat16 pattern at scale exponent X: for 16-bit input one gather
     per element, the pattern as its own key (computed by the float32 key-table path below)."""
-    out = np.empty(1 << 16, np.uint8)
+    out = np.empty(1 << 16, np.int32)
     _lookup_float32(_bits(_ALL16.view(dtype)), fmt, X, rounding, overflow, _NONE, out)
     return out
 
@@ -287,7 +290,7 @@ def _lookup(inp: _Input, fmt: Format, X: int, rounding: str, overflow: str, vals
     table, everything else through the 16-bit key table of its float32 patterns."""
     if inp.kind in (1, 2):
         tab = pattern_table(fmt, X, rounding, overflow, inp.floats.dtype)
-        kernels.lookup(inp.bits, _NONE, True, vals[tab] if vals.size else tab, out)
+        kernels.lookup(inp.bits, None, np.uint32(0xFFFF), vals[tab] if vals.size else tab, out)
     else:
         _lookup_float32(inp, fmt, X, rounding, overflow, vals, out)
 
@@ -304,9 +307,10 @@ def _lookup_float32(inp: _Input, fmt: Format, X: int, rounding: str, overflow: s
         kernels.lookup_refined(inp.bits, lut, ref, sub, vals if vals.size else _IDENTITY, X, rnd, over, T, out)
         return
     safe = np.maximum(tab, 0)
-    kernels.lookup(inp.bits, lut, odd, vals[safe] if vals.size else safe.astype(np.uint8), out)
+    omask = _key_mask(fmt, rounding)
+    kernels.lookup(inp.bits, lut, omask, vals[safe] if vals.size else safe.astype(np.int32), out)
     if not decided:
-        kernels.fill_undecided(inp.bits, lut, odd, tab < 0, X, rnd, over, T, vals, out)
+        kernels.fill_undecided(inp.bits, lut, omask, tab < 0, X, rnd, over, T, vals, out)
 
 
 def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray, scale: np.ndarray,

@@ -974,15 +974,13 @@ def fill_undecided(bits, lut, omask, undecided, X, rnd, over, T,
 # filled. Zeros keep their own key. Anything else (subnormal, infinite and NaN inputs, |x| / 2^X outside
 # float32's normal range) and keys the table leaves undecided are rounded exactly (_code32).
 # The tables: int32 codes on round-to-odd keys (omask 0xFFFF: the low 16 bits set the key's last bit), every
-# normal key decided; or int16 on truncated keys (omask 0) with refine_table's second level `sub`. int32, not
-# uint8: LLVM vectorizes a gather of 32-bit entries (AVX-512), twice as fast here, and not one of bytes.
+# normal key decided (sub None); or on truncated keys (omask 0) with refine_table's second level `sub`. int32,
+# not uint8 or int16: LLVM vectorizes a gather of 32-bit entries (AVX-512), twice as fast here, and not one of
+# bytes; None, not an empty array, so that Numba compiles the second level away.
 # Loops index with unsigned integers: Numba then skips the negative-index check, which keeps LLVM from
 # vectorizing a loop that does not start at 0.
 
-@nb.njit(**_JIT)  # a call, not inlined, on scalars (arrays as arguments slowed the loop around it)
-def _exact32(b, X, rnd, over, T):
-    """_float_code of float32 pattern b at scale exponent X."""
-    return _code32(np.uint64(b), X, rnd, over, T)
+PIECE = 512  # elements per exceptional-element flag in _encode_shifted
 
 
 @nb.njit(inline="always", **_JIT)
@@ -991,7 +989,7 @@ def _shifted_code(b, d, omask, tab, sub):
     where the keys do not decide; b must not be exceptional (see above)."""
     key = (b >> np.uint32(16)) | np.uint32((b & omask) != 0)
     c = np.int64(tab[(key - d) & np.uint32(0xFFFF) if (b & np.uint32(0x7FFFFFFF)) != 0 else key])
-    if _bitwidth(tab) == 16:  # truncated keys: the next 8 bits decide nearly every key that does not
+    if sub is not None:  # truncated keys: the next 8 bits decide nearly every key that does not
         c2 = np.int64(sub[np.uint64(max(-c - 2, 0) * 256) + np.uint64((b >> np.uint32(8)) & np.uint32(255))])
         c = c if c >= 0 else c2
     return c
@@ -1045,25 +1043,27 @@ def _fix_shifted(bits, lut, t, end, Xs, xoff, xshift, omask, tab, sub, rnd, over
         X = np.int64(Xs[xoff + (k >> xshift)])
         b = _pattern32(bits, k, lut)
         if _exceptional_at(b, X, _shifted_code(b, np.uint32(X << 7), omask, tab, sub)):
-            out[k] = _exact32(b, X, rnd, over, T)
+            out[k] = _code32(np.uint64(b), X, rnd, over, T)
 
 
 @nb.njit(inline="always", **_JIT)
 def _encode_shifted(bits, lut, t, end, Xs, g, clean, omask, tab, sub, rnd, over, T, out):
     """Codes of elements t..end, which share the scale exponent Xs[g]; unless `clean` (_clean), or where a
-    key does not decide, a second pass over them (in cache) rounds the exceptional ones exactly. The flag is
-    an integer: a boolean reduction kept the loop from vectorizing."""
+    key does not decide, a second pass (in cache) rounds the exceptional ones exactly. Undecided keys (1 in
+    about 5000 log-rounded weights) are flagged per piece of PIECE elements, so that a long channel is not
+    passed twice for one of them. The flag is an integer: a boolean reduction kept the loop from vectorizing."""
     X = np.int64(Xs[g])
     d = np.uint32(X << 7)
-    bad = 1 - np.int64(clean)
-    for k in range(np.uint64(t), np.uint64(end)):
-        b = _pattern32(bits, k, lut)
-        c = _shifted_code(b, d, omask, tab, sub)
-        if _bitwidth(tab) == 16 and c < 0:  # only truncated keys leave keys undecided (1 in ~5000 elements)
-            c = _exact32(b, X, rnd, over, T)
-        out[k] = max(c, 0)
-    if bad:
-        _fix_shifted(bits, lut, t, end, Xs, g, 63, omask, tab, sub, rnd, over, T, out)
+    for p0 in range(t, end, PIECE):
+        p1 = min(end, p0 + PIECE)
+        bad = 1 - np.int64(clean)
+        for k in range(np.uint64(p0), np.uint64(p1)):
+            c = _shifted_code(_pattern32(bits, k, lut), d, omask, tab, sub)
+            out[k] = max(c, 0)
+            if sub is not None:  # only truncated keys leave keys undecided
+                bad |= np.int64(c < 0)
+        if bad:
+            _fix_shifted(bits, lut, p0, p1, Xs, g, 63, omask, tab, sub, rnd, over, T, out)
 
 
 @nb.njit(inline="always", **_JIT)

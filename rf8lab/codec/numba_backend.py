@@ -256,20 +256,22 @@ def _odd_keys(fmt: Format, rounding: str) -> bool:
 
 @lru_cache(maxsize=256)
 def refined_table(fmt: Format, X: int, rounding: str, overflow: str):
-    return kernels.refine_table(key_table(fmt, X, rounding, overflow)[0], X, kernels.ROUND[rounding],
-                                kernels.OVER[overflow], kernels.tables(fmt.name, str(rounding)))
+    """(key table, second level) of a truncated-key table (kernels.refine_table), as int32 (vectorized gathers)."""
+    ref, sub = kernels.refine_table(key_table(fmt, X, rounding, overflow)[0], X, kernels.ROUND[rounding],
+                                    kernels.OVER[overflow], kernels.tables(fmt.name, str(rounding)))
+    return ref.astype(np.int32), sub.astype(np.int32)
 
 
 @lru_cache(maxsize=256)
-def scale0_tables(fmt: Format, rounding: str, overflow: str) -> tuple[np.ndarray, np.ndarray, np.uint32]:
+def scale0_tables(fmt: Format, rounding: str, overflow: str) -> tuple[np.ndarray, np.ndarray | None, np.uint32]:
     """(key table, second level, key mask) at scale exponent 0 for the shifted-key kernels: int32 codes on
-    round-to-odd keys, which decide every normal input (mask 0xFFFF, no second level), or int16 on truncated
+    round-to-odd keys, which decide every normal input (mask 0xFFFF, no second level: None), or on truncated
     keys (mask 0) with refine_table's second level."""
     if _odd_keys(fmt, rounding):
         tab = key_table(fmt, 0, rounding, overflow)[0]
         exponent = (np.arange(1 << 16) >> 7) & 255
         assert (tab[(exponent > 0) & (exponent < 255)] >= 0).all(), f"{fmt.name}: a normal key is undecided"
-        return np.maximum(tab, 0).astype(np.int32), np.empty(0, np.int16), _key_mask(fmt, rounding)
+        return np.maximum(tab, 0).astype(np.int32), None, _key_mask(fmt, rounding)
     return (*refined_table(fmt, 0, rounding, overflow), _key_mask(fmt, rounding))
 
 

@@ -160,3 +160,27 @@ def test_float64_input_in_every_layout(fmt):
             args = dict(rounding=rounding, scale=scale)
             assert not numba_backend._scaled_path(x, f, rl.encode(x[:1], fmt, **args).layout, rounding)
             _same(rl.encode(x, fmt, **args), rl.encode(x, fmt, backend="vectorized", **args))
+
+
+@pytest.mark.parametrize("fmt", [f for f in FAMILY if not rl.format_info(f).float_scale])
+def test_stochastic_rounding_of_float32_in_every_layout(fmt):
+    """Every stochastic rule (exact, and with 5 random bits), drawn from a seed and replayed from given
+    bits, both signs, on weights with exceptional elements and exact grid values, at every granularity."""
+    f = rl.format_info(fmt)
+    w = _hard_groups()[:256]
+    grid = np.array([float(m) for m in f.magnitudes], np.float32)
+    w[20, :grid.size] = grid * np.float32(2.0 ** -9)  # on the grid: never up
+    if not f.has_nan:
+        w = np.nan_to_num(w, nan=0.0, posinf=1.0, neginf=-1.0)
+    rules = [(str(r), sr) for r in f.roundings if r.stochastic for sr in ((None, 5) if r == "stochastic" else (5,))]
+    layouts = [dict(scale=s) for s in (None, "tensor") if s in f.scales] + [
+        kw for kw in LAYOUTS if kw["scale"] in f.scales and not (f.block_format and kw.get("block") == 48)]
+    for rounding, sr_bits in rules:
+        for kw in layouts:
+            for x in (w, -w):
+                bits = np.random.default_rng(5).integers(0, 2 ** (sr_bits or 32), x.shape, dtype=np.uint32)
+                for given in (dict(rng=7), dict(random_bits=bits)):
+                    args = dict(rounding=rounding, sr_bits=sr_bits, **kw, **given)
+                    _same(rl.encode(x, fmt, **args), rl.encode(x, fmt, backend="vectorized", **args))
+    assert numba_backend._stochastic_path(w, f, "stochastic")
+    assert not numba_backend._stochastic_path(w.astype(np.float16), f, "stochastic")

@@ -229,32 +229,47 @@ def _sign_at(a, k, lo, c, s):
     lo_k = lo * p + c
     if s == 1.0:  # no multiplier (a power-of-two scale): both sides are exact, a subtraction decides
         d = a * p - lo_k
-        return np.int64(d > 0) - np.int64(d < 0)
-    if a < 2.0 ** 900:
-        return _sign_diff(a * p, lo_k, s)
-    return _sign_diff(a, lo_k, s / p)
+        t = np.int64(d > 0) - np.int64(d < 0)
+    elif a < 2.0 ** 900:
+        t = np.int64(_sign_diff(a * p, lo_k, s))
+    else:
+        t = np.int64(_sign_diff(a, lo_k, s / p))
+    return t  # one exit (inlined: see _stochastic_decide)
+
+
+@nb.njit(inline="always", **_JIT)
+def _stochastic_rule(rnd, nsr):
+    """(k, c0, c1, ties) of vectorized._stochastic_up's rule for rounding rnd with nsr random bits (nsr < 0:
+    the exact-probability rule): up from lo for a / s in [lo, hi) where t = sign(a 2^k - (lo 2^k + (c0 + c1 R)
+    (hi - lo)) s) > 0, and where t = 0 as the rule breaks ties: bit (R & 1) of `ties` (0: down, 3: up, 2: up
+    iff R is odd, 1: up iff R is even; 2^N - R is odd iff R is, N >= 1). At a = lo, t < 0 or (R = 0 under the
+    exact rule) t = 0 and down. Constant for a call: the hot loops compute it once."""
+    if nsr < 0:
+        k, c0, c1, ties = np.int64(32), 0.0, 1.0, 0
+    else:
+        n = float(np.int64(1) << nsr)
+        if rnd == 2:
+            k, c0, c1, ties = np.int64(nsr), n, -1.0, 3
+        else:
+            k, c0, c1, ties = np.int64(nsr + 1), 2.0 * n - 1.0, -2.0, 3 if rnd == 8 else (2 if rnd == 10 else 1)
+    return k, c0, c1, ties
+
+
+@nb.njit(inline="always", **_JIT)
+def _stochastic_decide(a, lo, hi, s, rbits, k, c0, c1, ties):
+    """Whether the rule (k, c0, c1, ties) of _stochastic_rule goes up from lo, with the random bits rbits. One
+    exit (an inlined function with several returns compiles several times slower), and bit operations: t is
+    random, a branch on it mispredicts, and the tie as a bit of `ties` measured a third faster than selects."""
+    t = _sign_at(a, k, lo, (c0 + c1 * float(rbits)) * (hi - lo), s)
+    tie_up = ((ties >> (np.int64(rbits) & 1)) & 1) == 1
+    return (t > 0) | ((t == 0) & tie_up)
 
 
 @nb.njit(inline="always", **_JIT)
 def _stochastic_up(rnd, a, lo, hi, s, rbits, nsr):
-    """vectorized._stochastic_up for one element: up from lo for a / s in (lo, hi); nsr < 0 is the
-    exact-probability rule, else the number of random bits. Each rule is t = sign(a 2^k - (lo 2^k +
-    c (hi - lo)) s) with its own k and c, up where t > 0 and, where t = 0, as the rule breaks ties (tie:
-    0 down, 1 up, 2 up iff R is odd, 3 up iff R is even; 2^N - R is odd iff R is, N >= 1). One exit: an
-    inlined function with several returns compiles several times slower."""
-    b = float(rbits)
-    if nsr < 0:
-        k, c, tie = np.int64(32), b, 0
-    else:
-        n = float(np.int64(1) << nsr)
-        if rnd == 2:
-            k, c, tie = nsr, n - b, 1
-        else:
-            k, c, tie = nsr + 1, 2.0 * n - 2.0 * b - 1.0, 1 if rnd == 8 else (2 if rnd == 10 else 3)
-    t = _sign_at(a, k, lo, c * (hi - lo), s)
-    odd = (np.int64(rbits) & 1) == 1
-    tie_up = (tie == 1) | ((tie == 2) & odd) | ((tie == 3) & ~odd)
-    return (t > 0) | ((t == 0) & tie_up)  # & and |, not and/or: t is random, a branch on it mispredicts
+    """vectorized._stochastic_up for one element (_stochastic_rule, then _stochastic_decide)."""
+    k, c0, c1, ties = _stochastic_rule(rnd, nsr)
+    return _stochastic_decide(a, lo, hi, s, rbits, k, c0, c1, ties)
 
 
 @nb.njit(**_JIT)  # a call, not inlined: it is off the hot loops, and one copy compiles once
@@ -1151,3 +1166,67 @@ def encode_contiguous(bits, lut, gid_mode, shape3, block, base, cut, x_none, oma
             if jb == nblocks:
                 o, jb = o + 1, 0
     return nsub
+
+
+# ---- stochastic rounding at shifted keys ------------------------------------------------------------
+# The floor of |x| / 2^X on the grid is decided by its truncated 16-bit key (every grid magnitude has at
+# most 6 fraction bits in its binade), so one floor-rank table at scale 0 serves every scale exponent as
+# above; lo, hi and the random draw then decide up or down by _stochastic_up's exact comparison, as in
+# _table_code. float32 input only (the comparison reads its value); exceptional elements as above.
+
+@nb.njit(inline="always", **_JIT)
+def _draw_or_replay(seed, rbits, k, nsr):
+    """Element k's random bits: drawn from (seed, k) where rbits is None, else replayed from rbits."""
+    if rbits is None:
+        d = _draw_bits(seed, np.uint64(k), 32 if nsr < 0 else nsr)
+    else:
+        d = np.uint64(rbits[k])
+    return d
+
+
+@nb.njit(**_JIT)  # a call, not inlined: rare
+def _fix_stochastic(bits, t, end, X, rnd, over, seed, rbits, nsr, T, out):
+    for k in range(t, end):
+        b = np.uint32(bits[k])
+        if _exceptional_at(b, X, 0):
+            neg, kind, e, man = _split(np.uint64(b), 23)
+            out[k] = _float_code(neg, kind, e, man, 23, X, rnd, over, _draw_or_replay(seed, rbits, k, nsr), nsr, T)
+
+
+@nb.njit(parallel=True, **_JIT)
+def stochastic_scaled(bits, floats, floor0, ext, rank_code, n, Xs, gid_mode, shape3, block, rnd, over, seed, rbits,
+                      nsr, T, out):
+    """Stochastic codes of float32 input (bits, and floats: the same memory as float32) with a scale exponent
+    per group (Xs): the floor rank from the scale-0 table `floor0` at shifted truncated keys, then
+    _stochastic_up with the bits drawn from (seed, element index), or replayed from rbits."""
+    n_, inner = shape3[1], shape3[2]
+    nblocks = (n_ + block - 1) // block
+    bshift = _block_shift(n_, inner, block)
+    total = bits.size
+    sk, c0, c1, ties = _stochastic_rule(rnd, nsr)
+    for c in nb.prange((total + CHUNK - 1) // CHUNK):
+        t0 = c * CHUNK
+        t1 = min(total, t0 + CHUNK)
+        t = t0
+        while t < t1:  # pieces of one group each (one element each for channels along the last axis)
+            end, xoff, xshift = _run(t, t1, gid_mode, n_, inner, block, nblocks, bshift)
+            step = end - t if xshift == 63 else 1 << xshift
+            for p0 in range(t, end, step):
+                p1 = min(end, p0 + step)
+                X = np.int64(Xs[xoff + (p0 >> xshift)])
+                top, low = _extremes(bits, None, p0, p1)
+                inv = 2.0 ** -X
+                d = np.uint32(X << 7)
+                for k in range(np.uint64(p0), np.uint64(p1)):
+                    b = np.uint32(bits[k])
+                    key = b >> np.uint32(16)
+                    r = np.int64(floor0[(key - d) & np.uint32(0xFFFF) if (b & np.uint32(0x7FFFFFFF)) != 0 else key])
+                    lo, hi = ext[r], ext[r + 1]
+                    a = abs(np.float64(floats[k])) * inv
+                    R = _draw_or_replay(seed, rbits, k, nsr)
+                    up = (r < n) & _stochastic_decide(a, lo, hi, 1.0, R, sk, c0, c1, ties)  # a = lo: down
+                    out[k] = rank_code[np.int64(b >> np.uint32(31)) * (n + 1) + r + np.int64(up)]
+                if not _clean(top, low, X):
+                    _fix_stochastic(bits, p0, p1, X, rnd, over, seed, rbits, nsr, T, out)
+            t = end
+    return out

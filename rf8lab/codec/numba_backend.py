@@ -123,6 +123,25 @@ def _scaled_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> b
             and not fmt.float_scale and x.dtype.kind not in "iu" and x.dtype.itemsize <= 4 and x.size >= 1 << 16)
 
 
+def _stochastic_path(x: np.ndarray, fmt: Format, rounding: str) -> bool:
+    """Stochastic rounding at shifted keys (kernels.stochastic_scaled): float32 input, a power-of-two scale,
+    big enough to pay for the table."""
+    return (Rounding(rounding).stochastic and not fmt.float_scale and x.dtype == np.float32
+            and x.size >= 1 << 16)
+
+
+@lru_cache(maxsize=256)
+def stochastic_tables(fmt: Format, rounding: str, overflow: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(floor rank of every truncated 16-bit key at scale 0, grid magnitudes, code of each rank) as int32 and
+    float64, read from the per-binade tables (kernels.codes): a key's pattern k << 16 has the binade
+    (k >> 7) & 255 less the bias and 8 mantissa bits (its 7, then 0), sticky bit 0."""
+    C = kernels.codes(fmt.name, str(rounding), str(overflow))
+    k = np.arange(1 << 16, dtype=np.int64)
+    row = np.clip(((k >> 7) & 255) - 127 - C.row_base, 0, C.rows - 1)
+    floor0 = C.floor[(row << kernels.KEYSHIFT) | ((k & 127) << 2)].astype(np.int32)
+    return floor0, C.ext, C.rank_code.astype(np.int32)
+
+
 def _float32_lut(inp: _Input) -> np.ndarray | None:
     """The table from the input's patterns to float32 patterns; None for float32 input (the kernels compile
     the table read away)."""
@@ -162,6 +181,10 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
     out = np.empty(x.size, np.uint8 if values is None else values.dtype)
     if _fast_path(x, fmt, layout, rounding):
         _lookup(inp, fmt, int(Xf[0]), rounding, overflow, _NONE if values is None else values, out)
+    elif values is None and _stochastic_path(x, fmt, rounding):
+        floor0, ext, rank_code = stochastic_tables(fmt, rounding, overflow)
+        kernels.stochastic_scaled(inp.bits, inp.floats, floor0, ext, rank_code, len(fmt.magnitudes), X.reshape(-1),
+                                  gid_mode, s3, block, rnd, over, key, None if random_bits is None else rb, nsr, T, out)
     elif values is None and _scaled_path(x, fmt, layout, rounding):
         tab, sub, omask = scale0_tables(fmt, rounding, overflow)
         kernels.lookup_scaled(inp.bits, _float32_lut(inp), omask, tab, sub, X.reshape(-1), gid_mode, s3, block, rnd,

@@ -20,14 +20,17 @@ How each decision stays exact:
   (vectorized.draw_bits), so no thread count or chunking changes them.
 
 The array kernels answer each element from tables that _float_code fills, choosing what measured fastest
-on a 2-core AVX-512 machine (LLVM vectorizes none of these gathers; the fewest operations per element win):
+on a 2-core AVX-512 machine (LLVM vectorizes a gather of 32-bit table entries, so the tables the hot loops
+read hold int32, and loops keep to what vectorizes: see docs/architecture.md):
 - one scale exponent per tensor and a deterministic rounding: a 65,536-entry table per exponent indexed by
   the top 16 bits of the float32 pattern (`key16_table`; `lookup`, `lookup_refined`);
 - a scale exponent per channel or block and a deterministic rounding: the same table at scale 0, read at
   keys shifted by the group's exponent (`lookup_scaled`; `encode_contiguous` finds each contiguous group's
   maximum and exponent and encodes it in one pass);
-- everything else (stochastic, float64 input): per-binade code tables (`codes`), read by `_table_code` from
-  (sign, binade, 8 mantissa bits, sticky) in a few integer operations.
+- stochastic rounding of float32 input: the floor rank from a scale-0 table at shifted keys, then one exact
+  comparison (`stochastic_scaled`);
+- everything else (stochastic rounding of narrower types, float64 input): per-binade code tables (`codes`),
+  read by `_table_code` from (sign, binade, 8 mantissa bits, sticky) in a few integer operations.
 """
 from __future__ import annotations
 
@@ -985,9 +988,8 @@ def fill_undecided(bits, lut, omask, undecided, X, rnd, over, T,
 # ---- per channel and per block: one table at scale 0, keys shifted by each group's exponent ------------
 # Dividing by 2^X subtracts X from the exponent field, so the key of |x| / 2^X at scale 0 is x's key less
 # X << 7 wherever both exponents are normal (1 <= E, E - X <= 254): one table serves every scale exponent.
-# The caller checks that the format's grid lies inside float32's normal range at scale 0, where the table is
-# filled. Zeros keep their own key. Anything else (subnormal, infinite and NaN inputs, |x| / 2^X outside
-# float32's normal range) and keys the table leaves undecided are rounded exactly (_code32).
+# Zeros keep their own key. Anything else (subnormal, infinite and NaN inputs, |x| / 2^X outside float32's
+# normal range) and keys the table leaves undecided are rounded exactly (_code32).
 # The tables: int32 codes on round-to-odd keys (omask 0xFFFF: the low 16 bits set the key's last bit), every
 # normal key decided (sub None); or on truncated keys (omask 0) with refine_table's second level `sub`. int32,
 # not uint8 or int16: LLVM vectorizes a gather of 32-bit entries (AVX-512), twice as fast here, and not one of

@@ -808,12 +808,9 @@ def _decode_run(codes, tab, vt, mults, xoff, xshift, t0, out):
     elif xshift == 0:
         for k in range(codes.size):
             out[k] = vt[codes[k]] * mults[xoff + t0 + k]
-    else:  # aligned blocks of 2^xshift: one multiplier per block
-        size = 1 << xshift
-        for k0 in range(0, codes.size, size):
-            m = mults[xoff + ((t0 + k0) >> xshift)]
-            for k in range(k0, min(codes.size, k0 + size)):
-                out[k] = vt[codes[k]] * m
+    else:  # aligned blocks of 2^xshift: one multiplier per block, read per element (one loop, not one per block)
+        for k in range(np.uint64(0), np.uint64(codes.size)):
+            out[k] = vt[codes[k]] * mults[xoff + ((t0 + np.int64(k)) >> xshift)]
 
 
 @nb.njit(parallel=True, **_JIT)

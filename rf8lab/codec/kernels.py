@@ -533,13 +533,22 @@ def _table_code(b, v, mbits, X, inv, tg, cls, rnd, seed, rbits, nsr, table, log,
 
 
 @nb.njit(inline="always", **_JIT)
+def _draw_or_replay(seed, rbits, k, nsr):
+    """Element k's random bits: drawn from (seed, k) where rbits is None or empty, else replayed from rbits."""
+    if rbits is None:
+        d = _draw_bits(seed, np.uint64(k), 32 if nsr < 0 else nsr)
+    elif rbits.size == 0:
+        d = _draw_bits(seed, np.uint64(k), 32 if nsr < 0 else nsr)
+    else:
+        d = np.uint64(rbits[k])
+    return d
+
+
+@nb.njit(inline="always", **_JIT)
 def _exact_code(b, mbits, X, tg, rnd, over, seed, rbits, nsr, T):
     """_float_code of one pattern, with the same random draw as _table_code."""
     neg, kind, e, man = _split(b, mbits)
-    if rnd == 2 or rnd >= 8:
-        d = np.uint64(rbits[tg]) if rbits.size > 0 else _draw_bits(seed, np.uint64(tg), 32 if nsr < 0 else nsr)
-    else:
-        d = np.uint64(0)
+    d = _draw_or_replay(seed, rbits, tg, nsr) if rnd == 2 or rnd >= 8 else np.uint64(0)
     return _float_code(neg, kind, e, man, mbits, X, rnd, over, np.uint64(d), nsr, T)
 
 
@@ -1102,7 +1111,7 @@ def lookup_scaled(bits, lut, omask, tab, sub, Xs, gid_mode, shape3, block, rnd, 
     n, inner = shape3[1], shape3[2]
     nblocks = (n + block - 1) // block
     bshift = _block_shift(n, inner, block)
-    total = bits.shape[0]
+    total = bits.size
     for c in nb.prange((total + CHUNK - 1) // CHUNK):
         t0 = c * CHUNK
         t1 = min(total, t0 + CHUNK)
@@ -1173,23 +1182,12 @@ def encode_contiguous(bits, lut, gid_mode, shape3, block, base, cut, x_none, oma
 # above; lo, hi and the random draw then decide up or down by _stochastic_up's exact comparison, as in
 # _table_code. float32 input only (the comparison reads its value); exceptional elements as above.
 
-@nb.njit(inline="always", **_JIT)
-def _draw_or_replay(seed, rbits, k, nsr):
-    """Element k's random bits: drawn from (seed, k) where rbits is None, else replayed from rbits."""
-    if rbits is None:
-        d = _draw_bits(seed, np.uint64(k), 32 if nsr < 0 else nsr)
-    else:
-        d = np.uint64(rbits[k])
-    return d
-
-
 @nb.njit(**_JIT)  # a call, not inlined: rare
 def _fix_stochastic(bits, t, end, X, rnd, over, seed, rbits, nsr, T, out):
     for k in range(t, end):
         b = np.uint32(bits[k])
         if _exceptional_at(b, X, 0):
-            neg, kind, e, man = _split(np.uint64(b), 23)
-            out[k] = _float_code(neg, kind, e, man, 23, X, rnd, over, _draw_or_replay(seed, rbits, k, nsr), nsr, T)
+            out[k] = _exact_code(np.uint64(b), 23, X, k, rnd, over, seed, rbits, nsr, T)
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -1218,8 +1216,7 @@ def stochastic_scaled(bits, floats, floor0, ext, rank_code, n, Xs, gid_mode, sha
                 d = np.uint32(X << 7)
                 for k in range(np.uint64(p0), np.uint64(p1)):
                     b = np.uint32(bits[k])
-                    key = b >> np.uint32(16)
-                    r = np.int64(floor0[(key - d) & np.uint32(0xFFFF) if (b & np.uint32(0x7FFFFFFF)) != 0 else key])
+                    r = _shifted_code(b, d, np.uint32(0), floor0, None)  # truncated keys decide the floor
                     lo, hi = ext[r], ext[r + 1]
                     a = abs(np.float64(floats[k])) * inv
                     R = _draw_or_replay(seed, rbits, k, nsr)

@@ -16,7 +16,7 @@ from ..formats import Format, floor_log2
 from ..policies import Overflow, Rounding
 from . import kernels, reference, vectorized
 from .layout import Layout
-from .scale_rule import POWER_OF_TWO_RULES, exponent_steps, group_scales
+from .scale_rule import POWER_OF_TWO_RULES, exponent_steps, group_scales, multipliers
 from .xp import NumpyOps
 
 
@@ -100,7 +100,7 @@ def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
         if kernels.scale_exps(amax, *exponent_steps(fmt), X):  # float64 subnormal maxima: the rule itself
             sub = (amax > 0) & (amax < 2.0 ** -1022)
             X[sub] = group_scales(fmt, amax[sub], layout.granularity)[0]
-        mult = np.exp2(X)
+        mult = multipliers(X)
     else:
         amax = _group_amax(inp, gid_mode, s3, block, ngroups)
         X, mult = group_scales(fmt, np.where(amax > 0, amax, -1.0), layout.granularity)
@@ -229,7 +229,7 @@ def _encode_contiguous(x: np.ndarray, fmt: Format, layout: Layout, rounding: str
                                  kernels.tables(fmt.name, str(rounding)), X, out):
         return None
     shape = layout.scale_shape
-    return out.reshape(x.shape), X.reshape(shape), np.exp2(X.astype(np.int64)).reshape(shape)
+    return out.reshape(x.shape), X.reshape(shape), multipliers(X.astype(np.int64)).reshape(shape)
 
 
 def quantize_fused(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: str, dtype,

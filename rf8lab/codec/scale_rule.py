@@ -157,4 +157,9 @@ def group_scales(fmt: Format, amax, granularity):
         sf = fmt.block_format.scale_format
         X = xp.clip(X, sf.emin, sf.emax)
     X = xp.where(none, 0, xp.where(X > MAX_SCALE_EXP, MAX_SCALE_EXP, X))
-    return X, xp.exp2(X)
+    return X, multipliers(X)
+
+
+def multipliers(X):
+    """The multiplier 2^X of power-of-two scale exponents (numpy arrays or torch tensors)."""
+    return ops(X).exp2(X)

@@ -15,7 +15,8 @@ PATTERNS = np.arange(1 << 16, dtype=np.uint16)
 ALL = {"bfloat16": (PATTERNS.view(ml_dtypes.bfloat16),
                     torch.from_numpy(PATTERNS.view(np.int16).copy()).view(torch.bfloat16)),
        "float16": (PATTERNS.view(np.float16), torch.from_numpy(PATTERNS.view(np.float16).copy()))}
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+# every engine on every device it runs on: the Numba kernels through numpy views (CPU), the vectorized codec
+ENGINES = [("cpu", "numba"), ("cpu", "vectorized")] + ([("cuda", "vectorized")] if torch.cuda.is_available() else [])
 
 
 TORCH_FAMILY = ("rf8", "e4m3", "e2m1", "int4", "nvfp4")
@@ -27,7 +28,7 @@ def _configs():
         yield fmt, r, o, s, sr_bits
 
 
-def _same(xn, xt, device="cpu", **kw):
+def _same(xn, xt, device="cpu", backend="auto", **kw):
     kwn, kwt = dict(kw), dict(kw)
     bits = random_bits(kw.get("rounding", "nearest"), kw.get("sr_bits"), xn.shape, seed=1)
     if bits is not None:
@@ -36,13 +37,13 @@ def _same(xn, xt, device="cpu", **kw):
         nan = np.isnan(xn.astype(np.float32))
         xn = np.where(nan, np.zeros((), xn.dtype), xn).astype(xn.dtype)
         xt = torch.where(torch.isnan(xt), torch.zeros((), dtype=xt.dtype), xt)
-    a, b = rl.encode(xn, **kwn), rt.encode(xt.to(device), **kwt)
+    a, b = rl.encode(xn, **kwn), rt.encode(xt.to(device), backend=backend, **kwt)
     codes = b.codes.cpu().numpy()
     bad = np.flatnonzero(a.codes.ravel() != codes.ravel())
     assert bad.size == 0, (kw, xn.dtype, xn.ravel()[bad[:4]], a.codes.ravel()[bad[:4]], codes.ravel()[bad[:4]])
     if a.scale_exp is not None:
         assert np.array_equal(a.scale_exp, b.scale_exp.cpu().numpy())
-    qa, qb = rl.decode(a), rt.decode(b).cpu().numpy()
+    qa, qb = rl.decode(a), rt.decode(b, backend=backend).cpu().numpy()
     assert qa.dtype == qb.dtype
     assert np.array_equal(qa.view(np.uint8), qb.view(np.uint8)), kw  # bit patterns, -0 and NaN included
 
@@ -54,8 +55,8 @@ def test_every_bf16_and_fp16_pattern(fmt, rounding, overflow, scale, sr_bits):
             continue
         if scale in ("channel", "block") or scale == "auto" and rl.format_info(fmt).block_format:
             xn, xt = xn.reshape(256, 256), xt.reshape(256, 256)
-        for dev in DEVICES:
-            _same(xn, xt, dev, fmt=fmt, rounding=rounding, overflow=overflow, scale=scale, sr_bits=sr_bits)
+        for dev, backend in ENGINES:
+            _same(xn, xt, dev, backend, fmt=fmt, rounding=rounding, overflow=overflow, scale=scale, sr_bits=sr_bits)
 
 
 @pytest.mark.parametrize("fmt,rounding", [("rf8", "nearest"), ("rf8", "log"), ("rf8", "stochastic"),
@@ -70,17 +71,19 @@ def test_float32_patterns(fmt, rounding):
     x = np.concatenate([scaled, rand])
     x = np.where(np.isnan(x), np.float32(0), x) if fmt == "int8" else x
     scales = ("tensor", None) if fmt == "rf8" else ("block",) if fmt == "mxfp8" else ("tensor",)
-    for scale in scales:
-        _same(x, torch.from_numpy(x.copy()), fmt=fmt, rounding=rounding, scale=scale)
-    _same(x.reshape(1024, -1), torch.from_numpy(x.reshape(1024, -1).copy()), fmt=fmt, rounding=rounding,
-          scale="channel" if fmt != "mxfp8" else "block")
+    for dev, backend in ENGINES:
+        for scale in scales:
+            _same(x, torch.from_numpy(x.copy()), dev, backend, fmt=fmt, rounding=rounding, scale=scale)
+        _same(x.reshape(1024, -1), torch.from_numpy(x.reshape(1024, -1).copy()), dev, backend, fmt=fmt,
+              rounding=rounding, scale="channel" if fmt != "mxfp8" else "block")
 
 
 def test_float64_thresholds():
     x = threshold_pool("rf8", np.float64)
     x = np.concatenate([x * 2.0 ** k for k in (-20, 0, 7)])
     for rounding in ("nearest", "log"):
-        _same(x, torch.from_numpy(x.copy()), fmt="rf8", rounding=rounding, scale="tensor")
+        for dev, backend in ENGINES:
+            _same(x, torch.from_numpy(x.copy()), dev, backend, fmt="rf8", rounding=rounding, scale="tensor")
 
 
 def test_quantize_and_dtypes():
@@ -114,5 +117,70 @@ def test_torch_compile():
     x = torch.randn(128, 64)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        f = torch.compile(lambda t: rt.encode(t, "rf8", rounding="log", scale="channel").codes)
+        f = torch.compile(lambda t: rt.encode(t, "rf8", rounding="log", scale="channel", backend="vectorized").codes)
         assert torch.equal(f(x), rt.encode(x, "rf8", rounding="log", scale="channel").codes)
+
+
+@pytest.mark.parametrize("rounding,sr_bits", [("stochastic", None), ("stochastic-even", 8)])
+def test_seeded_stochastic_is_the_same_everywhere(rounding, sr_bits):
+    """rng=seed draws the same bits as rf8lab.encode on every engine; torch.manual_seed repeats a run."""
+    x = np.random.default_rng(3).standard_normal((96, 80)).astype(np.float32)
+    want = rl.encode(x, "rf8", rounding=rounding, sr_bits=sr_bits, scale="channel", rng=12345).codes
+    for dev, backend in ENGINES:
+        got = rt.encode(torch.from_numpy(x).to(dev), "rf8", rounding=rounding, sr_bits=sr_bits, scale="channel",
+                        rng=12345, backend=backend).codes
+        np.testing.assert_array_equal(got.cpu().numpy(), want)
+    t = torch.from_numpy(x)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(7)
+        runs.append(rt.quantize(t, "rf8", rounding=rounding, sr_bits=sr_bits))
+    assert torch.equal(runs[0], runs[1])
+    same, other = torch.Generator().manual_seed(7), torch.Generator().manual_seed(8)
+    assert torch.equal(rt.quantize(t, "rf8", rounding=rounding, sr_bits=sr_bits, rng=same), runs[0])
+    assert not torch.equal(rt.quantize(t, "rf8", rounding=rounding, sr_bits=sr_bits, rng=other), runs[0])
+    with pytest.raises(ValueError, match="either rng or random_bits"):
+        rt.encode(t, "rf8", rounding="stochastic", rng=1, random_bits=torch.zeros(t.shape, dtype=torch.int64))
+    with pytest.raises(TypeError, match="rng must be"):
+        rt.encode(t, "rf8", rounding="stochastic", rng=np.random.default_rng(1))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32, torch.float64])
+def test_cpu_engine_shares_memory_and_takes_any_tensor(dtype):
+    """The Numba engine reads the tensor's memory (no copy) and accepts tensors that need grad, strided
+    views and every float dtype, with the vectorized engine's results."""
+    base = torch.randn(70, 66, dtype=torch.float32).to(dtype).requires_grad_(True)
+    view = base[::2, 1:].T  # strided, needs grad
+    def round_trip(t, backend):
+        return rt.decode(rt.encode(t, "rf8", scale="channel", backend=backend), backend=backend)
+
+    def same_bits(a, b):
+        return a.dtype == b.dtype and np.array_equal(rt.numpy_view(a).view(np.uint8), rt.numpy_view(b).view(np.uint8))
+
+    for x in (base, view):
+        for dt in (None, torch.bfloat16):
+            assert same_bits(rt.quantize(x, "rf8", scale="channel", dtype=dt, backend="numba"),
+                             rt.quantize(x, "rf8", scale="channel", dtype=dt, backend="vectorized"))
+        assert same_bits(round_trip(x, "numba"), round_trip(x, "vectorized"))
+    assert rt.numpy_view(base).ctypes.data == base.data_ptr()
+    assert rt.tensor_view(rt.numpy_view(base)).data_ptr() == base.data_ptr()
+
+
+def test_decode_out():
+    x = torch.randn(64, 32)
+    enc = rt.encode(x, "rf8", scale="channel")
+    for backend in ("numba", "vectorized"):
+        for dtype in (torch.float32, torch.bfloat16, torch.float64):
+            out = torch.empty(64, 32, dtype=dtype)
+            assert rt.decode(enc, out=out, backend=backend) is out
+            assert torch.equal(out, rt.decode(enc, dtype, backend=backend))
+        strided = torch.empty(32, 64).T
+        assert torch.equal(rt.decode(enc, out=strided, backend=backend), rt.decode(enc))
+    with pytest.raises(TypeError, match="out= takes"):
+        rt.decode(enc, out=torch.empty(3, 3))
+    with pytest.raises(ValueError, match="disagree"):
+        rt.decode(enc, torch.float16, out=torch.empty(64, 32))
+    with pytest.raises(ValueError, match="backend must be one of"):
+        rt.encode(x, backend="cuda")
+    with pytest.raises(ValueError, match="runs on CPU tensors"):
+        rt.encode(torch.empty(3, device="meta"), backend="numba")

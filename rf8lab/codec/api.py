@@ -124,10 +124,15 @@ def _request(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, rando
     x = as_input(x)
     f, layout = resolve(spec, x.shape)
     if f.nan_codes is None and x.dtype.kind in "fV" and _has_nan(x):
-        raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
-                         "remove or replace the NaNs (e.g. np.nan_to_num) first")
+        raise ValueError(nan_message(f))
     bits, seed = _randomness(rng, random_bits, x.shape, spec.sr_bits) if spec.rounding.stochastic else (None, None)
     return x, spec, f, layout, bits, seed
+
+
+def nan_message(f: Format) -> str:
+    """The error for NaN input to a format without a NaN code (numpy and torch alike)."""
+    return (f"{f.name} has no NaN code and the input contains NaN; remove or replace the NaNs "
+            "(e.g. with nan_to_num) first")
 
 
 def _has_nan(x: np.ndarray) -> bool:

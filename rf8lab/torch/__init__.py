@@ -4,8 +4,8 @@ from ..optional import require
 
 require("torch", "rf8lab.torch")
 from ..codec.spec import weight_spec  # noqa: E402
-from .codec import decode, encode, quantize  # noqa: E402 (after the guard)
+from .codec import decode, encode, numpy_view, quantize, tensor_view  # noqa: E402 (after the guard)
 from .modules import FakeQuantLinear, QuantLinear, convert, fake_quant, prepare_qat  # noqa: E402
 
-__all__ = ["FakeQuantLinear", "QuantLinear", "convert", "decode", "encode", "fake_quant", "prepare_qat", "quantize",
-           "weight_spec"]
+__all__ = ["FakeQuantLinear", "QuantLinear", "convert", "decode", "encode", "fake_quant", "numpy_view", "prepare_qat",
+           "quantize", "tensor_view", "weight_spec"]

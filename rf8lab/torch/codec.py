@@ -1,15 +1,20 @@
 """RF8 and the other formats on torch tensors, on any device, equal bit for bit to the NumPy codec.
 
-A thin layer: the scale rule (rf8lab/codec/scale_rule.py) and the element rules (rf8lab/codec/vectorized.py) are
-the ones numpy uses, written once for both libraries. Every input is widened to float64 (exact for
-float16, bfloat16 and float32); nothing depends on the device, so the same code runs on CPU and CUDA.
+A thin layer that picks an engine and converts nothing it need not:
+- "numba" (the default on CPU): the tensor's memory is handed to rf8lab's own codec as a numpy view
+  (bfloat16 through an int16 view), so CPU tensors get the Numba kernels at their speed, with no copy.
+- "vectorized" (the default on other devices): the element rules of rf8lab/codec/vectorized.py and the
+  scale rule of rf8lab/codec/scale_rule.py, written once for numpy and torch, run as torch operations
+  on the tensor's device. Every input is widened to float64 (exact for float16, bfloat16 and float32).
+Both equal the exact reference (tests/test_torch_codec.py runs each on every float16 and bfloat16 pattern).
 """
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 import torch
 
-from ..codec import vectorized
+from ..codec import api, vectorized
 from ..codec.api import resolve
 from ..codec.encoded import Encoded
 from ..codec.layout import Layout
@@ -17,6 +22,36 @@ from ..codec.spec import as_spec
 from ..policies import Overflow
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+_NUMPY = {torch.float16: np.dtype(np.float16), torch.bfloat16: np.dtype(ml_dtypes.bfloat16),
+          torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
+BACKENDS = ("auto", "numba", "vectorized")
+
+
+def numpy_view(t: torch.Tensor) -> np.ndarray:
+    """A CPU tensor's memory as a numpy array (no copy; bfloat16 as ml_dtypes.bfloat16, through int16)."""
+    t = t.detach().resolve_conj().resolve_neg()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+    return t.numpy()
+
+
+def tensor_view(a: np.ndarray) -> torch.Tensor:
+    """A numpy array as a CPU tensor sharing its memory (bfloat16 through int16; a read-only array is copied)."""
+    if not a.flags.writeable:
+        a = a.copy()
+    if a.dtype == ml_dtypes.bfloat16:
+        return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(a)
+
+
+def _engine(backend: str, device: torch.device) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
+    if backend == "numba" and device.type != "cpu":
+        raise ValueError(f"backend='numba' runs on CPU tensors; this one is on {device}. Use 'vectorized' or 'auto'")
+    if backend == "auto":
+        return "numba" if device.type == "cpu" else "vectorized"
+    return backend
 
 
 _GROUP_IDS: dict = {}  # (layout, device) -> each element's group, on that device
@@ -35,38 +70,70 @@ def _group_index(layout: Layout, device) -> torch.Tensor | None:
     return _GROUP_IDS[key]
 
 
-def _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, random_bits):
+def _seed(rng) -> int:
+    """The key in [0, 2^64) stochastic rounding draws from (vectorized.draw_bits): an int seed itself, or
+    64 bits from a torch.Generator (None: torch's default generator, so torch.manual_seed repeats it)."""
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if not 0 <= int(rng) < 2 ** 64:
+            raise ValueError(f"an rng seed must be an integer in [0, 2^64); got {rng}")
+        return int(rng)
+    if rng is not None and not isinstance(rng, torch.Generator):
+        raise TypeError(f"rng must be None, an int seed or a torch.Generator; got {type(rng).__name__}")
+    lo, hi = torch.randint(0, 2 ** 32, (2,), generator=rng, dtype=torch.int64).tolist()
+    return lo | hi << 32
+
+
+def _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits):
+    """(spec, format, layout, explicit bits as uint32 numpy or None, seed or None)."""
     if not torch.is_tensor(x):
         raise TypeError(f"rf8lab.torch takes a torch.Tensor, got {type(x).__name__}; use rf8lab for numpy arrays")
     if x.dtype not in _FLOATS:
         raise TypeError(f"dtype {x.dtype} is not supported; use float16, bfloat16, float32 or float64")
     spec = as_spec(fmt, rounding, scale, overflow, axis, block, sr_bits)
     f, layout = resolve(spec, x.shape)
-    if f.nan_codes is None and torch.isnan(x).any():
-        raise ValueError(f"{f.name} has no NaN code and the input contains NaN; "
-                         "remove or replace the NaNs (e.g. torch.nan_to_num) first")
-    if spec.rounding.stochastic:
-        top = 2 ** (32 if spec.sr_bits is None else spec.sr_bits)
-        if random_bits is None:
-            random_bits = torch.randint(0, top, tuple(x.shape), dtype=torch.int64, device=x.device)
-        elif not torch.is_tensor(random_bits) or tuple(random_bits.shape) != tuple(x.shape) or \
-                random_bits.dtype not in (torch.int64, torch.uint32, torch.int32):
-            raise ValueError(f"random_bits must be an integer tensor of shape {tuple(x.shape)} with values in "
-                             f"[0, {top}) (int64, or uint32)")
-        random_bits = random_bits.to(torch.int64) & 0xFFFFFFFF
-        if spec.sr_bits is not None and random_bits.numel() and int(random_bits.max()) >= top:
-            raise ValueError(f"random_bits must be below 2^sr_bits = {top}; got {int(random_bits.max())}")
-    return spec, f, layout, random_bits
+    if not spec.rounding.stochastic:
+        return spec, f, layout, None, None
+    top = 2 ** (32 if spec.sr_bits is None else spec.sr_bits)
+    if random_bits is None:
+        return spec, f, layout, None, _seed(rng)
+    if rng is not None:
+        raise ValueError("pass either rng or random_bits, not both")
+    if not torch.is_tensor(random_bits) or tuple(random_bits.shape) != tuple(x.shape) or \
+            random_bits.dtype not in (torch.int64, torch.uint32, torch.int32):
+        raise ValueError(f"random_bits must be an integer tensor of shape {tuple(x.shape)} with values in "
+                         f"[0, {top}) (int64, int32 or uint32)")
+    bits = random_bits.detach().to("cpu", torch.int64)
+    if bits.numel() and (int(bits.min()) < 0 or int(bits.max()) >= top):
+        raise ValueError(f"random_bits must be in [0, {top}) (below 2^sr_bits where sr_bits is given); "
+                         f"got values in [{int(bits.min())}, {int(bits.max())}]")
+    return spec, f, layout, bits.numpy().astype(np.uint32), None
 
 
 def encode(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None,
-           sr_bits=None, random_bits=None) -> Encoded:
-    """Codes of x in `fmt` (as rf8lab.encode, with torch tensors in the Encoded; stochastic rounding draws
-    from torch's generator unless random_bits, an integer tensor of x's shape with values in [0, 2^32), is
-    given)."""
-    spec, f, layout, rbits = _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, random_bits)
+           sr_bits=None, rng=None, random_bits=None, backend="auto") -> Encoded:
+    """Codes of x in `fmt` (arguments as rf8lab.encode; the Encoded holds torch tensors on x's device).
+
+    Stochastic rounding draws element i's bits from (seed, i) as rf8lab.encode does, whatever the engine:
+    `rng` is an int seed, a torch.Generator, or None (torch's default generator gives the seed, so
+    torch.manual_seed repeats a run); `random_bits`, an integer tensor of x's shape, replays explicit
+    bits instead. `backend`: "auto" (CPU: "numba", other devices: "vectorized"), "numba" or "vectorized".
+    """
+    spec, f, layout, bits, seed = _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
+    if _engine(backend, x.device) == "numba":
+        e = api.encode(numpy_view(x), spec, rng=seed, random_bits=bits)
+        return Encoded(tensor_view(e.codes), None if e.scale_exp is None else tensor_view(e.scale_exp),
+                       tensor_view(np.asarray(e.multiplier)), spec, e.layout,
+                       _out_dtype(None, x.dtype))
+    return _encode_vectorized(x, spec, f, layout, bits, seed)
+
+
+def _encode_vectorized(x, spec, f, layout, bits, seed) -> Encoded:
+    if f.nan_codes is None and torch.isnan(x).any():
+        raise ValueError(api.nan_message(f))
+    if seed is not None:
+        bits = vectorized.random_bits(seed, x.shape, spec.sr_bits)
+    rb = None if bits is None else torch.from_numpy(bits.reshape(-1).astype(np.int64)).to(x.device)
     flat = x.detach().reshape(-1).to(torch.float64)
-    rb = None if rbits is None else rbits.reshape(-1)
     codes, X, mult = vectorized.encode_flat(flat, f, layout, spec.rounding, spec.overflow, rb,
                                             _group_index(layout, x.device), spec.sr_bits)
     shape = layout.scale_shape
@@ -75,18 +142,52 @@ def encode(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflow=
 
 
 def _out_dtype(dtype, in_dtype):
-    if dtype is not None:
-        return dtype
-    return torch.float64 if in_dtype == torch.float64 else torch.float32
+    if dtype is None:
+        return torch.float64 if in_dtype == torch.float64 else torch.float32
+    if dtype not in _FLOATS:
+        raise TypeError(f"dtype={dtype!r} is not an output dtype; choose torch.float16, bfloat16, float32 or float64")
+    return dtype
 
 
-def decode(enc: Encoded, dtype=torch.float32) -> torch.Tensor:
-    """Values of the codes times their scales, rounded once to dtype (default float32, as
-    rf8lab.decode)."""
+def _numpy_encoded(enc: Encoded) -> Encoded:
+    """The same Encoded over numpy views of its (CPU) tensors."""
+    return Encoded(numpy_view(enc.codes), None if enc.scale_exp is None else numpy_view(enc.scale_exp),
+                   numpy_view(enc.multiplier), enc.spec, enc.layout, _NUMPY[enc.dtype])
+
+
+def decode(enc: Encoded, dtype=torch.float32, *, out: torch.Tensor | None = None, backend="auto") -> torch.Tensor:
+    """Values of the codes times their scales, rounded once to dtype (default float32, as rf8lab.decode).
+    `out`: a tensor of the codes' shape, device and an output dtype (it sets the dtype) that receives the
+    values and is returned; on CPU the kernel writes into it directly when it is contiguous."""
     if not isinstance(enc, Encoded) or not torch.is_tensor(enc.codes):
         raise TypeError("rf8lab.torch.decode takes an Encoded of torch tensors (from rf8lab.torch.encode); "
                         "decode numpy codes with rf8lab.decode")
-    f, dtype = enc.spec.format, enc.dtype if dtype is None else dtype
+    if out is not None:
+        if not torch.is_tensor(out) or out.dtype not in _FLOATS or tuple(out.shape) != enc.shape \
+                or out.device != enc.codes.device:
+            got = (f"a {out.dtype} tensor of shape {tuple(out.shape)} on {out.device}" if torch.is_tensor(out)
+                   else type(out).__name__)
+            raise TypeError(f"out= takes a float16, bfloat16, float32 or float64 tensor of shape {enc.shape} on "
+                            f"{enc.codes.device}; got {got}")
+        if dtype is not torch.float32 and dtype is not None and dtype != out.dtype:
+            raise ValueError(f"dtype={dtype} and out's dtype {out.dtype} disagree; give one of them")
+        dtype = out.dtype
+    dtype = _out_dtype(dtype if dtype is not None else enc.dtype, None)
+    if _engine(backend, enc.codes.device) == "numba":
+        direct = out is not None and out.is_contiguous()
+        values = api.decode(_numpy_encoded(enc), _NUMPY[dtype], out=numpy_view(out) if direct else None)
+        if direct:
+            return out
+        values = tensor_view(values)
+    else:
+        values = _decode_vectorized(enc, dtype)
+    if out is None:
+        return values
+    return out.copy_(values)
+
+
+def _decode_vectorized(enc: Encoded, dtype) -> torch.Tensor:
+    f = enc.spec.format
     codes = enc.codes.reshape(-1)
     X = (torch.zeros_like(enc.multiplier, dtype=torch.int64) if enc.scale_exp is None else enc.scale_exp).reshape(-1)
     mult = enc.multiplier.reshape(-1).to(torch.float64)
@@ -97,8 +198,11 @@ def decode(enc: Encoded, dtype=torch.float32) -> torch.Tensor:
 
 
 def quantize(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None,
-             sr_bits=None, random_bits=None, dtype=None) -> torch.Tensor:
-    """x rounded onto fmt's grid: decode(encode(x, ...)) in float64 for float64 input, float32
-    otherwise, or dtype (as rf8lab.quantize)."""
-    return decode(encode(x, fmt, rounding=rounding, scale=scale, overflow=overflow, axis=axis, block=block,
-                         sr_bits=sr_bits, random_bits=random_bits), _out_dtype(dtype, x.dtype))
+             sr_bits=None, rng=None, random_bits=None, dtype=None, backend="auto") -> torch.Tensor:
+    """x rounded onto fmt's grid: decode(encode(x, ...)) in float64 for float64 input, float32 otherwise,
+    or dtype (as rf8lab.quantize; on CPU the Numba kernels' one pass straight to values)."""
+    spec, f, layout, bits, seed = _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
+    dtype = _out_dtype(dtype, x.dtype)
+    if _engine(backend, x.device) == "numba":
+        return tensor_view(api.quantize(numpy_view(x), spec, rng=seed, random_bits=bits, dtype=_NUMPY[dtype]))
+    return _decode_vectorized(_encode_vectorized(x, spec, f, layout, bits, seed), dtype)

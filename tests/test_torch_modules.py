@@ -122,3 +122,24 @@ def test_ddp_equals_single_process(tmp_path):
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-12, atol=1e-14)
     assert not torch.equal(a["0.weight"], torch.zeros_like(a["0.weight"]))
+
+
+def test_decode_once_cache_follows_the_codes():
+    """cache=True gives the uncached output, holds one decoded weight, and decodes again when the codes change
+    (load_state_dict, in-place edits); the cache is not part of the state dict."""
+    torch.manual_seed(0)
+    lin, x = nn.Linear(24, 40), torch.randn(6, 24)
+    plain, cached = rt.QuantLinear.from_linear(lin, "rf8"), rt.QuantLinear.from_linear(lin, "rf8", cache=True)
+    assert cached.cache_bytes() == 0
+    assert torch.equal(cached(x), plain(x)) and torch.equal(cached(x), plain(x))
+    assert cached.cache_bytes() == 40 * 24 * 4
+    other = rt.QuantLinear.from_linear(nn.Linear(24, 40), "rf8")
+    cached.load_state_dict(other.state_dict())
+    assert set(cached.state_dict()) == set(other.state_dict())
+    assert torch.equal(cached(x), other(x))
+    with torch.no_grad():
+        cached.codes[0] = 0
+        other.codes[0] = 0
+    assert torch.equal(cached(x), other(x))
+    model = rt.convert(nn.Sequential(nn.Linear(24, 8)), cache=True)
+    assert model[0].cache and "cache=True" in repr(model)

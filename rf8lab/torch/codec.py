@@ -84,18 +84,17 @@ def _seed(rng) -> int:
 
 
 def _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits):
-    """(spec, format, layout, explicit bits as uint32 numpy or None, seed or None)."""
+    """(spec, explicit bits as uint32 numpy or None, seed or None)."""
     if not torch.is_tensor(x):
         raise TypeError(f"rf8lab.torch takes a torch.Tensor, got {type(x).__name__}; use rf8lab for numpy arrays")
     if x.dtype not in _FLOATS:
         raise TypeError(f"dtype {x.dtype} is not supported; use float16, bfloat16, float32 or float64")
     spec = as_spec(fmt, rounding, scale, overflow, axis, block, sr_bits)
-    f, layout = resolve(spec, x.shape)
     if not spec.rounding.stochastic:
-        return spec, f, layout, None, None
+        return spec, None, None
     top = 2 ** (32 if spec.sr_bits is None else spec.sr_bits)
     if random_bits is None:
-        return spec, f, layout, None, _seed(rng)
+        return spec, None, _seed(rng)
     if rng is not None:
         raise ValueError("pass either rng or random_bits, not both")
     if not torch.is_tensor(random_bits) or tuple(random_bits.shape) != tuple(x.shape) or \
@@ -106,7 +105,7 @@ def _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_
     if bits.numel() and (int(bits.min()) < 0 or int(bits.max()) >= top):
         raise ValueError(f"random_bits must be in [0, {top}) (below 2^sr_bits where sr_bits is given); "
                          f"got values in [{int(bits.min())}, {int(bits.max())}]")
-    return spec, f, layout, bits.numpy().astype(np.uint32), None
+    return spec, bits.numpy().astype(np.uint32), None
 
 
 def encode(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflow=None, axis=None, block=None,
@@ -118,16 +117,17 @@ def encode(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflow=
     torch.manual_seed repeats a run); `random_bits`, an integer tensor of x's shape, replays explicit
     bits instead. `backend`: "auto" (CPU: "numba", other devices: "vectorized"), "numba" or "vectorized".
     """
-    spec, f, layout, bits, seed = _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
+    spec, bits, seed = _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
     if _engine(backend, x.device) == "numba":
         e = api.encode(numpy_view(x), spec, rng=seed, random_bits=bits)
         return Encoded(tensor_view(e.codes), None if e.scale_exp is None else tensor_view(e.scale_exp),
                        tensor_view(np.asarray(e.multiplier)), spec, e.layout,
                        _out_dtype(None, x.dtype))
-    return _encode_vectorized(x, spec, f, layout, bits, seed)
+    return _encode_vectorized(x, spec, bits, seed)
 
 
-def _encode_vectorized(x, spec, f, layout, bits, seed) -> Encoded:
+def _encode_vectorized(x, spec, bits, seed) -> Encoded:
+    f, layout = resolve(spec, x.shape)
     if f.nan_codes is None and torch.isnan(x).any():
         raise ValueError(api.nan_message(f))
     if seed is not None:
@@ -201,8 +201,8 @@ def quantize(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflo
              sr_bits=None, rng=None, random_bits=None, dtype=None, backend="auto") -> torch.Tensor:
     """x rounded onto fmt's grid: decode(encode(x, ...)) in float64 for float64 input, float32 otherwise,
     or dtype (as rf8lab.quantize; on CPU the Numba kernels' one pass straight to values)."""
-    spec, f, layout, bits, seed = _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
+    spec, bits, seed = _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
     dtype = _out_dtype(dtype, x.dtype)
     if _engine(backend, x.device) == "numba":
         return tensor_view(api.quantize(numpy_view(x), spec, rng=seed, random_bits=bits, dtype=_NUMPY[dtype]))
-    return _decode_vectorized(_encode_vectorized(x, spec, f, layout, bits, seed), dtype)
+    return _decode_vectorized(_encode_vectorized(x, spec, bits, seed), dtype)

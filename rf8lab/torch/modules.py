@@ -101,6 +101,9 @@ class QuantLinear(nn.Module):
         return decode(self.encoded(), dtype or self.compute_dtype)
 
     def forward(self, x):
+        if x.is_cuda and x.dtype in _KERNEL_DTYPES and _kernel_reads(self.layout):  # W8A16: no decoded weight
+            from . import triton_kernels
+            return triton_kernels.linear(x, self.encoded(), self.bias)
         if not self.cache:
             return F.linear(x, self.weight(x.dtype), self.bias)
         # decoded once per dtype and device; new codes (load_state_dict, an in-place edit) bump the versions
@@ -117,6 +120,16 @@ class QuantLinear(nn.Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, spec={self.spec.key!r}, "
                 f"cache={self.cache}")
+
+
+_KERNEL_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+
+
+def _kernel_reads(layout) -> bool:
+    """Whether triton is installed and the W8A16 kernel reads this weight's scale layout."""
+    import importlib.util
+    return importlib.util.find_spec("triton") is not None and (
+        layout.granularity in (None, "tensor") or (layout.granularity, layout.axis) in (("channel", 0), ("block", 1)))
 
 
 def _swap(model: nn.Module, types, make) -> nn.Module:

@@ -12,6 +12,8 @@ format has them (mxfp8: its 32-element blocks).
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -101,9 +103,9 @@ class QuantLinear(nn.Module):
         return decode(self.encoded(), dtype or self.compute_dtype)
 
     def forward(self, x):
-        if x.is_cuda and x.dtype in _KERNEL_DTYPES and _kernel_reads(self.layout):  # W8A16: no decoded weight
-            from . import triton_kernels
-            return triton_kernels.linear(x, self.encoded(), self.bias)
+        kernels = _triton_kernels() if x.is_cuda else None
+        if kernels and x.dtype in kernels.ACTIVATION_DTYPES and kernels.reads(self.layout):  # W8A16: no float weight
+            return kernels.linear(x, self.encoded(), self.bias)
         if not self.cache:
             return F.linear(x, self.weight(x.dtype), self.bias)
         # decoded once per dtype and device; new codes (load_state_dict, an in-place edit) bump the versions
@@ -122,14 +124,14 @@ class QuantLinear(nn.Module):
                 f"cache={self.cache}")
 
 
-_KERNEL_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-
-
-def _kernel_reads(layout) -> bool:
-    """Whether triton is installed and the W8A16 kernel reads this weight's scale layout."""
-    import importlib.util
-    return importlib.util.find_spec("triton") is not None and (
-        layout.granularity in (None, "tensor") or (layout.granularity, layout.axis) in (("channel", 0), ("block", 1)))
+@lru_cache(maxsize=1)
+def _triton_kernels():
+    """rf8lab.torch.triton_kernels, or None where triton is not installed (looked up once)."""
+    try:
+        from . import triton_kernels
+    except ImportError:
+        return None
+    return triton_kernels
 
 
 def _swap(model: nn.Module, types, make) -> nn.Module:

@@ -60,27 +60,37 @@ def _table(fmt, device) -> torch.Tensor:
     return _TABLES[key]
 
 
+ACTIVATION_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+
+
+def reads(layout) -> bool:
+    """Whether the kernel reads this weight's scales: per tensor, per output channel (axis 0), or per block
+    along the input features (axis 1)."""
+    return layout.granularity in (None, "tensor") or (layout.granularity, layout.axis) in (("channel", 0),
+                                                                                          ("block", 1))
+
+
 def group_multipliers(enc: Encoded) -> tuple[torch.Tensor, int]:
     """(float32 multiplier per (output row, group along K), GROUP_K) of a weight's Encoded, or ValueError for
     layouts the kernel does not read (channels along axis 1, blocks along axis 0)."""
     n, k = enc.shape
     mult = enc.multiplier.to(torch.float32)
     g = enc.layout.granularity
+    if not reads(enc.layout):
+        raise ValueError(f"the W8A16 kernel reads scales per tensor, per output channel (axis 0) or per block along "
+                     f"the input features (axis 1); this weight has {g} scales along axis {enc.layout.axis}")
     if g in (None, "tensor"):
         return mult.reshape(1, 1).expand(n, 1), max(k, 1)
-    if g == "channel" and enc.layout.axis == 0:
+    if g == "channel":
         return mult.reshape(n, 1), max(k, 1)
-    if g == "block" and enc.layout.axis == 1:
-        return mult.reshape(n, -1), enc.layout.block
-    raise ValueError(f"the W8A16 kernel reads scales per tensor, per output channel (axis 0) or per block along "
-                     f"the input features (axis 1); this weight has {g} scales along axis {enc.layout.axis}")
+    return mult.reshape(n, -1), enc.layout.block
 
 
 def linear(x: torch.Tensor, enc: Encoded, bias: torch.Tensor | None = None,
            block=(16, 64, 32)) -> torch.Tensor:
     """F.linear(x, decode(enc), bias) from the codes (x: (..., in) float16, bfloat16 or float32; enc: an
     (out, in) weight's Encoded of torch tensors on x's device); float32 accumulation, output in x's dtype."""
-    if x.dtype not in (torch.float16, torch.bfloat16, torch.float32):
+    if x.dtype not in ACTIVATION_DTYPES:
         raise TypeError(f"the W8A16 kernel takes float16, bfloat16 or float32 activations; got {x.dtype}")
     if len(enc.shape) != 2 or x.shape[-1] != enc.shape[1]:
         raise ValueError(f"x has {x.shape[-1]} input features; the weight has shape {enc.shape}")

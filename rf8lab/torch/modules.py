@@ -103,11 +103,8 @@ class QuantLinear(nn.Module):
         return decode(self.encoded(), dtype or self.compute_dtype)
 
     def forward(self, x):
-        kernels = _triton_kernels() if x.is_cuda else None
-        if kernels and x.dtype in kernels.ACTIVATION_DTYPES and kernels.reads(self.layout):  # W8A16: no float weight
-            return kernels.linear(x, self.encoded(), self.bias)
-        if not self.cache:
-            return F.linear(x, self.weight(x.dtype), self.bias)
+        if not self.cache or _w8a16_kernels(x, self.layout):
+            return packed_linear(x, self.encoded(), self.bias)
         # decoded once per dtype and device; new codes (load_state_dict, an in-place edit) bump the versions
         key = (x.dtype, self.codes.device, self.codes.data_ptr(), self.codes._version, self.scale_exp._version,
                self.multiplier._version)
@@ -122,6 +119,23 @@ class QuantLinear(nn.Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, spec={self.spec.key!r}, "
                 f"cache={self.cache}")
+
+
+def packed_linear(x: torch.Tensor, enc: Encoded, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """F.linear(x, decode(enc, x.dtype), bias) for an (out, in) weight's codes: through the Triton W8A16
+    kernel (no float weight in memory) where it runs, otherwise through the decoded weight. QuantLinear and
+    the torchao weight tensor (rf8lab.torch.torchao) both call this."""
+    kernels = _w8a16_kernels(x, enc.layout)
+    if kernels:
+        return kernels.linear(x, enc, bias)
+    return F.linear(x, decode(enc, x.dtype), bias)
+
+
+def _w8a16_kernels(x: torch.Tensor, layout):
+    """rf8lab.torch.triton_kernels where its W8A16 matmul takes this input and weight layout: a CUDA input of
+    an activation dtype it reads, with triton installed; otherwise None."""
+    kernels = _triton_kernels() if x.is_cuda else None
+    return kernels if kernels and x.dtype in kernels.ACTIVATION_DTYPES and kernels.reads(layout) else None
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,5 @@
 """rf8lab.torch's codec equals the NumPy codec (itself proven equal to the exact reference) bit for bit."""
+import importlib.util
 
 import ml_dtypes
 import numpy as np
@@ -15,8 +16,11 @@ PATTERNS = np.arange(1 << 16, dtype=np.uint16)
 ALL = {"bfloat16": (PATTERNS.view(ml_dtypes.bfloat16),
                     torch.from_numpy(PATTERNS.view(np.int16).copy()).view(torch.bfloat16)),
        "float16": (PATTERNS.view(np.float16), torch.from_numpy(PATTERNS.view(np.float16).copy()))}
-# every engine on every device it runs on: the Numba kernels through numpy views (CPU), the vectorized codec
-ENGINES = [("cpu", "numba"), ("cpu", "vectorized")] + ([("cuda", "vectorized")] if torch.cuda.is_available() else [])
+# every engine on every device it runs on: the Numba kernels through numpy views (CPU), the vectorized codec,
+# and the Triton kernels (CUDA; on CPU in Triton's interpreter, which rf8lab.torch sets up without CUDA)
+CUDA, TRITON = torch.cuda.is_available(), importlib.util.find_spec("triton") is not None
+ENGINES = ([("cpu", "numba"), ("cpu", "vectorized")] + [("cpu", "triton")] * TRITON
+           + [("cuda", "vectorized")] * CUDA + [("cuda", "triton")] * (CUDA and TRITON))
 
 
 TORCH_FAMILY = ("rf8", "e4m3", "e2m1", "int4", "nvfp4")

@@ -44,6 +44,18 @@ class Layout:
         idx[self.axis] = idx[self.axis] // self.block
         return np.ravel_multi_index(idx, self.scale_shape) if self.scale_shape else np.zeros((), np.int64)
 
+    def view3(self) -> tuple[int, tuple[int, int, int], int]:
+        """(mode, (outer, n, inner), block): the element -> group map of the kernels (Numba and Triton). The
+        array is viewed as (outer, n, inner) around the scale axis; element (o, j, i)'s group is 0 (mode 0:
+        one scale), j (1: channel) or (o * ceil(n / block) + j // block) * inner + i (2: block)."""
+        if self.granularity in (None, "tensor"):
+            return 0, (1, max(1, int(np.prod(self.shape, dtype=np.int64))), 1), 1
+        a = self.axis
+        outer = int(np.prod(self.shape[:a], dtype=np.int64))
+        inner = int(np.prod(self.shape[a + 1:], dtype=np.int64))
+        s3 = (outer, self.shape[a], inner)
+        return (1, s3, 1) if self.granularity == "channel" else (2, s3, self.block)
+
     def expand(self, per_group: np.ndarray) -> np.ndarray:
         """Broadcast a per-group array (of `scale_shape`) to the element shape (a view where possible)."""
         per_group = np.asarray(per_group)

@@ -76,15 +76,9 @@ def _pattern_values(top: np.ndarray, inp: _Input) -> np.ndarray:
 
 
 def _view3(layout: Layout):
-    """(gid_mode, (outer, n, inner), block) of the layout's element -> group map."""
-    shape = layout.shape
-    if layout.granularity in (None, "tensor"):
-        return 0, np.array([1, max(1, int(np.prod(shape, dtype=np.int64))), 1], np.int64), 1
-    a = layout.axis
-    outer = int(np.prod(shape[:a], dtype=np.int64))
-    inner = int(np.prod(shape[a + 1:], dtype=np.int64))
-    s3 = np.array([outer, shape[a], inner], np.int64)
-    return (1, s3, 1) if layout.granularity == "channel" else (2, s3, layout.block)
+    """(gid_mode, (outer, n, inner) as int64, block) of the layout's element -> group map (Layout.view3)."""
+    gid_mode, s3, block = layout.view3()
+    return gid_mode, np.array(s3, np.int64), block
 
 
 def _prepare(x: np.ndarray, fmt: Format, layout: Layout):

@@ -10,6 +10,8 @@ Both equal the exact reference (tests/test_torch_codec.py runs each on every flo
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import ml_dtypes
 import numpy as np
 import torch
@@ -19,12 +21,13 @@ from ..codec.api import resolve
 from ..codec.encoded import Encoded
 from ..codec.layout import Layout
 from ..codec.spec import as_spec
+from ..optional import require
 from ..policies import Overflow
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _NUMPY = {torch.float16: np.dtype(np.float16), torch.bfloat16: np.dtype(ml_dtypes.bfloat16),
           torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
-BACKENDS = ("auto", "numba", "vectorized")
+BACKENDS = ("auto", "numba", "triton", "vectorized")
 
 
 def numpy_view(t: torch.Tensor) -> np.ndarray:
@@ -45,13 +48,29 @@ def tensor_view(a: np.ndarray) -> torch.Tensor:
 
 
 def _engine(backend: str, device: torch.device) -> str:
+    """The engine that runs: "auto" is "numba" on CPU, "triton" on CUDA where triton is installed, else
+    "vectorized". An explicit "triton" on CPU runs Triton's interpreter (slow: for tests)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
     if backend == "numba" and device.type != "cpu":
         raise ValueError(f"backend='numba' runs on CPU tensors; this one is on {device}. Use 'vectorized' or 'auto'")
+    if backend == "triton" and _triton_codec() is None:
+        require("triton", "rf8lab.torch's backend='triton'")  # the ImportError that says how to install it
     if backend == "auto":
-        return "numba" if device.type == "cpu" else "vectorized"
+        if device.type == "cpu":
+            return "numba"
+        return "triton" if device.type == "cuda" and _triton_codec() is not None else "vectorized"
     return backend
+
+
+@lru_cache(maxsize=1)
+def _triton_codec():
+    """rf8lab.torch.triton_codec, or None where triton is not installed (looked up once)."""
+    try:
+        from . import triton_codec
+    except ImportError:
+        return None
+    return triton_codec
 
 
 _GROUP_IDS: dict = {}  # (layout, device) -> each element's group, on that device
@@ -118,18 +137,26 @@ def encode(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflow=
     bits instead. `backend`: "auto" (CPU: "numba", other devices: "vectorized"), "numba" or "vectorized".
     """
     spec, bits, seed = _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
-    if _engine(backend, x.device) == "numba":
+    engine = _engine(backend, x.device)
+    if engine == "numba":
         e = api.encode(numpy_view(x), spec, rng=seed, random_bits=bits)
         return Encoded(tensor_view(e.codes), None if e.scale_exp is None else tensor_view(e.scale_exp),
                        tensor_view(np.asarray(e.multiplier)), spec, e.layout,
                        _out_dtype(None, x.dtype))
+    return _encode_on_device(x, spec, bits, seed, engine)
+
+
+def _encode_on_device(x, spec, bits, seed, engine) -> Encoded:
+    """The "triton" engine's Encoded where its kernels take the request, else the "vectorized" engine's."""
+    if spec.format.nan_codes is None and torch.isnan(x).any():
+        raise ValueError(api.nan_message(spec.format))
+    if engine == "triton" and _triton_codec().supports_encode(x, spec):
+        return _triton_codec().encode(x, spec, _out_dtype(None, x.dtype))
     return _encode_vectorized(x, spec, bits, seed)
 
 
 def _encode_vectorized(x, spec, bits, seed) -> Encoded:
     f, layout = resolve(spec, x.shape)
-    if f.nan_codes is None and torch.isnan(x).any():
-        raise ValueError(api.nan_message(f))
     if seed is not None:
         bits = vectorized.random_bits(seed, x.shape, spec.sr_bits)
     rb = None if bits is None else torch.from_numpy(bits.reshape(-1).astype(np.int64)).to(x.device)
@@ -173,12 +200,15 @@ def decode(enc: Encoded, dtype=torch.float32, *, out: torch.Tensor | None = None
             raise ValueError(f"dtype={dtype} and out's dtype {out.dtype} disagree; give one of them")
         dtype = out.dtype
     dtype = _out_dtype(dtype if dtype is not None else enc.dtype, None)
-    if _engine(backend, enc.codes.device) == "numba":
+    engine = _engine(backend, enc.codes.device)
+    if engine == "numba":
         direct = out is not None and out.is_contiguous()
         values = api.decode(_numpy_encoded(enc), _NUMPY[dtype], out=numpy_view(out) if direct else None)
         if direct:
             return out
         values = tensor_view(values)
+    elif engine == "triton":
+        values = _triton_codec().decode(enc, dtype)
     else:
         values = _decode_vectorized(enc, dtype)
     if out is None:
@@ -203,6 +233,8 @@ def quantize(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflo
     or dtype (as rf8lab.quantize; on CPU the Numba kernels' one pass straight to values)."""
     spec, bits, seed = _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
     dtype = _out_dtype(dtype, x.dtype)
-    if _engine(backend, x.device) == "numba":
+    engine = _engine(backend, x.device)
+    if engine == "numba":
         return tensor_view(api.quantize(numpy_view(x), spec, rng=seed, random_bits=bits, dtype=_NUMPY[dtype]))
-    return _decode_vectorized(_encode_vectorized(x, spec, bits, seed), dtype)
+    enc = _encode_on_device(x, spec, bits, seed, engine)
+    return _triton_codec().decode(enc, dtype) if engine == "triton" else _decode_vectorized(enc, dtype)

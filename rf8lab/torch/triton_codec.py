@@ -1,0 +1,226 @@
+"""Triton kernels for rf8lab.torch's codec on CUDA: encode and decode, bit-equal to the NumPy codec.
+
+Encode (`encode`): deterministic roundings (nearest, nearest-away, toward zero/+inf/-inf, to odd) and log, in
+every overflow mode, for the formats with power-of-two scales (RF8, the minifloats, P3109, the MX formats),
+per tensor, channel or block or unscaled, from float16, bfloat16 or float32 input.
+- Scales: each group's largest finite magnitude is a torch reduction in the input's own dtype (exact), and
+  the scale exponent X comes from the one scale rule, `scale_rule.group_scales`.
+- Elements: the kernel reads the Numba kernels' per-binade code tables (`kernels.codes`, each entry filled by
+  the exact reference) at the same key as `kernels._table_code`: sign, binade of |x| / 2^X, the top 8
+  mantissa bits and a sticky bit of the rest; log rounding counts the breakpoints below the mantissa
+  instead. Float16 and bfloat16 widen to float32 in registers (exact).
+- Elements the tables do not cover (float32 subnormals, inf, NaN) are counted per program and re-encoded by
+  the vectorized element rule (`vectorized.element_codes`), as the Numba kernels hand them to _float_code.
+
+Decode (`decode`): every format and layout. Value table[code] times 2^X (as two exact powers of two) or the
+integer formats' and NVFP4's float multiplier, in float64, rounded once to the output dtype (16-bit outputs
+through float32 rounded to odd, as `xp.narrow`), saturated as `vectorized.saturate_output`.
+
+`supports_encode` says which requests these kernels take; rf8lab.torch runs the rest (stochastic rounding,
+float multipliers, float64 input) in its vectorized engine. Without CUDA the kernels run in Triton's
+interpreter (set up by rf8lab.torch.triton_kernels), which is how the tests check them bit for bit.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..codec import kernels, vectorized
+from ..codec.api import resolve
+from ..codec.encoded import Encoded
+from ..codec.layout import Layout
+from ..codec.scale_rule import group_scales
+from ..codec.spec import QuantSpec
+from ..formats import Format
+from ..policies import Overflow, Rounding
+from .triton_kernels import tl, triton
+
+BLOCK = 1024  # elements per program on a GPU; Triton's interpreter (no GPU) takes 65,536, as its cost is per program
+INPUTS = (torch.float16, torch.bfloat16, torch.float32)
+OUTPUTS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+@triton.jit
+def _group(t, n, inner, block, nblocks, MODE: tl.constexpr):
+    """Scale group of flat element t of an (outer, n, inner) view (Layout.view3)."""
+    if MODE == 0:
+        g = t * 0
+    elif MODE == 1:
+        g = (t // inner) % n
+    else:
+        g = ((t // (n * inner)) * nblocks + ((t // inner) % n) // block) * inner + t % inner
+    return g
+
+
+@triton.jit
+def _encode_kernel(x_ptr, codes_ptr, exceptional_ptr, X_ptr, table_ptr, log_ptr, cut_ptr, N, n, inner, block,
+                   nblocks, rows, row_base, zero_pos, zero_neg, MODE: tl.constexpr, LOG: tl.constexpr,
+                   KEYSHIFT: tl.constexpr, SHIFT: tl.constexpr, BLOCK: tl.constexpr):
+    t = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m = t < N
+    b = tl.load(x_ptr + t, mask=m, other=0.0).to(tl.float32).to(tl.int32, bitcast=True)
+    neg = (b >> 31) & 1
+    E = (b >> 23) & 255
+    man = b & 0x7FFFFF
+    X = tl.load(X_ptr + _group(t, n, inner, block, nblocks, MODE), mask=m, other=0)
+    row = tl.minimum(tl.maximum(E - 127 - X - row_base, 0), rows - 1)
+    base = neg * rows + row
+    if LOG:
+        count = man * 0
+        for i in tl.static_range(7):
+            count += (man > tl.load(cut_ptr + i)).to(tl.int32)
+        code = tl.load(log_ptr + base * 8 + count, mask=m, other=0)
+    else:
+        key = ((man >> SHIFT) << 1) | ((man & ((1 << SHIFT) - 1)) != 0).to(tl.int32)
+        code = tl.load(table_ptr + ((base << KEYSHIFT) | key), mask=m, other=0)
+    code = tl.where((E == 0) & (man == 0), tl.where(neg == 1, zero_neg, zero_pos), code)
+    tl.store(codes_ptr + t, code.to(tl.uint8), mask=m)
+    exceptional = m & ((E == 255) | ((E == 0) & (man != 0)))  # counted (an atomic only where there are any)
+    tl.atomic_add(exceptional_ptr + t * 0, exceptional.to(tl.int32), mask=exceptional)
+
+
+@triton.jit
+def _pow2(h):
+    """2^h as float64 for integer h in [-1022, 1023] (its bit pattern)."""
+    return ((h + 1023) << 52).to(tl.float64, bitcast=True)
+
+
+@triton.jit
+def _decode_kernel(codes_ptr, out_ptr, values_ptr, X_ptr, mult_ptr, N, n, inner, block, nblocks, top, inf_pos,
+                   inf_neg, MODE: tl.constexpr, FLOAT_SCALE: tl.constexpr, SATURATE: tl.constexpr,
+                   HAS_INF: tl.constexpr, NARROW16: tl.constexpr, BFLOAT16: tl.constexpr, BLOCK: tl.constexpr):
+    t = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m = t < N
+    c = tl.load(codes_ptr + t, mask=m, other=0).to(tl.int32)
+    v = tl.load(values_ptr + c, mask=m, other=0.0)
+    g = _group(t, n, inner, block, nblocks, MODE)
+    if FLOAT_SCALE:
+        p = v * tl.load(mult_ptr + g, mask=m, other=1.0)
+    else:  # ldexp(v, X): two exact powers of two, so only the last product rounds
+        X = tl.load(X_ptr + g, mask=m, other=0).to(tl.int64)
+        h = X >> 1
+        p = v * _pow2(tl.minimum(tl.maximum(h, -1022), 1023)) * _pow2(tl.minimum(tl.maximum(X - h, -1022), 1023))
+    if NARROW16:  # float32 rounded to odd, then the 16-bit type: one rounding from p
+        f = p.to(tl.float32)
+        back = tl.abs(f.to(tl.float64))
+        mag = tl.abs(p)
+        finite = mag < float("inf")
+        bits = f.to(tl.int32, bitcast=True) - (finite & (back > mag)).to(tl.int32)
+        bits = bits | (finite & (back != mag)).to(tl.int32)
+        if BFLOAT16:  # rounded to nearest even in integers (Triton's interpreter truncates a bfloat16 cast)
+            nan = (bits & 0x7FFFFFFF) > 0x7F800000
+            bits = tl.where(nan, bits | 0x400000, bits + 0x7FFF + ((bits >> 16) & 1))
+            y = ((bits >> 16) << 16).to(tl.float32, bitcast=True)  # the bfloat16 value, exact in float32
+        else:
+            y = bits.to(tl.float32, bitcast=True).to(tl.float16)
+    else:
+        y = p.to(out_ptr.dtype.element_ty)
+    if SATURATE:  # never inf from a finite code
+        over = (y == float("inf")) | (y == -float("inf"))
+        if HAS_INF:
+            over = over & (c != inf_pos) & (c != inf_neg)
+        y = tl.where(over, tl.where(y < 0, -top, top).to(y.dtype), y)
+    tl.store(out_ptr + t, y.to(out_ptr.dtype.element_ty), mask=m)
+
+
+_CODES: dict = {}  # (format, rounding, overflow, device) -> the code tables on that device
+
+
+def _codes(f: Format, rounding: str, overflow: str, device) -> dict:
+    key = (f.name, rounding, overflow, str(device))
+    if key not in _CODES:
+        C = kernels.codes(f.name, rounding, overflow)
+        _CODES[key] = {"table": torch.from_numpy(C.table.astype("int32")).to(device),
+                       "log": torch.from_numpy(C.log.astype("int32")).to(device),
+                       "cut": torch.from_numpy(C.cut23.astype("int32")).to(device),
+                       "rows": C.rows, "row_base": C.row_base, "zero_pos": C.zero_pos, "zero_neg": C.zero_neg}
+    return _CODES[key]
+
+
+def supports_encode(x: torch.Tensor, spec: QuantSpec) -> bool:
+    """Whether `encode` takes this input and spec (the rest goes to the vectorized engine)."""
+    return x.dtype in INPUTS and x.numel() > 0 and not spec.rounding.stochastic and not spec.format.float_scale
+
+
+def group_amax(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """Each group's largest finite magnitude (float64, flat in the scale array's order; -1 where there is
+    none), as vectorized.group_amax, reduced in x's own dtype (exact)."""
+    if layout.granularity is None:
+        return torch.full((1,), -1.0, dtype=torch.float64, device=x.device)
+    a = x.abs()
+    a = torch.where(torch.isfinite(a), a, torch.full((), -1, dtype=a.dtype, device=a.device))
+    mode, (outer, n, inner), block = layout.view3()
+    if mode == 0:
+        return a.amax().reshape(1).to(torch.float64)
+    a = a.reshape(outer, n, inner)
+    if mode == 1:
+        return a.amax(dim=(0, 2)).to(torch.float64)
+    nblocks = -(-n // block)
+    a = F.pad(a, (0, 0, 0, nblocks * block - n), value=-1.0)  # a partial last block: as if padded
+    return a.reshape(outer, nblocks, block, inner).amax(dim=2).reshape(-1).to(torch.float64)
+
+
+def _group_of(t: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """The scale group of flat element indices t (as _group in the kernels)."""
+    mode, (outer, n, inner), block = layout.view3()
+    if mode == 0:
+        return torch.zeros_like(t)
+    if mode == 1:
+        return (t // inner) % n
+    return ((t // (n * inner)) * -(-n // block) + ((t // inner) % n) // block) * inner + t % inner
+
+
+def _block(device) -> int:
+    return BLOCK if device.type == "cuda" else 1 << 16
+
+
+def _grid(n_elements: int, block: int) -> tuple[int]:
+    return (triton.cdiv(n_elements, block),)
+
+
+def encode(x: torch.Tensor, spec: QuantSpec, out_dtype) -> Encoded:
+    """rf8lab.encode(x, spec) for a request `supports_encode` takes (x on CUDA, or on CPU in the interpreter)."""
+    f, layout = resolve(spec, x.shape)
+    X, mult = group_scales(f, group_amax(x, layout), layout.granularity)
+    X32 = X.to(torch.int32)
+    C = _codes(f, str(spec.rounding), str(spec.overflow), x.device)
+    flat = x.detach().contiguous().reshape(-1)
+    codes = torch.empty(flat.shape, dtype=torch.uint8, device=x.device)
+    grid = _grid(flat.numel(), _block(x.device))
+    exceptional = torch.zeros(1, dtype=torch.int32, device=x.device)
+    mode, (_, n, inner), block = layout.view3()
+    _encode_kernel[grid](flat, codes, exceptional, X32, C["table"], C["log"], C["cut"], flat.numel(), n, inner,
+                         block, -(-n // block), C["rows"], C["row_base"], C["zero_pos"], C["zero_neg"], MODE=mode,
+                         LOG=spec.rounding == Rounding.LOG, KEYSHIFT=kernels.KEYSHIFT, SHIFT=23 - kernels.KEYBITS,
+                         BLOCK=_block(x.device))
+    if int(exceptional.sum()):  # rare: subnormal, infinite or NaN input
+        bits = flat.to(torch.float32).view(torch.int32)
+        E, man = (bits >> 23) & 255, bits & 0x7FFFFF
+        t = torch.nonzero((E == 255) | ((E == 0) & (man != 0))).reshape(-1)
+        codes[t] = vectorized.element_codes(flat[t].to(torch.float64), X[_group_of(t, layout)], None, f,
+                                            spec.rounding, spec.overflow)
+    shape = layout.scale_shape
+    scale_exp = X32.reshape(shape) if f.scale_codes else None
+    return Encoded(codes.reshape(x.shape), scale_exp, mult.reshape(shape), spec, layout, out_dtype)
+
+
+def decode(enc: Encoded, dtype: torch.dtype) -> torch.Tensor:
+    """rf8lab.decode(enc, dtype) for an Encoded of torch tensors (CUDA, or CPU in the interpreter)."""
+    f = enc.spec.format
+    codes = enc.codes.contiguous().reshape(-1)
+    out = torch.empty(codes.shape, dtype=dtype, device=codes.device)
+    if codes.numel() == 0:
+        return out.reshape(enc.codes.shape)
+    X = enc.scale_exp if enc.scale_exp is not None else torch.zeros((), dtype=torch.int32, device=codes.device)
+    mult = enc.multiplier.to(torch.float64).reshape(-1).contiguous()
+    mode, (_, n, inner), block = enc.layout.view3()
+    _, _, inf_pos, inf_neg = f.special_codes
+    saturate = enc.spec.overflow in (Overflow.SAT_FINITE, Overflow.SAT_PROPAGATE)
+    _decode_kernel[_grid(codes.numel(), _block(codes.device))](
+        codes, out, vectorized.grid(f, codes).values, X.reshape(-1).contiguous(), mult, codes.numel(), n, inner,
+        block, -(-n // block), float(torch.finfo(dtype).max), inf_pos, inf_neg, MODE=mode,
+        FLOAT_SCALE=f.float_scale, SATURATE=saturate, HAS_INF=f.has_inf,
+        NARROW16=dtype in (torch.float16, torch.bfloat16), BFLOAT16=dtype == torch.bfloat16,
+        BLOCK=_block(codes.device))
+    return out.reshape(enc.codes.shape)
+

@@ -60,3 +60,20 @@ def test_refusals():
         tk.linear(torch.randn(2, 15), rt.encode(torch.randn(8, 16), "rf8"))
     with pytest.raises(TypeError, match="activations"):
         tk.linear(torch.randn(2, 16, dtype=torch.float64), rt.encode(torch.randn(8, 16), "rf8"))
+
+
+def test_gpu_check_dry_run(tmp_path):
+    """scripts/gpu_check.py (the one prepared run for a lent GPU) runs end to end: --device cpu --quick."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "gpu_check.md"
+    script = Path(__file__).resolve().parents[1] / "scripts" / "gpu_check.py"
+    r = subprocess.run([sys.executable, str(script), "--device", "cpu", "--quick", "--skip-tests",
+                        "--repeat", "1", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    results = json.loads(r.stdout.strip().splitlines()[-1])
+    assert not [k for k in results if k.endswith("failed")], results
+    assert "w8a16 256x256 batch 1 speedup" in results and "## A small transformer" in out.read_text()

@@ -99,8 +99,15 @@ class QuantLinear(nn.Module):
         return Encoded(self.codes, self.scale_exp if self.scale_exp.numel() else None, self.multiplier, self.spec,
                        self.layout, self.compute_dtype)
 
-    def weight(self, dtype=None) -> torch.Tensor:
+    def dequantize(self, dtype=None) -> torch.Tensor:
+        """The decoded weight (out x in) in dtype (default: the dtype of the Linear it replaced)."""
         return decode(self.encoded(), dtype or self.compute_dtype)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The decoded weight, as nn.Linear's `weight` reads (for code that inspects layer.weight: its device,
+        dtype, shape); decoded at each access, not a parameter."""
+        return self.dequantize()
 
     def forward(self, x):
         if not self.cache or _w8a16_kernels(x, self.layout):
@@ -109,7 +116,7 @@ class QuantLinear(nn.Module):
         key = (x.dtype, self.codes.device, self.codes.data_ptr(), self.codes._version, self.scale_exp._version,
                self.multiplier._version)
         if self._cached is None or self._cached[0] != key:
-            self._cached = (key, self.weight(x.dtype))
+            self._cached = (key, self.dequantize(x.dtype))
         return F.linear(x, self._cached[1], self.bias)
 
     def cache_bytes(self) -> int:

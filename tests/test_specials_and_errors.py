@@ -71,7 +71,7 @@ def test_output_dtypes():
 
 
 @pytest.mark.parametrize("bad", [np.array([True, False]), np.array([1 + 2j]), np.array(["a"]),
-                                 np.array([object()]), np.array([1.0], np.longdouble)], ids=str)
+                                 np.array([object()]), np.array([1.0], np.longdouble)], ids=lambda a: a.dtype.name)
 def test_rejected_dtypes_say_what_is_accepted(bad):
     with pytest.raises(TypeError, match=r"dtype .* it accepts float16, bfloat16"):
         rl.quantize(bad, "rf8")

@@ -151,7 +151,8 @@ def _encode_on_device(x, spec, bits, seed, engine) -> Encoded:
     if spec.format.nan_codes is None and torch.isnan(x).any():
         raise ValueError(api.nan_message(spec.format))
     if engine == "triton" and _triton_codec().supports_encode(x, spec):
-        return _triton_codec().encode(x, spec, _out_dtype(None, x.dtype))
+        rb = None if bits is None else torch.from_numpy(bits.astype(np.int64)).to(x.device)
+        return _triton_codec().encode(x, spec, _out_dtype(None, x.dtype), seed, rb)
     return _encode_vectorized(x, spec, bits, seed)
 
 

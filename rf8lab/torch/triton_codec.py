@@ -1,14 +1,15 @@
 """Triton kernels for rf8lab.torch's codec on CUDA: encode and decode, bit-equal to the NumPy codec.
 
-Encode (`encode`): deterministic roundings (nearest, nearest-away, toward zero/+inf/-inf, to odd) and log, in
-every overflow mode, for the formats with power-of-two scales (RF8, the minifloats, P3109, the MX formats),
+Encode (`encode`): every rounding (nearest, nearest-away, toward zero/+inf/-inf, to odd, log, and stochastic
+in each of its rules, with random bits drawn from (seed, index) or replayed), in every overflow mode, for the formats with power-of-two scales (RF8, the minifloats, P3109, the MX formats),
 per tensor, channel or block or unscaled, from float16, bfloat16 or float32 input.
 - Scales: each group's largest finite magnitude is a torch reduction in the input's own dtype (exact), and
   the scale exponent X comes from the one scale rule, `scale_rule.group_scales`.
 - Elements: the kernel reads the Numba kernels' per-binade code tables (`kernels.codes`, each entry filled by
   the exact reference) at the same key as `kernels._table_code`: sign, binade of |x| / 2^X, the top 8
   mantissa bits and a sticky bit of the rest; log rounding counts the breakpoints below the mantissa
-  instead. Float16 and bfloat16 widen to float32 in registers (exact).
+  instead; stochastic rounding reads the floor rank there and makes kernels._stochastic_decide's exact
+  comparison, its bits drawn by SplitMix64 in the kernel (vectorized.draw_bits) or replayed. Float16 and bfloat16 widen to float32 in registers (exact).
 - Elements the tables do not cover (float32 subnormals, inf, NaN) are counted per program and re-encoded by
   the vectorized element rule (`vectorized.element_codes`), as the Numba kernels hand them to _float_code.
 
@@ -16,12 +17,13 @@ Decode (`decode`): every format and layout. Value table[code] times 2^X (as two 
 integer formats' and NVFP4's float multiplier, in float64, rounded once to the output dtype (16-bit outputs
 through float32 rounded to odd, as `xp.narrow`), saturated as `vectorized.saturate_output`.
 
-`supports_encode` says which requests these kernels take; rf8lab.torch runs the rest (stochastic rounding,
-float multipliers, float64 input) in its vectorized engine. Without CUDA the kernels run in Triton's
+`supports_encode` says which requests these kernels take; rf8lab.torch runs the rest (the integer formats'
+and NVFP4's float multipliers, float64 input) in its vectorized engine. Without CUDA the kernels run in Triton's
 interpreter (set up by rf8lab.torch.triton_kernels), which is how the tests check them bit for bit.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -79,6 +81,49 @@ def _encode_kernel(x_ptr, codes_ptr, exceptional_ptr, X_ptr, table_ptr, log_ptr,
     tl.atomic_add(exceptional_ptr + t * 0, exceptional.to(tl.int32), mask=exceptional)
 
 
+@triton.jit(do_not_specialize=["ranks", "nbits", "k", "c0", "c1", "ties"])
+def _stochastic_kernel(x_ptr, codes_ptr, exceptional_ptr, X_ptr, floor_ptr, ext_ptr, rank_code_ptr, seed_ptr,
+                       bits_ptr, N, n, inner, block, nblocks, rows, row_base, zero_pos, zero_neg, ranks, nbits,
+                       k, c0, c1, ties, MODE: tl.constexpr, REPLAY: tl.constexpr, KEYSHIFT: tl.constexpr,
+                       SHIFT: tl.constexpr, BLOCK: tl.constexpr):
+    """kernels._table_code's stochastic path: the floor rank lo from the key, then one exact comparison of
+    a 2^k with lo 2^k + (c0 + c1 R)(hi - lo) (kernels._stochastic_decide; a = |x| / 2^X, exact), R drawn
+    from (seed, element index) by SplitMix64 (vectorized.draw_bits) or replayed from bits_ptr."""
+    t = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m = t < N
+    x = tl.load(x_ptr + t, mask=m, other=0.0).to(tl.float32)
+    b = x.to(tl.int32, bitcast=True)
+    neg = (b >> 31) & 1
+    E = (b >> 23) & 255
+    man = b & 0x7FFFFF
+    X = tl.load(X_ptr + _group(t, n, inner, block, nblocks, MODE), mask=m, other=0)
+    er = E - 127 - X
+    row = tl.minimum(tl.maximum(er - row_base, 0), rows - 1)
+    key = ((man >> SHIFT) << 1) | ((man & ((1 << SHIFT) - 1)) != 0).to(tl.int32)
+    r = tl.load(floor_ptr + ((row << KEYSHIFT) | key), mask=m, other=0)
+    lo = tl.load(ext_ptr + r, mask=m, other=0.0)
+    hi = tl.load(ext_ptr + r + 1, mask=m, other=1.0)
+    Xc = tl.minimum(tl.maximum(X, -1000), 1000)  # beyond: exceptional, decided below
+    a = tl.abs(x.to(tl.float64)) * ((1023 - Xc).to(tl.int64) << 52).to(tl.float64, bitcast=True)
+    if REPLAY:
+        R = tl.load(bits_ptr + t, mask=m, other=0)
+    else:
+        z = tl.load(seed_ptr).to(tl.uint64, bitcast=True) + (t.to(tl.uint64) + 1) * 0x9E3779B97F4A7C15
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+        z = z ^ (z >> 31)
+        R = (z >> (64 - nbits)).to(tl.int64)
+    p = (tl.full((), 1, tl.int64) << k).to(tl.float64)  # 2^k, k <= 33
+    d = a * p - (lo * p + (c0 + c1 * R).to(tl.float64) * (hi - lo))  # both sides exact: the sign is exact
+    tie_up = ((ties >> (R & 1)) & 1) == 1
+    up = (r < ranks) & (a != lo) & ((d > 0) | ((d == 0) & tie_up))
+    code = tl.load(rank_code_ptr + neg * (ranks + 1) + r + up.to(tl.int32), mask=m, other=0)
+    code = tl.where((E == 0) & (man == 0), tl.where(neg == 1, zero_neg, zero_pos), code)
+    tl.store(codes_ptr + t, code.to(tl.uint8), mask=m)
+    exceptional = m & ((E == 255) | ((E == 0) & (man != 0)) | (er < -1000) | (X < -1000) | (X > 1000))
+    tl.atomic_add(exceptional_ptr + t * 0, exceptional.to(tl.int32), mask=exceptional)
+
+
 @triton.jit
 def _pow2(h):
     """2^h as float64 for integer h in [-1022, 1023] (its bit pattern)."""
@@ -133,13 +178,16 @@ def _codes(f: Format, rounding: str, overflow: str, device) -> dict:
         _CODES[key] = {"table": torch.from_numpy(C.table.astype("int32")).to(device),
                        "log": torch.from_numpy(C.log.astype("int32")).to(device),
                        "cut": torch.from_numpy(C.cut23.astype("int32")).to(device),
+                       "floor": torch.from_numpy(C.floor.astype("int32")).to(device),
+                       "ext": torch.from_numpy(C.ext).to(device),
+                       "rank_code": torch.from_numpy(C.rank_code.astype("int32")).to(device), "n": C.n,
                        "rows": C.rows, "row_base": C.row_base, "zero_pos": C.zero_pos, "zero_neg": C.zero_neg}
     return _CODES[key]
 
 
 def supports_encode(x: torch.Tensor, spec: QuantSpec) -> bool:
     """Whether `encode` takes this input and spec (the rest goes to the vectorized engine)."""
-    return x.dtype in INPUTS and x.numel() > 0 and not spec.rounding.stochastic and not spec.format.float_scale
+    return x.dtype in INPUTS and x.numel() > 0 and not spec.format.float_scale
 
 
 def group_amax(x: torch.Tensor, layout: Layout) -> torch.Tensor:
@@ -160,6 +208,17 @@ def group_amax(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     return a.reshape(outer, nblocks, block, inner).amax(dim=2).reshape(-1).to(torch.float64)
 
 
+def _exceptional(flat: torch.Tensor, X: torch.Tensor, layout: Layout, stochastic: bool) -> torch.Tensor:
+    """Indices of the elements the kernels leave to the vectorized element rule (kernels._exceptional)."""
+    bits = flat.to(torch.float32).view(torch.int32)
+    E, man = (bits >> 23) & 255, bits & 0x7FFFFF
+    out = (E == 255) | ((E == 0) & (man != 0))
+    if stochastic:
+        Xe = X[_group_of(torch.arange(flat.numel(), device=flat.device), layout)]
+        out = out | (E - 127 - Xe < -1000) | (Xe < -1000) | (Xe > 1000)
+    return torch.nonzero(out).reshape(-1)
+
+
 def _group_of(t: torch.Tensor, layout: Layout) -> torch.Tensor:
     """The scale group of flat element indices t (as _group in the kernels)."""
     mode, (outer, n, inner), block = layout.view3()
@@ -178,8 +237,10 @@ def _grid(n_elements: int, block: int) -> tuple[int]:
     return (triton.cdiv(n_elements, block),)
 
 
-def encode(x: torch.Tensor, spec: QuantSpec, out_dtype) -> Encoded:
-    """rf8lab.encode(x, spec) for a request `supports_encode` takes (x on CUDA, or on CPU in the interpreter)."""
+def encode(x: torch.Tensor, spec: QuantSpec, out_dtype, seed: int | None = None,
+           random_bits: torch.Tensor | None = None) -> Encoded:
+    """rf8lab.encode(x, spec) for a request `supports_encode` takes (x on CUDA, or on CPU in the interpreter).
+    Stochastic rounding: bits drawn from `seed`, or `random_bits` (int64, x's shape, on x's device) replayed."""
     f, layout = resolve(spec, x.shape)
     X, mult = group_scales(f, group_amax(x, layout), layout.granularity)
     X32 = X.to(torch.int32)
@@ -189,16 +250,32 @@ def encode(x: torch.Tensor, spec: QuantSpec, out_dtype) -> Encoded:
     grid = _grid(flat.numel(), _block(x.device))
     exceptional = torch.zeros(1, dtype=torch.int32, device=x.device)
     mode, (_, n, inner), block = layout.view3()
-    _encode_kernel[grid](flat, codes, exceptional, X32, C["table"], C["log"], C["cut"], flat.numel(), n, inner,
-                         block, -(-n // block), C["rows"], C["row_base"], C["zero_pos"], C["zero_neg"], MODE=mode,
-                         LOG=spec.rounding == Rounding.LOG, KEYSHIFT=kernels.KEYSHIFT, SHIFT=23 - kernels.KEYBITS,
-                         BLOCK=_block(x.device))
-    if int(exceptional.sum()):  # rare: subnormal, infinite or NaN input
-        bits = flat.to(torch.float32).view(torch.int32)
-        E, man = (bits >> 23) & 255, bits & 0x7FFFFF
-        t = torch.nonzero((E == 255) | ((E == 0) & (man != 0))).reshape(-1)
+    common = (flat.numel(), n, inner, block, -(-n // block), C["rows"], C["row_base"], C["zero_pos"], C["zero_neg"])
+    shifts = {"KEYSHIFT": kernels.KEYSHIFT, "SHIFT": 23 - kernels.KEYBITS, "BLOCK": _block(x.device)}
+    stochastic = spec.rounding.stochastic
+    if not stochastic:
+        _encode_kernel[grid](flat, codes, exceptional, X32, C["table"], C["log"], C["cut"], *common, MODE=mode,
+                             LOG=spec.rounding == Rounding.LOG, **shifts)
+    else:
+        nsr = -1 if spec.sr_bits is None else spec.sr_bits
+        k, c0, c1, ties = kernels._stochastic_rule(kernels.ROUND[str(spec.rounding)], nsr)
+        replay = random_bits is not None
+        seed_t = torch.tensor([(seed or 0) - (1 << 64) * ((seed or 0) >= 1 << 63)], dtype=torch.int64,
+                              device=x.device)
+        _stochastic_kernel[grid](flat, codes, exceptional, X32, C["floor"], C["ext"], C["rank_code"], seed_t,
+                                 random_bits.reshape(-1) if replay else seed_t, *common, C["n"],
+                                 32 if nsr < 0 else nsr, int(k), int(c0), int(c1), int(ties), MODE=mode,
+                                 REPLAY=replay, **shifts)
+    if int(exceptional.sum()):  # rare: subnormal, infinite or NaN input (stochastic: or out of float64's range)
+        t = _exceptional(flat, X, layout, stochastic)
+        bits = None
+        if stochastic:
+            bits = random_bits.reshape(-1)[t] if random_bits is not None else torch.from_numpy(
+                vectorized.draw_bits(np.uint64(seed), t.cpu().numpy().astype(np.uint64),
+                                     np.uint64(32 if spec.sr_bits is None else spec.sr_bits)).astype(np.int64)).to(
+                x.device)
         codes[t] = vectorized.element_codes(flat[t].to(torch.float64), X[_group_of(t, layout)], None, f,
-                                            spec.rounding, spec.overflow)
+                                            spec.rounding, spec.overflow, bits, spec.sr_bits)
     shape = layout.scale_shape
     scale_exp = X32.reshape(shape) if f.scale_codes else None
     return Encoded(codes.reshape(x.shape), scale_exp, mult.reshape(shape), spec, layout, out_dtype)

@@ -1,10 +1,20 @@
 """The `codec` fixture: a test that takes it runs on every implementation of the codec."""
 import importlib.util
+import os
 
 import pytest
 from hypothesis import Phase, settings
 
 from .helpers import Codec
+
+# Triton reads TRITON_INTERPRET when it is first imported (its own jit functions are made then), and torch's
+# compiler or torchao may import it before rf8lab.torch.triton_kernels sets it: set it here, before any test
+# module, so that the Triton kernels run in the interpreter wherever there is no GPU.
+if importlib.util.find_spec("torch") and importlib.util.find_spec("triton"):
+    import torch
+
+    if not torch.cuda.is_available():
+        os.environ.setdefault("TRITON_INTERPRET", "1")
 
 # Hypothesis's explain phase traces every line after a failure, the Numba compiler's included: minutes per
 # failure. Failures still shrink and report their example.

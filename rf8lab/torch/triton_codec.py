@@ -1,16 +1,18 @@
 """Triton kernels for rf8lab.torch's codec on CUDA: encode and decode, bit-equal to the NumPy codec.
 
 Encode (`encode`): every rounding (nearest, nearest-away, toward zero/+inf/-inf, to odd, log, and stochastic
-in each of its rules, with random bits drawn from (seed, index) or replayed), in every overflow mode, for the formats with power-of-two scales (RF8, the minifloats, P3109, the MX formats),
-per tensor, channel or block or unscaled, from float16, bfloat16 or float32 input.
+in each of its rules, with random bits drawn from (seed, index) or replayed), in every overflow mode, for the
+formats with power-of-two scales (RF8, the minifloats, P3109, the MX formats), per tensor, channel or block
+or unscaled, from float16, bfloat16 or float32 input.
 - Scales: each group's largest finite magnitude is a torch reduction in the input's own dtype (exact), and
   the scale exponent X comes from the one scale rule, `scale_rule.group_scales`.
 - Elements: the kernel reads the Numba kernels' per-binade code tables (`kernels.codes`, each entry filled by
   the exact reference) at the same key as `kernels._table_code`: sign, binade of |x| / 2^X, the top 8
   mantissa bits and a sticky bit of the rest; log rounding counts the breakpoints below the mantissa
   instead; stochastic rounding reads the floor rank there and makes kernels._stochastic_decide's exact
-  comparison, its bits drawn by SplitMix64 in the kernel (vectorized.draw_bits) or replayed. Float16 and bfloat16 widen to float32 in registers (exact).
-- Elements the tables do not cover (float32 subnormals, inf, NaN) are counted per program and re-encoded by
+  comparison, its bits drawn by SplitMix64 in the kernel (vectorized.draw_bits) or replayed. Float16 and
+  bfloat16 widen to float32 in registers (exact).
+- Elements the tables do not cover (float32 subnormals, inf, NaN) are counted and re-encoded by
   the vectorized element rule (`vectorized.element_codes`), as the Numba kernels hand them to _float_code.
 
 Decode (`decode`): every format and layout. Value table[code] times 2^X (as two exact powers of two) or the

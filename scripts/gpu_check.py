@@ -3,7 +3,7 @@
     python scripts/gpu_check.py [--out reports/gpu_check.md] [--device cuda] [--quick] [--skip-tests]
 
 One prepared run of at most about 5 minutes on one GPU (the device may be lent for 15 minutes in all):
-1. Parity: pytest on tests/test_torch_codec.py (every bf16/fp16 pattern in every mode and 2^22 float32 inputs per
+1. Parity: pytest on tests/test_torch_codec.py (every bf16/fp16 pattern in every mode and 2^20 float32 inputs per
    mode, on the CUDA engines "triton" and "vectorized" beside the CPU ones), test_triton.py (the W8A16 kernel on
    CUDA), test_torch_modules.py and test_torchao.py.
 2. Codec throughput on 2^26 float32 values (GB/s of the bytes moved: 4 in + 1 out per element for an encode,

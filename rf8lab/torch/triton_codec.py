@@ -1,9 +1,8 @@
 """Triton kernels for rf8lab.torch's codec on CUDA: encode and decode, bit-equal to the NumPy codec.
 
-Encode (`encode`): every rounding (nearest, nearest-away, toward zero/+inf/-inf, to odd, log, and stochastic
-in each of its rules, with random bits drawn from (seed, index) or replayed), in every overflow mode, for the
-formats with power-of-two scales (RF8, the minifloats, P3109, the MX formats), per tensor, channel or block
-or unscaled, from float16, bfloat16 or float32 input.
+Encode (`encode`): every format, rounding (nearest, nearest-away, toward zero/+inf/-inf, to odd, log, and
+stochastic in each of its rules, with random bits drawn from (seed, index) or replayed), overflow mode and
+scale layout (per tensor, channel or block, or unscaled), from float16, bfloat16 or float32 input.
 - Scales: each group's largest finite magnitude is a torch reduction in the input's own dtype (exact), and
   the scale exponent X comes from the one scale rule, `scale_rule.group_scales`.
 - Elements: the kernel reads the Numba kernels' per-binade code tables (`kernels.codes`, each entry filled by
@@ -12,6 +11,9 @@ or unscaled, from float16, bfloat16 or float32 input.
   instead; stochastic rounding reads the floor rank there and makes kernels._stochastic_decide's exact
   comparison, its bits drawn by SplitMix64 in the kernel (vectorized.draw_bits) or replayed. Float16 and
   bfloat16 widen to float32 in registers (exact).
+- Float multipliers (the integer formats, NVFP4): kernels._mult_code's rule, the float quotient |x| / s
+  guessing the rank (a binary search on the grid) and exact residuals deciding (Dekker's product, so the
+  kernel is compiled without fused multiply-adds: enable_fp_fusion=False).
 - Elements the tables do not cover (float32 subnormals, inf, NaN) are counted and re-encoded by
   the vectorized element rule (`vectorized.element_codes`), as the Numba kernels hand them to _float_code.
 
@@ -19,8 +21,8 @@ Decode (`decode`): every format and layout. Value table[code] times 2^X (as two 
 integer formats' and NVFP4's float multiplier, in float64, rounded once to the output dtype (16-bit outputs
 through float32 rounded to odd, as `xp.narrow`), saturated as `vectorized.saturate_output`.
 
-`supports_encode` says which requests these kernels take; rf8lab.torch runs the rest (the integer formats'
-and NVFP4's float multipliers, float64 input) in its vectorized engine. Without CUDA the kernels run in Triton's
+`supports_encode` says which requests these kernels take; rf8lab.torch runs the rest (float64 input, whose
+values the float32 kernels cannot hold) in its vectorized engine. Without CUDA the kernels run in Triton's
 interpreter (set up by rf8lab.torch.triton_kernels), which is how the tests check them bit for bit.
 """
 from __future__ import annotations
@@ -127,6 +129,79 @@ def _stochastic_kernel(x_ptr, codes_ptr, exceptional_ptr, X_ptr, floor_ptr, ext_
 
 
 @triton.jit
+def _sign_diff(x, k, s):
+    """Sign of x - k s, exactly (kernels._sign_diff: Dekker's product, which needs fp fusion off)."""
+    p = k * s
+    c = 134217729.0 * k
+    kh = c - (c - k)
+    kl = k - kh
+    c = 134217729.0 * s
+    sh = c - (c - s)
+    sl = s - sh
+    err = ((kh * sh - p) + kh * sl + kl * sh) + kl * sl
+    d = x - p
+    t = d - err
+    sure = tl.abs(d) > tl.abs(err) * 4
+    return tl.where(sure, (d > 0).to(tl.int32) - (d < 0).to(tl.int32), (t > 0).to(tl.int32) - (t < 0).to(tl.int32))
+
+
+@triton.jit(do_not_specialize=["ranks", "nbits", "k", "c0", "c1", "ties", "rnd"])
+def _multiplier_kernel(x_ptr, codes_ptr, exceptional_ptr, mult_ptr, ext_ptr, rank_code_ptr, seed_ptr, bits_ptr, N,
+                       n, inner, block, nblocks, zero_pos, zero_neg, ranks, nbits, k, c0, c1, ties, rnd,
+                       MODE: tl.constexpr, STOCHASTIC: tl.constexpr, REPLAY: tl.constexpr, BLOCK: tl.constexpr):
+    """kernels._mult_code for float multipliers (the integer formats, NVFP4): the float quotient |x| / s guesses
+    the rank (a binary search on the grid), exact residuals decide (_sign_diff)."""
+    t = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    m = t < N
+    x = tl.load(x_ptr + t, mask=m, other=0.0).to(tl.float32)
+    b = x.to(tl.int32, bitcast=True)
+    neg = (b >> 31) & 1
+    E = (b >> 23) & 255
+    man = b & 0x7FFFFF
+    s = tl.load(mult_ptr + _group(t, n, inner, block, nblocks, MODE), mask=m, other=1.0)
+    a = tl.abs(x.to(tl.float64))
+    q = a / s
+    i = tl.zeros_like(t)
+    for step in tl.static_range(8):
+        j = i + (128 >> step)
+        ok = (j <= ranks) & (tl.load(ext_ptr + tl.minimum(j, ranks), mask=m, other=0.0) <= q)
+        i = tl.where(ok, j, i)
+    down = (i > 0) & (_sign_diff(a, tl.load(ext_ptr + i, mask=m, other=0.0), s) < 0)
+    up1 = (~down) & (i < ranks) & (_sign_diff(a, tl.load(ext_ptr + i + 1, mask=m, other=0.0), s) >= 0)
+    i = i - down.to(tl.int64) + up1.to(tl.int64)
+    i = tl.minimum(i, ranks)
+    lo = tl.load(ext_ptr + i, mask=m, other=0.0)
+    hi = tl.load(ext_ptr + i + 1, mask=m, other=1.0)
+    exact = _sign_diff(a, lo, s) == 0
+    if STOCHASTIC:
+        if REPLAY:
+            R = tl.load(bits_ptr + t, mask=m, other=0)
+        else:
+            z = tl.load(seed_ptr).to(tl.uint64, bitcast=True) + (t.to(tl.uint64) + 1) * 0x9E3779B97F4A7C15
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+            z = z ^ (z >> 31)
+            R = (z >> (64 - nbits)).to(tl.int64)
+        p = (tl.full((), 1, tl.int64) << k).to(tl.float64)
+        sd = _sign_diff(a * p, lo * p + (c0 + c1 * R).to(tl.float64) * (hi - lo), s)
+        up = ((sd > 0) | ((sd == 0) & (((ties >> (R & 1)) & 1) == 1))).to(tl.int64)
+    else:  # kernels.ROUND: 0 nearest, 3 nearest-away, 4 toward zero, 5 toward +inf, 6 toward -inf, 7 to odd
+        sd = _sign_diff(2.0 * a, lo + hi, s)
+        odd = i & 1
+        nearest = ((sd > 0) | ((sd == 0) & ((rnd == 3) | (odd == 1)))).to(tl.int64)
+        n64 = neg.to(tl.int64)
+        up = tl.where((rnd == 0) | (rnd == 3), nearest,
+                      tl.where(rnd == 5, 1 - n64, tl.where(rnd == 6, n64, tl.where(rnd == 7, 1 - odd, 0 * odd))))
+    r = tl.where((i >= ranks) | exact, i, i + up)
+    r = tl.where(q >= 2.0 * tl.load(ext_ptr + ranks), ranks, r)
+    code = tl.load(rank_code_ptr + neg * (ranks + 1) + r, mask=m, other=0)
+    code = tl.where((E == 0) & (man == 0), tl.where(neg == 1, zero_neg, zero_pos), code)
+    tl.store(codes_ptr + t, code.to(tl.uint8), mask=m)
+    exceptional = m & ((E == 255) | ((E == 0) & (man != 0)) | (s > 2.0 ** 900) | (s < 2.0 ** -900))
+    tl.atomic_add(exceptional_ptr + t * 0, exceptional.to(tl.int32), mask=exceptional)
+
+
+@triton.jit
 def _pow2(h):
     """2^h as float64 for integer h in [-1022, 1023] (its bit pattern)."""
     return ((h + 1023) << 52).to(tl.float64, bitcast=True)
@@ -189,7 +264,7 @@ def _codes(f: Format, rounding: str, overflow: str, device) -> dict:
 
 def supports_encode(x: torch.Tensor, spec: QuantSpec) -> bool:
     """Whether `encode` takes this input and spec (the rest goes to the vectorized engine)."""
-    return x.dtype in INPUTS and x.numel() > 0 and not spec.format.float_scale
+    return x.dtype in INPUTS and x.numel() > 0 and not (spec.format.float_scale and spec.rounding == Rounding.LOG)
 
 
 def group_amax(x: torch.Tensor, layout: Layout) -> torch.Tensor:
@@ -210,12 +285,15 @@ def group_amax(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     return a.reshape(outer, nblocks, block, inner).amax(dim=2).reshape(-1).to(torch.float64)
 
 
-def _exceptional(flat: torch.Tensor, X: torch.Tensor, layout: Layout, stochastic: bool) -> torch.Tensor:
+def _exceptional(flat: torch.Tensor, X: torch.Tensor, mult, layout: Layout, stochastic: bool) -> torch.Tensor:
     """Indices of the elements the kernels leave to the vectorized element rule (kernels._exceptional)."""
     bits = flat.to(torch.float32).view(torch.int32)
     E, man = (bits >> 23) & 255, bits & 0x7FFFFF
     out = (E == 255) | ((E == 0) & (man != 0))
-    if stochastic:
+    if mult is not None:
+        s = mult.reshape(-1)[_group_of(torch.arange(flat.numel(), device=flat.device), layout)]
+        out = out | (s > 2.0 ** 900) | (s < 2.0 ** -900)
+    elif stochastic:
         Xe = X[_group_of(torch.arange(flat.numel(), device=flat.device), layout)]
         out = out | (E - 127 - Xe < -1000) | (Xe < -1000) | (Xe > 1000)
     return torch.nonzero(out).reshape(-1)
@@ -255,29 +333,36 @@ def encode(x: torch.Tensor, spec: QuantSpec, out_dtype, seed: int | None = None,
     common = (flat.numel(), n, inner, block, -(-n // block), C["rows"], C["row_base"], C["zero_pos"], C["zero_neg"])
     shifts = {"KEYSHIFT": kernels.KEYSHIFT, "SHIFT": 23 - kernels.KEYBITS, "BLOCK": _block(x.device)}
     stochastic = spec.rounding.stochastic
-    if not stochastic:
+    nsr = -1 if spec.sr_bits is None else spec.sr_bits
+    k, c0, c1, ties = kernels._stochastic_rule(kernels.ROUND[str(spec.rounding)], nsr) if stochastic else (0,) * 4
+    replay = random_bits is not None
+    seed_t = torch.tensor([(seed or 0) - (1 << 64) * ((seed or 0) >= 1 << 63)], dtype=torch.int64, device=x.device)
+    rbits = random_bits.reshape(-1) if replay else seed_t
+    if f.float_scale:  # the integer formats and NVFP4: a float multiplier per group
+        _multiplier_kernel[grid](flat, codes, exceptional, mult.reshape(-1).contiguous(), C["ext"], C["rank_code"],
+                                 seed_t, rbits, flat.numel(), n, inner, block, -(-n // block), C["zero_pos"],
+                                 C["zero_neg"], C["n"], 32 if nsr < 0 else nsr, int(k), int(c0), int(c1),
+                                 int(ties), kernels.ROUND[str(spec.rounding)], MODE=mode, STOCHASTIC=stochastic,
+                                 REPLAY=replay, BLOCK=shifts["BLOCK"], enable_fp_fusion=False)
+    elif not stochastic:
         _encode_kernel[grid](flat, codes, exceptional, X32, C["table"], C["log"], C["cut"], *common, MODE=mode,
                              LOG=spec.rounding == Rounding.LOG, **shifts)
     else:
-        nsr = -1 if spec.sr_bits is None else spec.sr_bits
-        k, c0, c1, ties = kernels._stochastic_rule(kernels.ROUND[str(spec.rounding)], nsr)
-        replay = random_bits is not None
-        seed_t = torch.tensor([(seed or 0) - (1 << 64) * ((seed or 0) >= 1 << 63)], dtype=torch.int64,
-                              device=x.device)
-        _stochastic_kernel[grid](flat, codes, exceptional, X32, C["floor"], C["ext"], C["rank_code"], seed_t,
-                                 random_bits.reshape(-1) if replay else seed_t, *common, C["n"],
-                                 32 if nsr < 0 else nsr, int(k), int(c0), int(c1), int(ties), MODE=mode,
-                                 REPLAY=replay, **shifts)
-    if int(exceptional.sum()):  # rare: subnormal, infinite or NaN input (stochastic: or out of float64's range)
-        t = _exceptional(flat, X, layout, stochastic)
+        _stochastic_kernel[grid](flat, codes, exceptional, X32, C["floor"], C["ext"], C["rank_code"], seed_t, rbits,
+                                 *common, C["n"], 32 if nsr < 0 else nsr, int(k), int(c0), int(c1), int(ties),
+                                 MODE=mode, REPLAY=replay, **shifts)
+    if int(exceptional.sum()):  # rare: subnormal, infinite or NaN input (or a scale beyond the kernels' range)
+        t = _exceptional(flat, X, mult if f.float_scale else None, layout, stochastic)
         bits = None
         if stochastic:
             bits = random_bits.reshape(-1)[t] if random_bits is not None else torch.from_numpy(
                 vectorized.draw_bits(np.uint64(seed), t.cpu().numpy().astype(np.uint64),
                                      np.uint64(32 if spec.sr_bits is None else spec.sr_bits)).astype(np.int64)).to(
                 x.device)
-        codes[t] = vectorized.element_codes(flat[t].to(torch.float64), X[_group_of(t, layout)], None, f,
-                                            spec.rounding, spec.overflow, bits, spec.sr_bits)
+        g = _group_of(t, layout)
+        X_e, s_e = (None, mult.reshape(-1)[g]) if f.float_scale else (X[g], None)
+        codes[t] = vectorized.element_codes(flat[t].to(torch.float64), X_e, s_e, f, spec.rounding, spec.overflow,
+                                            bits, spec.sr_bits)
     shape = layout.scale_shape
     scale_exp = X32.reshape(shape) if f.scale_codes else None
     return Encoded(codes.reshape(x.shape), scale_exp, mult.reshape(shape), spec, layout, out_dtype)

@@ -188,3 +188,17 @@ def test_decode_out():
         rt.encode(x, backend="cuda")
     with pytest.raises(ValueError, match="runs on CPU tensors"):
         rt.encode(torch.empty(3, device="meta"), backend="numba")
+
+
+@pytest.mark.parametrize("fmt", ["rf8", "e5m2", "int8", "nvfp4"])
+def test_decode_saturates_to_the_output_dtype_on_every_engine(fmt):
+    """Finite codes whose value is beyond the output dtype's range decode to its largest finite value (sat-finite),
+    the same bits on every engine, float64 output included."""
+    x = torch.tensor([[3e38, -1e38, 2e37, 0.0, -5e30, 1.0]], dtype=torch.float32)
+    for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        want = rl.decode(rl.encode(x.numpy(), fmt), np.dtype(str(dtype).removeprefix("torch.")) if dtype not in (
+            torch.bfloat16,) else ml_dtypes.bfloat16)
+        for dev, backend in ENGINES:
+            got = rt.decode(rt.encode(x.to(dev), fmt, backend=backend), dtype, backend=backend).cpu()
+            assert torch.isfinite(got).all(), (fmt, dtype, backend, got)
+            assert np.array_equal(rt.numpy_view(got).view(np.uint8), np.asarray(want).view(np.uint8)), (dtype, backend)

@@ -59,6 +59,12 @@ def _group(t, n, inner, block, nblocks, MODE: tl.constexpr):
 
 
 @triton.jit
+def _pow2(h):
+    """2^h as float64 for integer h in [-1022, 1023] (its bit pattern)."""
+    return ((h + 1023) << 52).to(tl.float64, bitcast=True)
+
+
+@triton.jit
 def _encode_kernel(x_ptr, codes_ptr, exceptional_ptr, X_ptr, table_ptr, log_ptr, cut_ptr, N, n, inner, block,
                    nblocks, rows, row_base, zero_pos, zero_neg, MODE: tl.constexpr, LOG: tl.constexpr,
                    KEYSHIFT: tl.constexpr, SHIFT: tl.constexpr, BLOCK: tl.constexpr):
@@ -131,11 +137,12 @@ def _stochastic_kernel(x_ptr, codes_ptr, exceptional_ptr, X_ptr, floor_ptr, ext_
 @triton.jit
 def _sign_diff(x, k, s):
     """Sign of x - k s, exactly (kernels._sign_diff: Dekker's product, which needs fp fusion off)."""
+    split = tl.full((), 134217729, tl.int64).to(tl.float64)  # 2^27 + 1, made in float64 (a float literal: float32)
     p = k * s
-    c = 134217729.0 * k
+    c = split * k
     kh = c - (c - k)
     kl = k - kh
-    c = 134217729.0 * s
+    c = split * s
     sh = c - (c - s)
     sl = s - sh
     err = ((kh * sh - p) + kh * sl + kl * sh) + kl * sl
@@ -197,18 +204,13 @@ def _multiplier_kernel(x_ptr, codes_ptr, exceptional_ptr, mult_ptr, ext_ptr, ran
     code = tl.load(rank_code_ptr + neg * (ranks + 1) + r, mask=m, other=0)
     code = tl.where((E == 0) & (man == 0), tl.where(neg == 1, zero_neg, zero_pos), code)
     tl.store(codes_ptr + t, code.to(tl.uint8), mask=m)
-    exceptional = m & ((E == 255) | ((E == 0) & (man != 0)) | (s > 2.0 ** 900) | (s < 2.0 ** -900))
+    far = (s > _pow2(tl.full((), 900, tl.int64))) | (s < _pow2(tl.full((), -900, tl.int64)))  # Dekker's range
+    exceptional = m & ((E == 255) | ((E == 0) & (man != 0)) | far)
     tl.atomic_add(exceptional_ptr + t * 0, exceptional.to(tl.int32), mask=exceptional)
 
 
 @triton.jit
-def _pow2(h):
-    """2^h as float64 for integer h in [-1022, 1023] (its bit pattern)."""
-    return ((h + 1023) << 52).to(tl.float64, bitcast=True)
-
-
-@triton.jit
-def _decode_kernel(codes_ptr, out_ptr, values_ptr, X_ptr, mult_ptr, N, n, inner, block, nblocks, top, inf_pos,
+def _decode_kernel(codes_ptr, out_ptr, values_ptr, X_ptr, mult_ptr, N, n, inner, block, nblocks, top_ptr, inf_pos,
                    inf_neg, MODE: tl.constexpr, FLOAT_SCALE: tl.constexpr, SATURATE: tl.constexpr,
                    HAS_INF: tl.constexpr, NARROW16: tl.constexpr, BFLOAT16: tl.constexpr, BLOCK: tl.constexpr):
     t = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -241,7 +243,8 @@ def _decode_kernel(codes_ptr, out_ptr, values_ptr, X_ptr, mult_ptr, N, n, inner,
         over = (y == float("inf")) | (y == -float("inf"))
         if HAS_INF:
             over = over & (c != inf_pos) & (c != inf_neg)
-        y = tl.where(over, tl.where(y < 0, -top, top).to(y.dtype), y)
+        top = tl.load(top_ptr).to(y.dtype)  # the output's largest finite value (float64: not a float32 argument)
+        y = tl.where(over, tl.where(y < 0, -top, top), y)
     tl.store(out_ptr + t, y.to(out_ptr.dtype.element_ty), mask=m)
 
 
@@ -382,7 +385,8 @@ def decode(enc: Encoded, dtype: torch.dtype) -> torch.Tensor:
     saturate = enc.spec.overflow in (Overflow.SAT_FINITE, Overflow.SAT_PROPAGATE)
     _decode_kernel[_grid(codes.numel(), _block(codes.device))](
         codes, out, vectorized.grid(f, codes).values, X.reshape(-1).contiguous(), mult, codes.numel(), n, inner,
-        block, -(-n // block), float(torch.finfo(dtype).max), inf_pos, inf_neg, MODE=mode,
+        block, -(-n // block), torch.tensor([torch.finfo(dtype).max], dtype=torch.float64, device=codes.device),
+        inf_pos, inf_neg, MODE=mode,
         FLOAT_SCALE=f.float_scale, SATURATE=saturate, HAS_INF=f.has_inf,
         NARROW16=dtype in (torch.float16, torch.bfloat16), BFLOAT16=dtype == torch.bfloat16,
         BLOCK=_block(codes.device))

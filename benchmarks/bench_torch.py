@@ -6,7 +6,8 @@ Prints a table, then one JSON object with the headline figures as its last line.
 run; timings on a shared machine are noisy, so each figure is the median of repeats, alternating the arms):
   - rt.quantize on a CPU tensor >= 0.9 x rl.quantize on the same memory (torch.from_numpy), every rounding;
   - a packed QuantLinear(384 -> 1536) at batch 32 with its decode-once cache <= 1.5 x nn.Linear's time
-    (without the cache it decodes the weight on every call: that time is reported beside it).
+    (without the cache it decodes the weight on every call: that time is reported beside it, and so is the
+    same layer quantized through torchao's quantize_ with rf8lab.torch.torchao.RF8WeightOnlyConfig).
 """
 from __future__ import annotations
 
@@ -70,12 +71,26 @@ def linear(batch: int, repeats: int) -> dict:
     x = torch.randn(batch, 384)
     plain = rt.QuantLinear.from_linear(lin, "rf8")
     cached = rt.QuantLinear.from_linear(lin, "rf8", cache=True)
+    arms = {"nn.Linear": lambda: lin(x), "QuantLinear": lambda: plain(x), "QuantLinear cache": lambda: cached(x)}
+    try:  # the same layer through torchao's quantize_ (decodes per call, as QuantLinear without its cache)
+        from torchao.quantization import quantize_
+
+        from rf8lab.torch.torchao import RF8WeightOnlyConfig
+    except ImportError:
+        pass
+    else:
+        ao = nn.Sequential(nn.Linear(384, 1536))
+        ao[0].load_state_dict(lin.state_dict())
+        quantize_(ao, RF8WeightOnlyConfig("rf8"))
+        arms["torchao RF8WeightOnlyConfig"] = lambda: ao(x)
     with torch.inference_mode():
-        t = race({"nn.Linear": lambda: lin(x), "QuantLinear": lambda: plain(x),
-                  "QuantLinear cache": lambda: cached(x)}, repeats)
-    return {"ms": {k: v * 1e3 for k, v in t.items()},
-            "cache_ratio": t["QuantLinear cache"] / t["nn.Linear"], "no_cache_ratio": t["QuantLinear"] / t["nn.Linear"],
-            "cache_bytes": cached.cache_bytes(), "codes_bytes": plain.codes.numel()}
+        t = race(arms, repeats)
+    out = {"ms": {k: v * 1e3 for k, v in t.items()},
+           "cache_ratio": t["QuantLinear cache"] / t["nn.Linear"], "no_cache_ratio": t["QuantLinear"] / t["nn.Linear"],
+           "cache_bytes": cached.cache_bytes(), "codes_bytes": plain.codes.numel()}
+    if "torchao RF8WeightOnlyConfig" in t:
+        out["torchao_ratio"] = t["torchao RF8WeightOnlyConfig"] / t["nn.Linear"]
+    return out
 
 
 def main(argv=None) -> int:
@@ -104,7 +119,8 @@ def main(argv=None) -> int:
     last = {"rt_over_rl_min": min(ratios), "rt_over_rl_median": statistics.median(ratios),
             "rt_over_rl_target_met": min(ratios) >= 0.9,
             "linear_cache_over_nn": lin["cache_ratio"], "linear_no_cache_over_nn": lin["no_cache_ratio"],
-            "linear_target_met": lin["cache_ratio"] <= 1.5, "n": n, "threads": result["threads"],
+            "linear_target_met": lin["cache_ratio"] <= 1.5, "linear_torchao_over_nn": lin.get("torchao_ratio"),
+            "n": n, "threads": result["threads"],
             "torch": torch.__version__}
     print(json.dumps(last))
     return 0

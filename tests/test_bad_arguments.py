@@ -15,7 +15,7 @@ bad_values = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70),
 ARGS = ("rounding", "scale", "overflow", "axis", "block", "rng")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=75, deadline=None)  # each new format and mode compiles kernels: 75 keep it near 25 s
 @given(fmt=st.sampled_from(rl.format_names()), name=st.sampled_from(ARGS), value=bad_values,
        scale=st.sampled_from(["auto", "channel", "block"]))
 def test_any_argument_value_works_or_names_itself(fmt, name, value, scale):

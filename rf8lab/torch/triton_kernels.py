@@ -2,8 +2,10 @@
 
 `linear(x, enc, bias)` is F.linear(x, decode(enc), bias) without a decoded weight in memory: each program
 loads a tile of uint8 codes, reads their values from the format's 256-entry value table (float32, at scale
-0), multiplies by each group's scale (2^X, or an integer format's float multiplier) and accumulates
-x @ w^T in float32. One kernel serves every rf8lab format, since a format is only its value table here.
+0) and accumulates x @ w^T in float32; a scale per block along the input features multiplies each weight,
+one per output row (per tensor or channel) multiplies the row's sums once at the end (for a power-of-two
+scale the same result, as scaling by 2^X commutes with rounding away from underflow and overflow). One
+kernel serves every rf8lab format, since a format is only its value table here.
 
 On a machine without a GPU the same kernel runs in Triton's interpreter (TRITON_INTERPRET=1, which this
 module sets when CUDA is absent; triton reads it once, so it must come before triton's first import), which
@@ -29,7 +31,7 @@ from ..codec.encoded import Encoded  # noqa: E402
 @triton.jit
 def _w8_linear(x_ptr, codes_ptr, table_ptr, mult_ptr, bias_ptr, out_ptr, M, N, K,
                stride_xm, stride_xk, stride_cn, stride_ck, stride_sn, stride_sg, stride_om, stride_on,
-               GROUP_K: tl.constexpr, HAS_BIAS: tl.constexpr,
+               GROUP_K: tl.constexpr, ROW_SCALE: tl.constexpr, HAS_BIAS: tl.constexpr,
                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
     rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
     rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -41,9 +43,13 @@ def _w8_linear(x_ptr, codes_ptr, table_ptr, mult_ptr, bias_ptr, out_ptr, M, N, K
         x = tl.load(x_ptr + rm[:, None] * stride_xm + kk[None, :] * stride_xk, mask=xm, other=0.0).to(tl.float32)
         wm = (kk[:, None] < K) & (rn[None, :] < N)  # the weight tile transposed: (BLOCK_K, BLOCK_N)
         c = tl.load(codes_ptr + rn[None, :] * stride_cn + kk[:, None] * stride_ck, mask=wm, other=0).to(tl.int32)
-        s = tl.load(mult_ptr + rn[None, :] * stride_sn + (kk[:, None] // GROUP_K) * stride_sg, mask=wm, other=0.0)
-        w = tl.where(wm, tl.load(table_ptr + c) * s, 0.0)  # masked lanes are 0 (a NaN code must not leak in)
+        w = tl.where(wm, tl.load(table_ptr + c), 0.0)  # masked lanes are 0 (a NaN code must not leak in)
+        if not ROW_SCALE:  # per block along K: each element's group multiplier
+            w = w * tl.load(mult_ptr + rn[None, :] * stride_sn + (kk[:, None] // GROUP_K) * stride_sg, mask=wm,
+                            other=0.0)
         acc += tl.dot(x, w, input_precision="ieee")
+    if ROW_SCALE:  # one multiplier per output row: applied once to the sums, not to every weight
+        acc = acc * tl.load(mult_ptr + rn * stride_sn, mask=rn < N, other=0.0)[None, :]
     if HAS_BIAS:
         acc += tl.load(bias_ptr + rn, mask=rn < N, other=0.0).to(tl.float32)[None, :]
     om = (rm[:, None] < M) & (rn[None, :] < N)
@@ -104,5 +110,6 @@ def linear(x: torch.Tensor, enc: Encoded, bias: torch.Tensor | None = None,
     _w8_linear[grid](x2, enc.codes, _table(enc.spec.format, x.device), mult, bias if bias is not None else out, out,
                      m, n, k, x2.stride(0), x2.stride(1), enc.codes.stride(0), enc.codes.stride(1),
                      mult.stride(0), mult.stride(1), out.stride(0), out.stride(1),
-                     GROUP_K=group_k, HAS_BIAS=bias is not None, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
+                     GROUP_K=group_k, ROW_SCALE=group_k >= k, HAS_BIAS=bias is not None, BLOCK_M=bm, BLOCK_N=bn,
+                     BLOCK_K=bk)
     return out.reshape(*x.shape[:-1], n)

@@ -59,6 +59,38 @@ def _group(t, n, inner, block, nblocks, MODE: tl.constexpr):
 
 
 @triton.jit
+def _fields(x):
+    """(float32 bit pattern, sign bit, biased exponent, mantissa) of x widened to float32 (exact)."""
+    b = x.to(tl.float32).to(tl.int32, bitcast=True)
+    return b, (b >> 31) & 1, (b >> 23) & 255, b & 0x7FFFFF
+
+
+@triton.jit
+def _random(seed_ptr, bits_ptr, t, m, nbits, REPLAY: tl.constexpr):
+    """Element t's random bits: replayed from bits_ptr, or the top nbits of SplitMix64 output t + 1 of the seed
+    (vectorized.draw_bits, in wrapping uint64 arithmetic)."""
+    if REPLAY:
+        R = tl.load(bits_ptr + t, mask=m, other=0)
+    else:
+        z = tl.load(seed_ptr).to(tl.uint64, bitcast=True) + (t.to(tl.uint64) + 1) * 0x9E3779B97F4A7C15
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+        z = z ^ (z >> 31)
+        R = (z >> (64 - nbits)).to(tl.int64)
+    return R
+
+
+@triton.jit
+def _store(codes_ptr, exceptional_ptr, t, m, code, neg, E, man, zero_pos, zero_neg, other_exceptional):
+    """Store the codes (zeros get theirs here) and count the elements left to the vectorized rule: subnormal,
+    inf or NaN input, or `other_exceptional` (an atomic only where there are any)."""
+    code = tl.where((E == 0) & (man == 0), tl.where(neg == 1, zero_neg, zero_pos), code)
+    tl.store(codes_ptr + t, code.to(tl.uint8), mask=m)
+    exceptional = m & ((E == 255) | ((E == 0) & (man != 0)) | other_exceptional)
+    tl.atomic_add(exceptional_ptr + t * 0, exceptional.to(tl.int32), mask=exceptional)
+
+
+@triton.jit
 def _pow2(h):
     """2^h as float64 for integer h in [-1022, 1023] (its bit pattern)."""
     return ((h + 1023) << 52).to(tl.float64, bitcast=True)
@@ -70,10 +102,7 @@ def _encode_kernel(x_ptr, codes_ptr, exceptional_ptr, X_ptr, table_ptr, log_ptr,
                    KEYSHIFT: tl.constexpr, SHIFT: tl.constexpr, BLOCK: tl.constexpr):
     t = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m = t < N
-    b = tl.load(x_ptr + t, mask=m, other=0.0).to(tl.float32).to(tl.int32, bitcast=True)
-    neg = (b >> 31) & 1
-    E = (b >> 23) & 255
-    man = b & 0x7FFFFF
+    _, neg, E, man = _fields(tl.load(x_ptr + t, mask=m, other=0.0))
     X = tl.load(X_ptr + _group(t, n, inner, block, nblocks, MODE), mask=m, other=0)
     row = tl.minimum(tl.maximum(E - 127 - X - row_base, 0), rows - 1)
     base = neg * rows + row
@@ -85,10 +114,7 @@ def _encode_kernel(x_ptr, codes_ptr, exceptional_ptr, X_ptr, table_ptr, log_ptr,
     else:
         key = ((man >> SHIFT) << 1) | ((man & ((1 << SHIFT) - 1)) != 0).to(tl.int32)
         code = tl.load(table_ptr + ((base << KEYSHIFT) | key), mask=m, other=0)
-    code = tl.where((E == 0) & (man == 0), tl.where(neg == 1, zero_neg, zero_pos), code)
-    tl.store(codes_ptr + t, code.to(tl.uint8), mask=m)
-    exceptional = m & ((E == 255) | ((E == 0) & (man != 0)))  # counted (an atomic only where there are any)
-    tl.atomic_add(exceptional_ptr + t * 0, exceptional.to(tl.int32), mask=exceptional)
+    _store(codes_ptr, exceptional_ptr, t, m, code, neg, E, man, zero_pos, zero_neg, E < 0)  # (E < 0: none other)
 
 
 @triton.jit(do_not_specialize=["ranks", "nbits", "k", "c0", "c1", "ties"])
@@ -102,10 +128,7 @@ def _stochastic_kernel(x_ptr, codes_ptr, exceptional_ptr, X_ptr, floor_ptr, ext_
     t = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m = t < N
     x = tl.load(x_ptr + t, mask=m, other=0.0).to(tl.float32)
-    b = x.to(tl.int32, bitcast=True)
-    neg = (b >> 31) & 1
-    E = (b >> 23) & 255
-    man = b & 0x7FFFFF
+    _, neg, E, man = _fields(x)
     X = tl.load(X_ptr + _group(t, n, inner, block, nblocks, MODE), mask=m, other=0)
     er = E - 127 - X
     row = tl.minimum(tl.maximum(er - row_base, 0), rows - 1)
@@ -115,23 +138,14 @@ def _stochastic_kernel(x_ptr, codes_ptr, exceptional_ptr, X_ptr, floor_ptr, ext_
     hi = tl.load(ext_ptr + r + 1, mask=m, other=1.0)
     Xc = tl.minimum(tl.maximum(X, -1000), 1000)  # beyond: exceptional, decided below
     a = tl.abs(x.to(tl.float64)) * ((1023 - Xc).to(tl.int64) << 52).to(tl.float64, bitcast=True)
-    if REPLAY:
-        R = tl.load(bits_ptr + t, mask=m, other=0)
-    else:
-        z = tl.load(seed_ptr).to(tl.uint64, bitcast=True) + (t.to(tl.uint64) + 1) * 0x9E3779B97F4A7C15
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-        z = z ^ (z >> 31)
-        R = (z >> (64 - nbits)).to(tl.int64)
+    R = _random(seed_ptr, bits_ptr, t, m, nbits, REPLAY)
     p = (tl.full((), 1, tl.int64) << k).to(tl.float64)  # 2^k, k <= 33
     d = a * p - (lo * p + (c0 + c1 * R).to(tl.float64) * (hi - lo))  # both sides exact: the sign is exact
     tie_up = ((ties >> (R & 1)) & 1) == 1
     up = (r < ranks) & (a != lo) & ((d > 0) | ((d == 0) & tie_up))
     code = tl.load(rank_code_ptr + neg * (ranks + 1) + r + up.to(tl.int32), mask=m, other=0)
-    code = tl.where((E == 0) & (man == 0), tl.where(neg == 1, zero_neg, zero_pos), code)
-    tl.store(codes_ptr + t, code.to(tl.uint8), mask=m)
-    exceptional = m & ((E == 255) | ((E == 0) & (man != 0)) | (er < -1000) | (X < -1000) | (X > 1000))
-    tl.atomic_add(exceptional_ptr + t * 0, exceptional.to(tl.int32), mask=exceptional)
+    _store(codes_ptr, exceptional_ptr, t, m, code, neg, E, man, zero_pos, zero_neg,
+           (er < -1000) | (X < -1000) | (X > 1000))
 
 
 @triton.jit
@@ -161,10 +175,7 @@ def _multiplier_kernel(x_ptr, codes_ptr, exceptional_ptr, mult_ptr, ext_ptr, ran
     t = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     m = t < N
     x = tl.load(x_ptr + t, mask=m, other=0.0).to(tl.float32)
-    b = x.to(tl.int32, bitcast=True)
-    neg = (b >> 31) & 1
-    E = (b >> 23) & 255
-    man = b & 0x7FFFFF
+    _, neg, E, man = _fields(x)
     s = tl.load(mult_ptr + _group(t, n, inner, block, nblocks, MODE), mask=m, other=1.0)
     a = tl.abs(x.to(tl.float64))
     q = a / s
@@ -181,14 +192,7 @@ def _multiplier_kernel(x_ptr, codes_ptr, exceptional_ptr, mult_ptr, ext_ptr, ran
     hi = tl.load(ext_ptr + i + 1, mask=m, other=1.0)
     exact = _sign_diff(a, lo, s) == 0
     if STOCHASTIC:
-        if REPLAY:
-            R = tl.load(bits_ptr + t, mask=m, other=0)
-        else:
-            z = tl.load(seed_ptr).to(tl.uint64, bitcast=True) + (t.to(tl.uint64) + 1) * 0x9E3779B97F4A7C15
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EB
-            z = z ^ (z >> 31)
-            R = (z >> (64 - nbits)).to(tl.int64)
+        R = _random(seed_ptr, bits_ptr, t, m, nbits, REPLAY)
         p = (tl.full((), 1, tl.int64) << k).to(tl.float64)
         sd = _sign_diff(a * p, lo * p + (c0 + c1 * R).to(tl.float64) * (hi - lo), s)
         up = ((sd > 0) | ((sd == 0) & (((ties >> (R & 1)) & 1) == 1))).to(tl.int64)
@@ -202,11 +206,8 @@ def _multiplier_kernel(x_ptr, codes_ptr, exceptional_ptr, mult_ptr, ext_ptr, ran
     r = tl.where((i >= ranks) | exact, i, i + up)
     r = tl.where(q >= 2.0 * tl.load(ext_ptr + ranks), ranks, r)
     code = tl.load(rank_code_ptr + neg * (ranks + 1) + r, mask=m, other=0)
-    code = tl.where((E == 0) & (man == 0), tl.where(neg == 1, zero_neg, zero_pos), code)
-    tl.store(codes_ptr + t, code.to(tl.uint8), mask=m)
     far = (s > _pow2(tl.full((), 900, tl.int64))) | (s < _pow2(tl.full((), -900, tl.int64)))  # Dekker's range
-    exceptional = m & ((E == 255) | ((E == 0) & (man != 0)) | far)
-    tl.atomic_add(exceptional_ptr + t * 0, exceptional.to(tl.int32), mask=exceptional)
+    _store(codes_ptr, exceptional_ptr, t, m, code, neg, E, man, zero_pos, zero_neg, far)
 
 
 @triton.jit

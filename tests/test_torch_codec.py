@@ -202,3 +202,13 @@ def test_decode_saturates_to_the_output_dtype_on_every_engine(fmt):
             got = rt.decode(rt.encode(x.to(dev), fmt, backend=backend), dtype, backend=backend).cpu()
             assert torch.isfinite(got).all(), (fmt, dtype, backend, got)
             assert np.array_equal(rt.numpy_view(got).view(np.uint8), np.asarray(want).view(np.uint8)), (dtype, backend)
+
+
+@pytest.mark.skipif(not TRITON, reason="triton is not installed (pip install 'rf8lab[triton]')")
+@pytest.mark.parametrize("fmt", rl.format_names())
+def test_triton_engine_on_every_format(fmt):
+    """Every format at nearest with its default scale on every float16 pattern: the Triton engine (CUDA, or its
+    interpreter) gives the NumPy codec's codes, scales and decoded bits (the other modes and layouts: above)."""
+    xn, xt = ALL["float16"]
+    shape = (256, 256) if rl.format_info(fmt).block_format else (-1,)
+    _same(xn.reshape(shape), xt.reshape(shape), "cuda" if CUDA else "cpu", "triton", fmt=fmt)

@@ -54,7 +54,8 @@ def timed(fn, device: str, repeat: int) -> float:
 
 def parity(a) -> tuple[list[str], dict]:
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "not gpu_check_dry_run",
+                        *TESTS], cwd=ROOT,
                        capture_output=True, text=True, timeout=a.test_timeout)
     tail = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr[-300:]
     if r.returncode:
@@ -122,7 +123,13 @@ def w8a16(a, rt) -> tuple[list[str], dict]:
         for m in batches:
             x = torch.randn(m, k, device=dev, dtype=torch.bfloat16)
             base = timed(lambda: F.linear(x, wq), dev, a.repeat)
-            best = min((timed(lambda b=b: tk.linear(x, enc, block=b), dev, a.repeat), b) for b in tiles)
+            tried = []
+            for b in tiles:  # a tile the device cannot hold (shared memory) is skipped, not fatal
+                try:
+                    tried.append((timed(lambda b=b: tk.linear(x, enc, block=b), dev, a.repeat), b))
+                except Exception as e:  # noqa: BLE001 (triton's OutOfResources and compile errors alike)
+                    print(f"tile {b} on {n}x{k}: {type(e).__name__}: {str(e)[:120]}", file=sys.stderr)
+            best = min(tried)
             want = F.linear(x.float(), rt.decode(enc))
             got = tk.linear(x, enc, block=best[1]).float()
             err = float(((got - want).abs().max() / want.abs().max().clamp_min(1e-30)))
@@ -144,6 +151,11 @@ def transformer(a, rt) -> tuple[list[str], dict]:
 
     x = torch.randn(8, 128 if not a.quick else 16, d, device=dev, dtype=torch.bfloat16)
     rows, results = [], {}
+    # torch's fused encoder fast path reads layer.weight as data and never calls the layers' forward: off, so
+    # that the packed layers run (QuantLinear's W8A16 kernel, the torchao tensor's F.linear)
+    fastpath = getattr(torch.backends.mha, "set_fastpath_enabled", None)
+    if fastpath:
+        fastpath(False)
     with torch.no_grad():
         ref = model()
         want = ref(x).float()
@@ -162,8 +174,9 @@ def transformer(a, rt) -> tuple[list[str], dict]:
             quantize_(ao, RF8WeightOnlyConfig("rf8"))
             rows.append(("quantize_(model, RF8WeightOnlyConfig('rf8'))", timed(lambda: ao(x), dev, a.repeat),
                          float((ao(x).float() - want).abs().max())))
-    lines = [f"nn.TransformerEncoder: {layers} layers, d {d}, bf16, batch {tuple(x.shape)}; the MultiheadAttention "
-             "projections stay bf16 (they are not nn.Linear calls), the feed-forward Linears are packed.", "",
+    lines = [f"nn.TransformerEncoder: {layers} layers, d {d}, bf16, batch {tuple(x.shape)}, torch's MHA fast path "
+             "off; the MultiheadAttention projections stay bf16 (they are not nn.Linear calls), the feed-forward "
+             "Linears are packed.", "",
              "| model | ms | max abs. difference from bf16 |", "|---|---|---|"]
     lines += [f"| {name} | {t * 1e3:.3f} | {err:.3g} |" for name, t, err in rows]
     results.update({f"transformer {name} ms": round(t * 1e3, 3) for name, t, _ in rows})
@@ -182,6 +195,10 @@ def main(argv=None) -> int:
     if a.device == "cuda" and not torch.cuda.is_available():
         print("error: no CUDA device (use --device cpu --quick for a dry run)", file=sys.stderr)
         return 2
+    if a.device != "cuda":  # a dry run: Triton's interpreter, before triton is first imported
+        import os
+
+        os.environ.setdefault("TRITON_INTERPRET", "1")
     from rf8lab import torch as rt
 
     started = time.perf_counter()

@@ -92,3 +92,16 @@ def test_nvfp4_scales_equal_the_reference(top):
     codes_t, mult_t = nv_scales(f, torch.from_numpy(amax))
     np.testing.assert_array_equal(codes_t.numpy(), codes)
     np.testing.assert_array_equal(mult_t.numpy(), mult)
+
+
+@pytest.mark.parametrize("shape,granularity,axis,block", [((4, 6, 5), "block", 1, 4), ((4, 6, 5), "block", -1, 2),
+                                                          ((3, 4, 5), "block", 0, 2), ((7, 3), "channel", 0, None),
+                                                          ((7, 3), "channel", 1, None), ((5,), "tensor", None, None),
+                                                          ((5,), None, None, None)])
+def test_group_of_equals_group_ids(shape, granularity, axis, block):
+    """Layout.group_of (the kernels' arithmetic on indices) = Layout.group_ids (numpy's indices) everywhere."""
+    from rf8lab.codec.layout import make_layout
+
+    layout = make_layout(shape, granularity, axis, block)
+    want = np.broadcast_to(layout.group_ids(), shape).reshape(-1)
+    np.testing.assert_array_equal(layout.group_of(np.arange(want.size)), want)

@@ -55,7 +55,9 @@ def test_default_scale_is_per_output_channel_and_the_spec_is_kept():
     quantize_(model, RF8WeightOnlyConfig("e4m3"))
     w = model[0].weight
     assert w.spec_key == "e4m3:nearest:channel" and w.scale_exp.shape == (48,)
-    assert "e4m3:nearest:channel" in repr(model)
+    assert "e4m3:nearest:channel" in repr(w)
+    with pytest.raises(ValueError, match="quantized already"):
+        quantize_(model, RF8WeightOnlyConfig("rf8"))
 
 
 def test_filter_fn_selects_layers():
@@ -118,3 +120,18 @@ def test_mismatched_parts_are_refused():
     with pytest.raises(ValueError, match="scale_exp"):
         RF8WeightTensor(w.codes, w.multiplier[:1].reshape(()), "rf8:nearest:tensor", torch.float32,
                         w.scale_exp)
+
+
+def test_whole_model_pickles_and_copies():
+    """torch.save of the whole module and copy.deepcopy work (nothing unpicklable is attached to the layers)."""
+    import copy
+
+    model = _model()
+    quantize_(model, RF8WeightOnlyConfig("rf8"))
+    twin = copy.deepcopy(model)
+    x = torch.randn(3, 64)
+    assert torch.equal(twin(x), model(x))
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    buf.seek(0)
+    assert torch.equal(torch.load(buf, weights_only=False)(x), model(x))

@@ -62,6 +62,7 @@ def test_refusals():
         tk.linear(torch.randn(2, 16, dtype=torch.float64), rt.encode(torch.randn(8, 16), "rf8"))
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the dry run is for machines without a GPU")
 def test_gpu_check_dry_run(tmp_path):
     """scripts/gpu_check.py (the one prepared run for a lent GPU) runs end to end: --device cpu --quick."""
     import json

@@ -3,13 +3,16 @@
 A thin layer that picks an engine and converts nothing it need not:
 - "numba" (the default on CPU): the tensor's memory is handed to rf8lab's own codec as a numpy view
   (bfloat16 through an int16 view), so CPU tensors get the Numba kernels at their speed, with no copy.
-- "vectorized" (the default on other devices): the element rules of rf8lab/codec/vectorized.py and the
-  scale rule of rf8lab/codec/scale_rule.py, written once for numpy and torch, run as torch operations
+- "triton" (the default on CUDA where triton is installed): the kernels of rf8lab/torch/triton_codec.py;
+  float64 input goes to the vectorized engine.
+- "vectorized" (other devices, or CUDA without triton): the element rules of rf8lab/codec/vectorized.py and
+  the scale rule of rf8lab/codec/scale_rule.py, written once for numpy and torch, run as torch operations
   on the tensor's device. Every input is widened to float64 (exact for float16, bfloat16 and float32).
-Both equal the exact reference (tests/test_torch_codec.py runs each on every float16 and bfloat16 pattern).
+All equal the exact reference (tests/test_torch_codec.py runs each on every float16 and bfloat16 pattern).
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 import ml_dtypes
@@ -54,8 +57,13 @@ def _engine(backend: str, device: torch.device) -> str:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
     if backend == "numba" and device.type != "cpu":
         raise ValueError(f"backend='numba' runs on CPU tensors; this one is on {device}. Use 'vectorized' or 'auto'")
-    if backend == "triton" and _triton_codec() is None:
-        require("triton", "rf8lab.torch's backend='triton'")  # the ImportError that says how to install it
+    if backend == "triton":
+        if _triton_codec() is None:
+            require("triton", "rf8lab.torch's backend='triton'")  # the ImportError that says how to install it
+            from . import triton_codec  # noqa: F401 (triton is there: this raises the import's own error)
+        if device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+            raise ValueError(f"backend='triton' runs on CUDA tensors (or anywhere in Triton's interpreter, which "
+                             f"rf8lab sets up only where CUDA is absent); this tensor is on {device}")
     if backend == "auto":
         if device.type == "cpu":
             return "numba"
@@ -134,7 +142,8 @@ def encode(x: torch.Tensor, fmt="rf8", *, rounding=None, scale="auto", overflow=
     Stochastic rounding draws element i's bits from (seed, i) as rf8lab.encode does, whatever the engine:
     `rng` is an int seed, a torch.Generator, or None (torch's default generator gives the seed, so
     torch.manual_seed repeats a run); `random_bits`, an integer tensor of x's shape, replays explicit
-    bits instead. `backend`: "auto" (CPU: "numba", other devices: "vectorized"), "numba" or "vectorized".
+    bits instead. `backend`: "auto" (CPU: "numba", CUDA: "triton" where installed, else "vectorized"),
+    "numba", "triton" or "vectorized".
     """
     spec, bits, seed = _check(x, fmt, rounding, scale, overflow, axis, block, sr_bits, rng, random_bits)
     engine = _engine(backend, x.device)

@@ -17,6 +17,7 @@ rounding, overflow and scale (None, tensor, channel, block) works; `tensor.dequa
 
 The class is registered with torch.serialization's safe globals, so a state dict holding these tensors
 loads with `torch.load(weights_only=True)`; its attributes are plain tensors, a string and a dtype.
+Stochastic rounding draws every layer's bits from the config's one seed (element index within the layer).
 """
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ class RF8WeightTensor(TorchAOBaseTensor):
     def __init__(self, codes, multiplier, spec_key, dtype, scale_exp=None):
         super().__init__()
         self.codes, self.multiplier, self.spec_key, self.scale_exp = codes, multiplier, spec_key, scale_exp
-        self.encoded()  # checks codes, scales and spec against each other (a loaded file included)
+        self.encoded()  # checks codes, scales and spec against each other when made
 
     @classmethod
     def from_hp(cls, weight: torch.Tensor, spec: QuantSpec, seed: int = 0) -> RF8WeightTensor:
@@ -93,10 +94,19 @@ class RF8WeightTensor(TorchAOBaseTensor):
         return cls(enc.codes, enc.multiplier, spec.key, weight.dtype, enc.scale_exp)
 
     def encoded(self) -> Encoded:
-        """The same codes as an rf8lab Encoded (what rf8lab.torch.decode and the W8A16 kernel read)."""
-        spec = QuantSpec.parse(self.spec_key)
-        layout = resolve(spec, self.codes.shape)[1]
-        return Encoded(self.codes, self.scale_exp, self.multiplier, spec, layout, self.dtype)
+        """The same codes as an rf8lab Encoded (what rf8lab.torch.decode and the W8A16 kernel read); made and
+        checked once per set of parts (a state dict loaded into this tensor is checked at its first use)."""
+        parts = (self.codes, self.scale_exp, self.multiplier, self.spec_key, self.dtype)
+        made = self.__dict__.get("_encoded")
+        if made is None or any(a is not b for a, b in zip(made[0], parts)):
+            spec = QuantSpec.parse(self.spec_key)
+            layout = resolve(spec, self.codes.shape)[1]
+            made = (parts, Encoded(self.codes, self.scale_exp, self.multiplier, spec, layout, self.dtype))
+            self.__dict__["_encoded"] = made
+        return made[1]
+
+    def __getstate__(self):  # the cached Encoded is not part of what is saved
+        return {k: v for k, v in self.__dict__.items() if k != "_encoded"}
 
     def dequantize(self, output_dtype: torch.dtype | None = None) -> torch.Tensor:
         return decode(self.encoded(), output_dtype or self.dtype)
@@ -109,9 +119,8 @@ class RF8WeightTensor(TorchAOBaseTensor):
 implements = RF8WeightTensor.implements
 
 
-@implements(aten.linear.default)
 @RF8WeightTensor.implements_torch_function(torch.nn.functional.linear)
-def _linear(func, types, args, kwargs):
+def _linear(func, types, args, kwargs):  # F.linear only: x @ w.T and aten-level calls are not implemented
     x, weight = args[0], args[1]
     bias = args[2] if len(args) > 2 else (kwargs or {}).get("bias")
     return packed_linear(x, weight.encoded(), bias)
@@ -130,13 +139,14 @@ def _to_copy(func, types, args, kwargs):
 @register_quantize_module_handler(RF8WeightOnlyConfig)
 def _transform(module: torch.nn.Module, config: RF8WeightOnlyConfig, *, parameter_name: str = "weight"):
     weight = getattr(module, parameter_name, None)
+    if isinstance(weight, RF8WeightTensor):
+        raise ValueError(f"{type(module).__name__}.{parameter_name} is quantized already ({weight.spec_key!r}); "
+                         "quantize_ a model once, from its float weights")
     if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
         raise ValueError(f"RF8WeightOnlyConfig quantizes a module's floating-point {parameter_name!r}; "
                          f"{type(module).__name__} has {type(weight).__name__}")
     packed = RF8WeightTensor.from_hp(weight, config.spec.for_shape(weight.shape), config.seed)
     setattr(module, parameter_name, torch.nn.Parameter(packed, requires_grad=False))
-    shown = module.extra_repr  # the layer's own repr, plus what its weight now is
-    module.extra_repr = lambda: f"{shown()}, {parameter_name}={getattr(module, parameter_name)!r}"
     return module
 
 

@@ -43,7 +43,6 @@ from .triton_kernels import tl, triton
 
 BLOCK = 1024  # elements per program on a GPU; Triton's interpreter (no GPU) takes 65,536, as its cost is per program
 INPUTS = (torch.float16, torch.bfloat16, torch.float32)
-OUTPUTS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 @triton.jit

@@ -3,6 +3,7 @@ ModuleNotFoundError from deep inside rf8lab."""
 from __future__ import annotations
 
 import importlib
+from functools import lru_cache
 from types import ModuleType
 
 # what to run for each optional package (pyproject.toml: [project.optional-dependencies] and
@@ -24,3 +25,12 @@ def require(module: str, needed_for: str) -> ModuleType:
         top = module.split(".")[0]
         raise ImportError(f"{needed_for} needs the package '{top}', which is not installed; "
                           f"install it with: {INSTALL[top]}") from e
+
+
+@lru_cache(maxsize=None)
+def available(module: str) -> ModuleType | None:
+    """`module` imported, or None where an optional package it needs is not installed (looked up once)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None

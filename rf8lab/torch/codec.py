@@ -13,7 +13,6 @@ All equal the exact reference (tests/test_torch_codec.py runs each on every floa
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 import ml_dtypes
 import numpy as np
@@ -24,7 +23,7 @@ from ..codec.api import resolve
 from ..codec.encoded import Encoded
 from ..codec.layout import Layout
 from ..codec.spec import as_spec
-from ..optional import require
+from ..optional import available, require
 from ..policies import Overflow
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -52,7 +51,8 @@ def tensor_view(a: np.ndarray) -> torch.Tensor:
 
 def _engine(backend: str, device: torch.device) -> str:
     """The engine that runs: "auto" is "numba" on CPU, "triton" on CUDA where triton is installed, else
-    "vectorized". An explicit "triton" on CPU runs Triton's interpreter (slow: for tests)."""
+    "vectorized". An explicit "triton" takes CUDA tensors, or CPU ones in Triton's interpreter (which rf8lab
+    sets up where CUDA is absent; slow: for tests)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}")
     if backend == "numba" and device.type != "cpu":
@@ -71,14 +71,9 @@ def _engine(backend: str, device: torch.device) -> str:
     return backend
 
 
-@lru_cache(maxsize=1)
 def _triton_codec():
-    """rf8lab.torch.triton_codec, or None where triton is not installed (looked up once)."""
-    try:
-        from . import triton_codec
-    except ImportError:
-        return None
-    return triton_codec
+    """rf8lab.torch.triton_codec, or None where triton is not installed."""
+    return available("rf8lab.torch.triton_codec")
 
 
 _GROUP_IDS: dict = {}  # (layout, device) -> each element's group, on that device

@@ -12,14 +12,13 @@ format has them (mxfp8: its 32-element blocks).
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..codec.encoded import Encoded
 from ..codec.spec import QuantSpec, as_spec, weight_spec
+from ..optional import available
 from .codec import decode, encode, quantize
 
 
@@ -141,18 +140,10 @@ def packed_linear(x: torch.Tensor, enc: Encoded, bias: torch.Tensor | None = Non
 def _w8a16_kernels(x: torch.Tensor, layout):
     """rf8lab.torch.triton_kernels where its W8A16 matmul takes this input and weight layout: a CUDA input of
     an activation dtype it reads, with triton installed; otherwise None."""
-    kernels = _triton_kernels() if x.is_cuda else None
+    kernels = available("rf8lab.torch.triton_kernels") if x.is_cuda else None
     return kernels if kernels and x.dtype in kernels.ACTIVATION_DTYPES and kernels.reads(layout) else None
 
 
-@lru_cache(maxsize=1)
-def _triton_kernels():
-    """rf8lab.torch.triton_kernels, or None where triton is not installed (looked up once)."""
-    try:
-        from . import triton_kernels
-    except ImportError:
-        return None
-    return triton_kernels
 
 
 def _swap(model: nn.Module, types, make) -> nn.Module:

@@ -6,8 +6,7 @@ loads a tile of uint8 codes, reads their values from the format's 256-entry valu
 one per output row (per tensor or channel) multiplies the row's sums once at the end (for a power-of-two
 scale the same result wherever 2^X and the unscaled sums are normal float32 numbers, as scaling by 2^X then
 commutes with rounding; an integer format's float multiplier rounds differently, within the accumulation's
-error). One
-kernel serves every rf8lab format, since a format is only its value table here.
+error). One kernel serves every rf8lab format, since a format is only its value table here.
 
 On a machine without a GPU the same kernel runs in Triton's interpreter (TRITON_INTERPRET=1, which this
 module sets when CUDA is absent; triton reads it once, so it must come before triton's first import), which

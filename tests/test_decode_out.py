@@ -67,3 +67,15 @@ def test_a_read_only_buffer_is_refused():
     out.flags.writeable = False
     with pytest.raises(TypeError, match="read-only"):
         rl.decode(rl.encode(np.ones((8, 4), np.float32), "rf8"), out=out)
+
+
+@pytest.mark.parametrize("fmt,block", [("mxfp8", 32), ("nvfp4", 16), ("rf8", 1 << 15), ("e4m3", 48)])
+def test_block_decode_equals_the_vectorized_one(fmt, block):
+    """The Numba decode of blocks (one loop per block, its multiplier held; blocks wider than a parallel chunk
+    start inside one) against the vectorized codec, on weights whose block scales spread over 2^40."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((4, 1 << 16)) * np.exp2(rng.integers(-20, 20, (4, 1 << 16)))).astype(np.float32)
+    enc = rl.encode(x, fmt, scale="block", block=block)
+    for dtype in (np.float32, np.float64):
+        np.testing.assert_array_equal(rl.decode(enc, dtype).view(np.uint8),
+                                      rl.decode(enc, dtype, backend="vectorized").view(np.uint8))

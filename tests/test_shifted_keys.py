@@ -148,8 +148,8 @@ def _float64_inputs(fmt: str) -> np.ndarray:
 
 @pytest.mark.parametrize("fmt", ["rf8", "e4m3", "e5m2", "e2m1", "mxfp8"])
 def test_float64_input_in_every_layout(fmt):
-    """float64 input (the per-binade tables, not the float32 keys) next to every threshold, at every
-    granularity and deterministic rounding."""
+    """float64 input next to every threshold, at every granularity and deterministic rounding (per tensor with
+    round-to-odd keys: the float32 key tables, kernels._keys64; else the per-binade tables)."""
     f = rl.format_info(fmt)
     x = _float64_inputs(fmt)
     if not f.has_nan:
@@ -184,3 +184,31 @@ def test_stochastic_rounding_of_float32_in_every_layout(fmt):
                     _same(rl.encode(x, fmt, **args), rl.encode(x, fmt, backend="vectorized", **args))
     assert numba_backend._stochastic_path(w, f, "stochastic")
     assert not numba_backend._stochastic_path(np.zeros(w.shape, np.float16), f, "stochastic")
+
+
+@pytest.mark.parametrize("fmt", ["rf8", "e4m3", "e5m2", "e2m1", "binary8p3se"])
+def test_float64_keys_per_tensor(fmt):
+    """float64 weights read at the round-to-odd keys of their float32 values (kernels._keys64): every threshold
+    and tie at a weight-like scale 1 ulp either side, with the 29 bits below float32's mantissa all set, the
+    last flipped, or one of the bits below the key's 7 set, next to elements the keys do not stand for
+    (float32 subnormals and float64 ones, values beyond float32's range, zeros of both signs; unscaled also
+    infinities and NaN), at every deterministic rounding."""
+    f = rl.format_info(fmt)
+    pool = threshold_pool(fmt, np.dtype(np.float64)) * 2.0 ** -9
+    x = np.concatenate([pool, np.nextafter(pool, np.inf), np.nextafter(pool, -np.inf)])
+    bits = x.view(np.uint64)
+    x = np.concatenate([x, (bits | np.uint64((1 << 29) - 1)).view(np.float64), (bits ^ np.uint64(1)).view(np.float64)]
+                       + [(bits | np.uint64(1 << j)).view(np.float64) for j in (28, 29, 44)])  # one bit the keys drop
+    odd = np.array([1e-39, -1e-41, 5e-324, -1e-310, 1e-300, 0.0, -0.0, 2.0 ** -126, -(2.0 ** -126) * (1 - 2 ** -53)])
+    x = np.resize(np.concatenate([x, -x, odd]), 1 << 17)
+    for scale in [s for s in f.scales if s in (None, "tensor")]:
+        y = x.copy()
+        if scale is None:
+            y[:6] = [1e39, -3.5e38, np.inf, -np.inf, np.nan if f.has_nan else 0.0, 2.0 ** 128]
+            if not f.has_nan and not f.has_inf:
+                y[2:4] = 0.0
+        for rounding in _deterministic(fmt):
+            layout = rl.encode(y[:1], fmt, rounding=rounding, scale=scale).layout
+            assert numba_backend._fast_path(y, f, layout, rounding) == (rounding != "log")
+            _same(rl.encode(y, fmt, rounding=rounding, scale=scale),
+                  rl.encode(y, fmt, rounding=rounding, scale=scale, backend="vectorized"))

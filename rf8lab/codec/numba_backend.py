@@ -103,10 +103,11 @@ def _prepare(x: np.ndarray, fmt: Format, layout: Layout):
 
 def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
     """16-bit key tables (faster than the per-binade tables where they apply): a deterministic rounding,
-    one scale, float32-or-narrower input, big enough to pay for building the table."""
+    one scale, float32-or-narrower input, or float64 where the keys are round-to-odd ones (read as float32
+    patterns rounded to odd would be, kernels._keys64), big enough to pay for building the table."""
     return (layout.granularity in (None, "tensor") and not Rounding(rounding).stochastic
-            and not fmt.float_scale and x.dtype.kind not in "iu" and x.dtype.itemsize <= 4
-            and x.size >= 1 << 16)
+            and not fmt.float_scale and x.dtype.kind not in "iu" and x.size >= 1 << 16
+            and (x.dtype.itemsize <= 4 or _odd_keys(fmt, rounding)))
 
 
 def _scaled_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
@@ -327,8 +328,8 @@ def _lookup_float32(inp: _Input, fmt: Format, X: int, rounding: str, overflow: s
         return
     safe = np.maximum(tab, 0)
     omask = _key_mask(fmt, rounding)
-    kernels.lookup(inp.bits, lut, omask, vals[safe] if vals.size else safe.astype(np.int32), out)
-    if not decided:
+    outside = kernels.lookup(inp.bits, lut, omask, vals[safe] if vals.size else safe.astype(np.int32), out)
+    if not decided or outside:
         kernels.fill_undecided(inp.bits, lut, omask, tab < 0, X, rnd, over, T, vals, out)
 
 
@@ -342,13 +343,14 @@ def decode(codes: np.ndarray, fmt: Format, layout: Layout, scale_exp: np.ndarray
     kernel_dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
     gid_mode, s3, block = _view3(layout)
     vt = np.array(fmt.values, np.float64)
-    X = scale_exp.reshape(-1).astype(np.int64)
     if fmt.float_scale:
-        mults = scale.reshape(-1).astype(np.float64)
-    elif X.min() + floor_log2(fmt.min_positive) < -1022 or X.max() > 1023:  # vt 2^X not always exact: rare
-        return vectorized.decode(codes, fmt, layout, scale_exp, scale, dtype)
+        mults = np.asarray(scale, np.float64).reshape(-1)
     else:
-        mults = np.ldexp(1.0, X)
+        X = np.asarray(scale_exp).reshape(-1)
+        lo, hi = int(X.min()), int(X.max())
+        if min(lo, lo + floor_log2(fmt.min_positive)) < -1022 or hi > 1023:  # vt 2^X not always exact: rare
+            return vectorized.decode(codes, fmt, layout, scale_exp, scale, dtype)
+        mults = kernels.exp2_bits(X, np.empty(X.size, np.uint64)).view(np.float64)
     if mults.size == 1:
         with np.errstate(over="ignore", invalid="ignore"):
             tab = (vt * mults[0]).astype(kernel_dtype)

@@ -137,6 +137,29 @@ def stochastic_tables(fmt: Format, rounding: str, overflow: str) -> tuple[np.nda
     return floor0, C.ext, C.rank_code.astype(np.int32)
 
 
+@lru_cache(maxsize=256)
+def stochastic_key_table(fmt: Format, rounding: str, overflow: str) -> np.ndarray:
+    """For every truncated 16-bit key at scale 0, int32 (code rounded down) | (code rounded up) << 8 | j << 16,
+    where the grid step 2^s above the key's floor lo is a power of two and lo a multiple of it, so that the
+    stochastic comparison is one of integers (kernels._stochastic_spacing_up): j = 23 + s - the key's binade,
+    the bit of the float32 significand at the step, within 0..60; elsewhere (RF8's step from 0 to its least
+    magnitude, 1.5 2^-16) j = 255, and the kernel compares floats. Both codes and the floor come from
+    stochastic_tables (the per-binade tables, filled by the reference)."""
+    floor0, ext, rank_code = stochastic_tables(fmt, rounding, overflow)
+    n = len(fmt.magnitudes)
+    k = np.arange(1 << 16, dtype=np.int64)
+    sign, binade = k >> 15, ((k >> 7) & 255) - 127
+    r = floor0.astype(np.int64)
+    lo, hi = ext[np.minimum(r, n)], ext[np.minimum(r + 1, n + 1)]
+    step = hi - lo
+    mant, s = np.frexp(step)
+    power = (mant == 0.5) & (np.mod(lo, np.where(step > 0, step, 1.0)) == 0)
+    j = np.where(r < n, np.where(power, np.clip(23 + (s - 1) - binade, 0, 60), 255), 0)
+    down = rank_code[sign * (n + 1) + r]
+    up = rank_code[sign * (n + 1) + np.minimum(r + 1, n)]
+    return (down.astype(np.int64) | (up.astype(np.int64) << 8) | (j << 16)).astype(np.int32)
+
+
 def _float32_lut(inp: _Input) -> np.ndarray | None:
     """The table from the input's patterns to float32 patterns; None for float32 input (the kernels compile
     the table read away)."""
@@ -178,7 +201,8 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
         _lookup(inp, fmt, int(Xf[0]), rounding, overflow, _NONE if values is None else values, out)
     elif values is None and _stochastic_path(x, fmt, rounding):
         floor0, ext, rank_code = stochastic_tables(fmt, rounding, overflow)
-        kernels.stochastic_scaled(inp.bits, inp.floats, floor0, ext, rank_code, len(fmt.magnitudes), X.reshape(-1),
+        kernels.stochastic_scaled(inp.bits, inp.floats, floor0, ext, rank_code, len(fmt.magnitudes),
+                                  stochastic_key_table(fmt, rounding, overflow), X.reshape(-1),
                                   gid_mode, s3, block, rnd, over, key, None if random_bits is None else rb, nsr, T, out)
     elif values is None and _scaled_path(x, fmt, layout, rounding):
         tab, sub, omask = scale0_tables(fmt, rounding, overflow)

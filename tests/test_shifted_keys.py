@@ -212,3 +212,23 @@ def test_float64_keys_per_tensor(fmt):
             assert numba_backend._fast_path(y, f, layout, rounding) == (rounding != "log")
             _same(rl.encode(y, fmt, rounding=rounding, scale=scale),
                   rl.encode(y, fmt, rounding=rounding, scale=scale, backend="vectorized"))
+
+
+@pytest.mark.parametrize("fmt", ["rf8", "e4m3", "e5m2", "e2m1", "binary8p3se"])
+def test_stochastic_ties_on_every_float16_value_as_float32(fmt):
+    """Every float16 value as float32 (few significand bits: the random bits often land exactly on the
+    fraction, where a rule's tie decides), per tensor, under every stochastic rule with 1 and 5 random bits
+    replayed over all their values, and the exact rule drawn: the integer comparison at power-of-two grid steps
+    (kernels._stochastic_spacing_up) and the float one elsewhere, against the vectorized codec."""
+    f = rl.format_info(fmt)
+    x = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+    x = np.where(np.isfinite(x), x, np.float32(0.5))
+    scale = "tensor"
+    assert numba_backend._stochastic_path(x, f, "stochastic")
+    for rounding in [str(r) for r in f.roundings if r.stochastic]:
+        for sr_bits in (1, 5):
+            bits = (np.arange(x.size, dtype=np.uint32) % (1 << sr_bits)).reshape(x.shape)
+            args = dict(rounding=rounding, sr_bits=sr_bits, scale=scale, random_bits=bits)
+            _same(rl.encode(x, fmt, **args), rl.encode(x, fmt, backend="vectorized", **args))
+    args = dict(rounding="stochastic", scale=scale, rng=11)
+    _same(rl.encode(x, fmt, **args), rl.encode(x, fmt, backend="vectorized", **args))

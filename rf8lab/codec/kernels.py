@@ -1279,34 +1279,48 @@ def _fix_stochastic(bits, t, end, X, rnd, over, seed, rbits, nsr, T, out):
 @nb.njit(inline="always", **_JIT)
 def _stochastic_spacing_up(b, j, R, sk, c0, c1, ties):
     """_stochastic_decide in integers where the grid step at the floor is a power of two 2^s of which the floor
-    is a multiple (stochastic_key_table): then (a - lo) / (hi - lo) is the part of the element's 24-bit
-    significand M below its bit j (j = 23 + s - binade, capped: beyond sk + 24 nothing changes), and
-    t = sign(frac 2^sk - (c0 + c1 R)) is exact as sign((M mod 2^j) 2^sk - (c0 + c1 R) 2^j), shifted so that
-    both sides stay below 2^58. b: a float32 pattern that is a zero or normal at its scale."""
+    is a multiple (stochastic_key_table): then (a - lo) / (hi - lo) = F / 2^j, F the part of the element's
+    24-bit significand M below its bit j (j = 23 + s - binade; beyond sk + 24 nothing changes, so j is capped
+    there), and t = sign(F 2^sk / 2^j - (c0 + c1 R)) is the sign of F 2^(sk + 24 - j) - (c0 + c1 R) 2^24: both
+    sides below 2^58, one shift. b: a float32 pattern that is a zero or normal at its scale."""
     j = min(j, sk + 24)
     M = np.int64(b & np.uint32(0x7FFFFF)) | (np.int64((b & np.uint32(0x7F800000)) != 0) << 23)  # zero: 0
     C = np.int64(c0) + np.int64(c1) * np.int64(R)  # c0, c1: integers (as floats), so C is exact
-    diff = ((M & ((np.int64(1) << j) - 1)) << max(sk - j, 0)) - (C << max(j - sk, 0))
+    diff = ((M & ((np.int64(1) << j) - 1)) << (sk + 24 - j)) - (C << 24)
     tie_up = (ties >> (np.int64(R) & 1)) & 1
     return (diff > 0) | ((diff == 0) & (tie_up == 1))
 
 
 @nb.njit(inline="always", **_JIT)
-def _stochastic_code(bits, floats, k, d, inv, steps, floor0, ext, rank_code, n, R, sk, c0, c1, ties):
-    """Code of float32 element k (zero or normal at its scale 2^X: d = X << 7, inv = 2^-X) under the stochastic
-    rule (sk, c0, c1, ties) with the random bits R: from `steps` where the grid step is a power of two there,
-    else from the floor rank and a float comparison."""
-    b = np.uint32(bits[k])
-    e = np.int64(_shifted_code(b, d, np.uint32(0), steps, None))
-    if (e >> 16) != 255:
-        code = (e >> (np.int64(_stochastic_spacing_up(b, e >> 16, R, sk, c0, c1, ties)) << 3)) & 255
-    else:  # no power-of-two step here: the floor rank, then a float comparison
-        r = _shifted_code(b, d, np.uint32(0), floor0, None)  # truncated keys decide the floor
-        lo, hi = ext[r], ext[r + 1]
-        a = abs(np.float64(floats[k])) * inv
-        up = (r < n) & _stochastic_decide(a, lo, hi, 1.0, R, sk, c0, c1, ties)  # a = lo: down
-        code = rank_code[np.int64(b >> np.uint32(31)) * (n + 1) + r + np.int64(up)]
-    return code
+def _stochastic_floor_code(b, a, d, floor0, ext, rank_code, n, R, sk, c0, c1, ties):
+    """Code of float32 pattern b (a: its value at scale 0, |x| 2^-X; zero or normal there, d = X << 7) under
+    the stochastic rule (sk, c0, c1, ties) with the random bits R: the floor rank, then a float comparison."""
+    r = _shifted_code(b, d, np.uint32(0), floor0, None)  # truncated keys decide the floor
+    up = (r < n) & _stochastic_decide(a, ext[r], ext[r + 1], 1.0, R, sk, c0, c1, ties)  # a = lo: down
+    return rank_code[np.int64(b >> np.uint32(31)) * (n + 1) + r + np.int64(up)]
+
+
+@nb.njit(inline="always", **_JIT)
+def _stochastic_run(bits, floats, p0, p1, X, steps, floor0, ext, rank_code, n, seed, rbits, nsr, sk, c0, c1, ties,
+                    out):
+    """Codes of elements p0..p1 (scale exponent X, zero or normal there) under the stochastic rule: from `steps`
+    with integers, then, for the keys where the grid step is not a power of two (j = 255), again with floats
+    (a second pass: a float path inside the loop halved its speed)."""
+    d = np.uint32(X << 7)
+    odd = np.int64(0)
+    for k in range(np.uint64(p0), np.uint64(p1)):
+        b = np.uint32(bits[k])
+        e = np.int64(_shifted_code(b, d, np.uint32(0), steps, None))
+        up = _stochastic_spacing_up(b, e >> 16, _draw_or_replay(seed, rbits, k, nsr), sk, c0, c1, ties)
+        out[k] = (e >> (np.int64(up) << 3)) & 255
+        odd |= np.int64((e >> 16) == 255)
+    if odd:
+        inv = 2.0 ** -X
+        for k in range(np.uint64(p0), np.uint64(p1)):
+            b = np.uint32(bits[k])
+            if (_shifted_code(b, d, np.uint32(0), steps, None) >> 16) == 255:
+                out[k] = _stochastic_floor_code(b, abs(np.float64(floats[k])) * inv, d, floor0, ext, rank_code, n,
+                                                _draw_or_replay(seed, rbits, k, nsr), sk, c0, c1, ties)
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -1334,17 +1348,13 @@ def stochastic_scaled(bits, floats, floor0, ext, rank_code, n, steps, Xs, gid_mo
                 p1 = min(end, p0 + step)
                 X = np.int64(Xs[xoff + (p0 >> xshift)])
                 top, low = _extremes(bits, None, p0, p1)
-                d = np.uint32(X << 7)
-                inv = 2.0 ** -X
                 if nsr < 0:  # the rule's constants known to the compiler: a third faster
                     ek, e0, e1, et = EXACT_RULE
-                    for k in range(np.uint64(p0), np.uint64(p1)):
-                        out[k] = _stochastic_code(bits, floats, k, d, inv, steps, floor0, ext, rank_code, n,
-                                                  _draw_or_replay(seed, rbits, k, nsr), ek, e0, e1, et)
+                    _stochastic_run(bits, floats, p0, p1, X, steps, floor0, ext, rank_code, n, seed, rbits, nsr,
+                                    ek, e0, e1, et, out)
                 else:
-                    for k in range(np.uint64(p0), np.uint64(p1)):
-                        out[k] = _stochastic_code(bits, floats, k, d, inv, steps, floor0, ext, rank_code, n,
-                                                  _draw_or_replay(seed, rbits, k, nsr), sk, c0, c1, ties)
+                    _stochastic_run(bits, floats, p0, p1, X, steps, floor0, ext, rank_code, n, seed, rbits, nsr,
+                                    sk, c0, c1, ties, out)
                 if not _clean(top, low, X):
                     _fix_stochastic(bits, p0, p1, X, rnd, over, seed, rbits, nsr, T, out)
             t = end

@@ -23,14 +23,17 @@ The array kernels answer each element from tables that _float_code fills, choosi
 on a 2-core AVX-512 machine (LLVM vectorizes a gather of 32-bit table entries, so the tables the hot loops
 read hold int32, and loops keep to what vectorizes: see docs/architecture.md):
 - one scale exponent per tensor and a deterministic rounding: a 65,536-entry table per exponent indexed by
-  the top 16 bits of the float32 pattern (`key16_table`; `lookup`, `lookup_refined`);
+  the top 16 bits of the float32 pattern (`key16_table`; `lookup`, `lookup_refined`); float64 input at the
+  round-to-odd keys its values would have as float32 (`_keys64`);
 - a scale exponent per channel or block and a deterministic rounding: the same table at scale 0, read at
   keys shifted by the group's exponent (`lookup_scaled`; `encode_contiguous` finds each contiguous group's
   maximum and exponent and encodes it in one pass);
-- stochastic rounding of float32 input: the floor rank from a scale-0 table at shifted keys, then one exact
-  comparison (`stochastic_scaled`);
-- everything else (stochastic rounding of narrower types, float64 input): per-binade code tables (`codes`),
-  read by `_table_code` from (sign, binade, 8 mantissa bits, sticky) in a few integer operations.
+- stochastic rounding of float32 input: a scale-0 table at shifted keys holding both codes and the bit of the
+  significand at the grid step, then one integer comparison (`stochastic_scaled`, `_stochastic_spacing_up`);
+  the floor rank and a float comparison where the step is not a power of two;
+- everything else (stochastic rounding of narrower types; float64 input per channel or block, or log-rounded):
+  per-binade code tables (`codes`), read by `_table_code` from (sign, binade, 8 mantissa bits, sticky) in a
+  few integer operations.
 """
 from __future__ import annotations
 

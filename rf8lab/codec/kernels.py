@@ -166,7 +166,7 @@ def _bitwidth(a):
     return 8 * a.itemsize
 
 
-@overload(_bitwidth, inline="always", jit_options=dict(cache=True))
+@overload(_bitwidth, jit_options=dict(cache=True))
 def _bitwidth_compile_time(a):
     bits = a.dtype.bitwidth
     return lambda a: bits

@@ -150,7 +150,7 @@ def stochastic_key_table(fmt: Format, rounding: str, overflow: str) -> np.ndarra
     k = np.arange(1 << 16, dtype=np.int64)
     sign, binade = k >> 15, ((k >> 7) & 255) - 127
     r = floor0.astype(np.int64)
-    lo, hi = ext[np.minimum(r, n)], ext[np.minimum(r + 1, n + 1)]
+    lo, hi = ext[r], ext[r + 1]  # r <= n, and ext ends in next_up twice
     step = hi - lo
     mant, s = np.frexp(step)
     power = (mant == 0.5) & (np.mod(lo, np.where(step > 0, step, 1.0)) == 0)

@@ -42,6 +42,10 @@ STOCHASTIC_FORMATS = ("rf8", "e4m3", "e5m2", "e2m1", "int8", "mxfp8")
 COLD_START = ("import time, numpy as np; t0 = time.perf_counter(); import rf8lab as rl; t1 = time.perf_counter(); "
               "rl.quantize(np.linspace(-1, 1, 100000, dtype=np.float32), 'rf8'); t2 = time.perf_counter(); "
               "print(t1 - t0, t2 - t1)")
+# Numba's own floor: the first call of a one-line cached kernel in a fresh process (its first load of any
+# cached function initializes the compiler's registries, which imports scipy.linalg)
+NUMBA_FIRST_CALL = ("import time, numpy as np; import rf8lab.codec.kernels as k; t0 = time.perf_counter(); "
+                    "k.exp2_bits(np.zeros(1, np.int64), np.empty(1, np.uint64)); print(time.perf_counter() - t0)")
 
 
 def bench(fn, repeat):
@@ -136,14 +140,17 @@ def torch_bit_equal(w) -> dict:
 
 
 def cold_start(runs=3) -> dict:
-    """Seconds for `import rf8lab` and for the first rl.quantize after it, in fresh processes (the first
-    run may compile; the medians are over warm-cache runs)."""
-    res = []
-    for _ in range(runs + 1):
-        p = subprocess.run([sys.executable, "-c", COLD_START], capture_output=True, text=True, check=True)
-        res.append([float(v) for v in p.stdout.split()])
+    """Seconds for `import rf8lab` and for the first rl.quantize after it, in fresh processes, and Numba's
+    first call of a trivial cached kernel (the first run may compile; the medians are over warm-cache runs)."""
+    def run(code):
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        return [float(v) for v in p.stdout.split()]
+
+    res = [run(COLD_START) for _ in range(runs + 1)]
+    floor = [run(NUMBA_FIRST_CALL)[0] for _ in range(runs + 1)]
     return {"import_s": round(statistics.median(r[0] for r in res[1:]), 3),
-            "first_quantize_s": round(statistics.median(r[1] for r in res[1:]), 3)}
+            "first_quantize_s": round(statistics.median(r[1] for r in res[1:]), 3),
+            "numba_first_call_s": round(statistics.median(floor[1:]), 3)}
 
 
 def cpu() -> str:
@@ -224,7 +231,9 @@ def render(result: dict) -> str:
         lines.append(f"| {key} | " + " | ".join(cells) + f" | {goal} |")
     lines += ["", f"Bit-equal to torch's casts on these weights: {json.dumps(result['torch_bit_equal'])}.", "",
               f"Cold start (fresh processes, warm Numba cache, medians): import rf8lab "
-              f"{result['cold_start']['import_s']} s, first rl.quantize {result['cold_start']['first_quantize_s']} s.",
+              f"{result['cold_start']['import_s']} s, first rl.quantize {result['cold_start']['first_quantize_s']} s "
+              f"(of which Numba's own first call of any cached kernel, measured alone: "
+              f"{result['cold_start'].get('numba_first_call_s', '?')} s).",
               ""]
     if result.get("notes"):
         lines += [result["notes"], ""]

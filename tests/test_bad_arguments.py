@@ -57,3 +57,18 @@ def test_commands_print_one_error_line(tmp_path, capsys):
         assert cli(argv) == 1, argv
         lines = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()  # after any progress bar
         assert lines[-1].startswith("error: ") and sum(x.startswith("error") for x in lines) == 1, (argv, lines)
+
+
+def test_import_leaves_ml_dtypes_until_a_call_needs_it():
+    """import rf8lab does not pay ml_dtypes' import (about a second); a bfloat16 output named by its string
+    imports it then, and an ml_dtypes array is accepted as before."""
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np, rf8lab as rl; assert 'ml_dtypes' not in sys.modules; "
+            "x = np.array([1.1, -3.0], np.float32); rl.quantize(x, 'e4m3', backend='vectorized'); "
+            "assert 'ml_dtypes' not in sys.modules; y = rl.quantize(x, 'e4m3', dtype='bfloat16', backend='vectorized'); "
+            "assert y.dtype.name == 'bfloat16' and 'ml_dtypes' in sys.modules; "
+            "z = rl.quantize(y, 'e4m3', backend='vectorized'); print(z.tolist())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[1.125,", "-3.0]"]

@@ -1,7 +1,8 @@
 """Public codec API: arguments checked once (a QuantSpec and a Layout), backend choice."""
 from __future__ import annotations
 
-import ml_dtypes
+import sys
+
 import numpy as np
 
 from ..formats import Format, format_names, get_format
@@ -11,12 +12,29 @@ from .encoded import Encoded
 from .layout import Layout, make_layout
 from .spec import QuantSpec, as_spec
 
-_ML_FLOATS = tuple(
-    np.dtype(getattr(ml_dtypes, n)) for n in (
-        "bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz",
-        "float8_e4m3b11fnuz", "float8_e4m3", "float8_e3m4", "float8_e8m0fnu",
-        "float6_e2m3fn", "float6_e3m2fn", "float4_e2m1fn") if hasattr(ml_dtypes, n))
-_OUT_DTYPES = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16), np.dtype(np.float32), np.dtype(np.float64))
+# ml_dtypes is imported only when a call needs it (its import takes about a second): an array of one of its
+# types means the caller has imported it already.
+_ML_FLOATS = ("bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz",
+              "float8_e4m3b11fnuz", "float8_e4m3", "float8_e3m4", "float8_e8m0fnu",
+              "float6_e2m3fn", "float6_e3m2fn", "float4_e2m1fn")
+_OUT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def _is_ml_float(dt: np.dtype) -> bool:
+    return dt.type.__module__ == "ml_dtypes" and dt.name in _ML_FLOATS
+
+
+def _is_out_dtype(dt: np.dtype) -> bool:
+    return dt.name in _OUT_DTYPES and (dt.kind == "f" or _is_ml_float(dt))
+
+
+def _finfo_max(dt: np.dtype) -> float:
+    if dt.kind == "f":
+        return float(np.finfo(dt).max)
+    import ml_dtypes
+    return float(ml_dtypes.finfo(dt).max)
+
+
 _ACCEPTED = "float16, bfloat16, float8 (ml_dtypes), float32, float64 or integer arrays"
 BACKENDS = ("auto", "numba", "vectorized", "reference")
 
@@ -30,7 +48,7 @@ def as_input(x) -> np.ndarray:
         return a
     if dt.kind == "f" and dt.itemsize in (2, 4, 8):
         return a
-    if any(dt == m for m in _ML_FLOATS):
+    if _is_ml_float(dt):
         return a
     raise TypeError(f"rf8lab cannot quantize an array of dtype {dt}; it accepts {_ACCEPTED}")
 
@@ -38,11 +56,13 @@ def as_input(x) -> np.ndarray:
 def _out_dtype(dtype, in_dtype: np.dtype) -> np.dtype:
     if dtype is None:  # float64 stays float64, integers widen to float64, the rest fit in float32
         return np.dtype(np.float64) if in_dtype.kind in "iu" or in_dtype == np.float64 else np.dtype(np.float32)
+    if isinstance(dtype, str) and dtype == "bfloat16" and "ml_dtypes" not in sys.modules:
+        import ml_dtypes  # noqa: F401  (numpy knows the name "bfloat16" once ml_dtypes is imported)
     try:
         dt = np.dtype(dtype)
     except TypeError:
         dt = None
-    if dt is None or dt not in _OUT_DTYPES:
+    if dt is None or not _is_out_dtype(dt):
         raise TypeError(f"dtype={dtype!r} is not an output dtype; choose float16, bfloat16, float32 or float64")
     return dt
 
@@ -158,7 +178,7 @@ def _check_out(out) -> None:
     if type(out) is not np.ndarray:
         problem = type(out).__name__
     else:
-        faults = [what for what, bad in ((f"of dtype {out.dtype}", out.dtype not in _OUT_DTYPES),
+        faults = [what for what, bad in ((f"of dtype {out.dtype}", not _is_out_dtype(out.dtype)),
                                          ("not C-contiguous", not out.flags.c_contiguous),
                                          ("read-only", not out.flags.writeable)) if bad]
         if not faults:
@@ -209,7 +229,7 @@ def decode(enc, dtype=np.float32, *, fmt=None, out=None, backend="auto") -> np.n
         values = be.decode(enc.codes, f, enc.layout, scale_exp, enc.multiplier, dtype)
     if enc.spec.overflow in (Overflow.SAT_FINITE, Overflow.SAT_PROPAGATE):  # finite values saturate
         values = vectorized.saturate_output(values, enc.codes, f, np.asarray(scale_exp).reshape(-1),
-                                            np.asarray(enc.multiplier).reshape(-1), float(ml_dtypes.finfo(dtype).max))
+                                            np.asarray(enc.multiplier).reshape(-1), _finfo_max(dtype))
     if out is None:
         return values
     if values.ctypes.data != out.ctypes.data:  # the kernel wrote elsewhere (a narrow dtype, another backend)

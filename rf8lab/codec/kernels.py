@@ -47,7 +47,7 @@ import numpy as np
 from numba.extending import overload
 
 from ..formats import floor_log2, get_format, largest_float_below
-from . import reference, vectorized
+from . import reference, table_cache, vectorized
 
 KEYBITS = 8  # mantissa bits in the table key, plus one sticky bit
 KEYSHIFT = KEYBITS + 1  # bits of the key below the binade
@@ -119,19 +119,26 @@ def tables(name: str, rounding: str = "nearest") -> Tables:
     emax = floor_log2(fmt.next_up)           # binade of next_up; everything above overflows
     assert fmt.threshold_bits <= KEYBITS - 1, f"{name}: a threshold needs more than {KEYBITS - 1} fraction bits"
     nb_ = emax - emin + 1
-    near = np.empty(nb_ << KEYSHIFT, np.int16)
-    near_neg = np.empty_like(near)
-    flo = np.empty_like(near)
+
+    def build():  # the Fraction loop takes about 0.4 s: its result is kept on disk (table_cache)
+        near = np.empty(nb_ << KEYSHIFT, np.int16)
+        near_neg = np.empty_like(near)
+        flo = np.empty_like(near)
+        for b in range(nb_):
+            base = Fraction(2) ** (emin + b)
+            for m in range(1 << KEYBITS):
+                for sticky in (0, 1):
+                    k = (b << KEYSHIFT) | (m << 1) | sticky
+                    a = base * (1 + Fraction(2 * m + sticky, 1 << KEYSHIFT))
+                    near[k] = _rank(a, fmt, det, False)
+                    near_neg[k] = _rank(a, fmt, det, True) if signed_rule else near[k]
+                    flo[k] = reference._bracket(a, grid)
+        return {"near": near, "near_neg": near_neg, "flo": flo}
+
+    described = repr((fmt.name, det, signed_rule, KEYBITS, [str(g) for g in grid], fmt.rank_codes))
+    keyed = table_cache.cached_arrays("tables", described, ("near", "near_neg", "flo"), build)
+    near, near_neg, flo = keyed["near"], keyed["near_neg"], keyed["flo"]
     n = len(fmt.magnitudes)
-    for b in range(nb_):
-        base = Fraction(2) ** (emin + b)
-        for m in range(1 << KEYBITS):
-            for sticky in (0, 1):
-                k = (b << KEYSHIFT) | (m << 1) | sticky
-                a = base * (1 + Fraction(2 * m + sticky, 1 << KEYSHIFT))
-                near[k] = _rank(a, fmt, det, False)
-                near_neg[k] = _rank(a, fmt, det, True) if signed_rule else near[k]
-                flo[k] = reference._bracket(a, grid)
     ext = np.array([float(g) for g in grid], np.float64)
     pos, neg = (np.array(c, np.uint8) for c in fmt.rank_codes)
     nan_p, nan_n, inf_p, inf_n = fmt.special_codes

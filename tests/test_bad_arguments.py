@@ -66,7 +66,8 @@ def test_import_leaves_ml_dtypes_until_a_call_needs_it():
     import sys
     code = ("import sys, numpy as np, rf8lab as rl; assert 'ml_dtypes' not in sys.modules; "
             "x = np.array([1.1, -3.0], np.float32); rl.quantize(x, 'e4m3', backend='vectorized'); "
-            "assert 'ml_dtypes' not in sys.modules; y = rl.quantize(x, 'e4m3', dtype='bfloat16', backend='vectorized'); "
+            "assert 'ml_dtypes' not in sys.modules; "
+            "y = rl.quantize(x, 'e4m3', dtype='bfloat16', backend='vectorized'); "
             "assert y.dtype.name == 'bfloat16' and 'ml_dtypes' in sys.modules; "
             "z = rl.quantize(y, 'e4m3', backend='vectorized'); print(z.tolist())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,0 +1,251 @@
+"""The RTL flow: the Verilog in rf8lab/hw/rtl/, its expected behaviour from the Python model, and the tools:
+simulation with cocotb on Icarus Verilog (RTL, or the gate-level netlist yosys made), synthesis with yosys
+and abc. analysis/hw_synth.py runs the whole flow and writes reports/hardware.md.
+
+Tools: Debian's `apt-get install yosys iverilog berkeley-abc` (verilator too, for a second simulator) and
+`pip install cocotb`; `missing_tools()` names what is absent and the command that installs it.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..optional import require
+from . import model
+
+RTL_DIR = Path(__file__).resolve().parent / "rtl"
+INSTALL = "apt-get install -y yosys iverilog berkeley-abc && pip install cocotb"
+GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"  # abc -g: the generic gate library of the counts
+# scale exponents the encoder is checked at: both ends of its 8-bit range, the edges of RF8's range against
+# bfloat16's normals and subnormals, and zero
+ENCODER_SCALE_EXPS = (0, 1, -1, 7, -7, 15, -15, 16, -16, 17, -17, 40, -40, 100, -100, 120, -120, 127, -128)
+
+
+@dataclass(frozen=True)
+class Design:
+    """One synthesizable top: its Verilog files, parameters, and what the testbench checks."""
+    name: str
+    top: str
+    files: tuple[str, ...]
+    kind: str                  # "mul" (w, a -> p, nan), "mul_rf8" (w1, w2 -> p, nan), "decode", "mac", "encode"
+    summary: str
+    parameters: dict = field(default_factory=dict)
+    product_bits: int = 0
+
+
+DESIGNS = {d.name: d for d in (
+    Design("rf8_decode", "rf8_decode", ("rf8_decode.v",), "decode", "RF8 byte -> sign, shifts, op, zero, NaN"),
+    Design("rf8_x_int8_two_shifts", "rf8_mul_int8_shift2", ("rf8_decode.v", "rf8_mul_int8_shift2.v"), "mul",
+           "RF8 x int8: two barrel shifts (0..19, 0..18) and one add/subtract", product_bits=28),
+    Design("rf8_x_int8_significand_first", "rf8_mul_int8_sigfirst", ("rf8_decode.v", "rf8_mul_int8_sigfirst.v"),
+           "mul", "RF8 x int8: a * (2^(D+1) +- 1) by shift-and-add, then one barrel shift (0..18)",
+           product_bits=28),
+    Design("e4m3_x_int8", "e4m3_mul_int8", ("e4m3_mul_int8.v",), "mul",
+           "E4M3 x int8: 4-bit significand x activation, one barrel shift (0..14)", product_bits=26),
+    Design("int8_x_int8", "int8_mul_int8", ("int8_mul_int8.v",), "mul", "int8 x int8 array multiplier",
+           product_bits=16),
+    Design("rf8_x_rf8", "rf8_mul_rf8", ("rf8_decode.v", "rf8_mul_rf8.v"), "mul_rf8",
+           "RF8 x RF8: 5 x 5-bit significand product, one barrel shift (0..36)", product_bits=41),
+    Design("rf8_encode_bf16", "rf8_encode_bf16", ("rf8_encode_bf16.v",), "encode",
+           "bfloat16 x 2^-X -> RF8, nearest (ties to even rank), saturating"),
+    *(Design(f"mac_{n}", "mac", ("rf8_decode.v", "rf8_mul_int8_shift2.v", "rf8_mul_int8_sigfirst.v",
+                                 "e4m3_mul_int8.v", "int8_mul_int8.v", "mac.v"), "mac",
+             f"{s} with a 32-bit accumulator", {"ARCH": arch})
+      for arch, n, s in ((0, "rf8_two_shifts", "RF8 x int8 (two shifts)"),
+                         (1, "rf8_significand_first", "RF8 x int8 (significand first)"),
+                         (2, "e4m3", "E4M3 x int8"), (3, "int8", "int8 x int8"))),
+)}
+MAC_WEIGHTS = {0: "rf8", 1: "rf8", 2: "e4m3", 3: "int8"}
+
+
+# ---- what each design must compute (from the Python model and the codec) ---------------------------
+@lru_cache(maxsize=None)
+def expected_products(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(p, nan) for every (first operand, second operand) byte pair, shape (256, 256), indexed [w, b] with b
+    the second operand's byte (an int8 activation's two's-complement pattern, or an RF8 code)."""
+    d = DESIGNS[name]
+    if d.kind == "mul_rf8":
+        p = np.zeros((256, 256), np.int64)
+        for c1 in range(256):
+            for c2 in range(256):
+                if model.NAN_CODE not in (c1, c2):
+                    p[c1, c2] = model.rf8_product(c1, c2)[0]
+        nan = np.zeros((256, 256), bool)
+        nan[model.NAN_CODE, :] = nan[:, model.NAN_CODE] = True
+        return p, nan
+    arch = {"rf8_mul_int8_shift2": 0, "rf8_mul_int8_sigfirst": 1, "e4m3_mul_int8": 2, "int8_mul_int8": 3}[d.top]
+    return weight_products(arch)
+
+
+@lru_cache(maxsize=None)
+def weight_products(arch: int) -> tuple[np.ndarray, np.ndarray]:
+    """(p, nan) of a weight x int8 multiplier, [w byte, a byte]: RF8 in units of 2^-19 (rf8lab.hw.model),
+    E4M3 in units of 2^-9 (its exact values from the codec), int8 the plain product."""
+    a = np.arange(256, dtype=np.uint8).view(np.int8).astype(np.int64)
+    if MAC_WEIGHTS[arch] == "rf8":
+        table = model.products_table()  # [code, a + 128]
+        p = table[:, (a + 128)]
+        nan = np.zeros((256, 256), bool)
+        nan[model.NAN_CODE] = True
+        return p, nan
+    if MAC_WEIGHTS[arch] == "e4m3":
+        from ..codec.api import value_table
+        v = value_table("e4m3")
+        nan = np.isnan(v)[:, None] & np.ones(256, bool)
+        units = np.where(np.isnan(v), 0, v * 512).astype(np.int64)  # exact: every value is k * 2^-9
+        return units[:, None] * a[None, :], nan
+    return a[:, None] * a[None, :], np.zeros((256, 256), bool)
+
+
+def expected(name: str, scale_exps: tuple[int, ...] = (0,)) -> dict[str, np.ndarray]:
+    """The arrays the testbench compares a design's outputs with."""
+    d = DESIGNS[name]
+    if d.kind == "decode":
+        return {"fields": expected_decode()}
+    if d.kind == "encode":
+        return {"scale_exps": np.array(scale_exps), "codes": np.stack([expected_encode(X) for X in scale_exps])}
+    p, nan = expected_products(name) if d.kind != "mac" else weight_products(d.parameters["ARCH"])
+    return {"p": p, "nan": nan}
+
+
+def expected_decode() -> np.ndarray:
+    """(256, 7) int64: sign, shift1, shift2, add, sub, zero, nan of every RF8 code (model.fields)."""
+    rows = []
+    for c in range(256):
+        f = model.fields(c)
+        rows.append([f["S"], f["shift1"], f["shift2"], f["residual"] > 0, f["residual"] < 0, f["zero"], f["nan"]])
+    return np.array(rows, np.int64)
+
+
+def expected_encode(scale_exp: int) -> np.ndarray:
+    """RF8 code of every bfloat16 pattern x, encoding x * 2^-X (nearest, saturating), from the codec."""
+    import ml_dtypes
+
+    from ..codec.api import encode
+    with np.errstate(invalid="ignore"):  # NaN patterns
+        xs = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(ml_dtypes.bfloat16).astype(np.float64)
+        return encode(xs * 2.0 ** -scale_exp, "rf8", scale=None, rounding="nearest", overflow="sat-finite").codes
+
+
+# ---- tools -----------------------------------------------------------------------------------------
+def missing_tools(simulator: str = "icarus") -> list[str]:
+    """Names of the tools this flow needs and cannot find (empty when all are there)."""
+    need = {"icarus": ["iverilog", "vvp"], "verilator": ["verilator"]}[simulator] + ["yosys"]
+    out = [t for t in need if shutil.which(t) is None]
+    try:
+        import cocotb  # noqa: F401
+    except ImportError:
+        out.append("cocotb (pip)")
+    return out
+
+
+def sources(design: Design) -> list[Path]:
+    return [RTL_DIR / f for f in design.files]
+
+
+def simulate(name: str, build_dir: Path, netlist: Path | None = None, sweep: str = "full",
+             simulator: str = "icarus", scale_exps: tuple[int, ...] = (0,)) -> None:
+    """Run the design's cocotb testbench (rtl/cocotb_bench.py) on the RTL, or on `netlist` (a gate-level
+    Verilog file from `synthesize`). sweep "full" drives every operand pair (every input of the encoder),
+    "reduced" a seeded eighth of them. Raises on any difference (cocotb's failure)."""
+    runners = require("cocotb_tools.runner", "simulating the RTL")
+    d = DESIGNS[name]
+    runner = runners.get_runner(simulator)
+    files = [netlist] if netlist is not None else sources(d)
+    params = {} if netlist is not None else dict(d.parameters)  # a netlist has its parameters built in
+    build_dir = Path(build_dir)
+    runner.build(sources=files, hdl_toplevel=d.top, build_dir=build_dir, parameters=params, always=True,
+                 timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+    np.savez(build_dir / "expected.npz", **expected(name, scale_exps))
+    shutil.copyfile(RTL_DIR / "cocotb_bench.py", build_dir / "cocotb_bench.py")  # the runner imports from test_dir
+    env = {"RF8LAB_RTL_DESIGN": name, "RF8LAB_RTL_KIND": d.kind, "RF8LAB_RTL_SWEEP": sweep,
+           "RF8LAB_RTL_EXPECTED": str(build_dir / "expected.npz")}
+    results = build_dir / "results.xml"
+    try:
+        runner.test(test_module="cocotb_bench", hdl_toplevel=d.top, build_dir=build_dir, test_dir=build_dir,
+                    extra_env=env, log_file=build_dir / "test.log", results_xml=str(results))
+    except SystemExit:  # cocotb's runner exits when a test fails: results.xml says which
+        pass
+    if not results.is_file():
+        raise AssertionError(f"{name}: the simulation did not finish; see {build_dir / 'test.log'}")
+    failures = _failures(results)
+    if failures:
+        raise AssertionError(f"{name}: the simulation differs from the model: {failures} failing test(s); "
+                             f"see {build_dir / 'test.log'}")
+
+
+def _failures(results_xml: Path) -> int:
+    text = Path(results_xml).read_text()
+    if "<testcase" not in text:
+        return 1  # no test ran: a failure too
+    return len(re.findall(r"<failure", text)) + len(re.findall(r"<error", text))
+
+
+def yosys_script(design: Design, netlist: Path | None = None) -> str:
+    """The synthesis script: flattened, mapped onto the generic gates (abc -g), then the counts and the longest
+    path in gates (ltp -noff: flip-flops cut paths); then the same netlist as an AIG (aigmap: AND and NOT
+    cells), its counts and longest path."""
+    reads = " ".join(str(p) for p in sources(design))
+    chparams = "".join(f"chparam -set {k} {v} {design.top}; " for k, v in design.parameters.items())
+    write = f"write_verilog -noattr {netlist}; " if netlist is not None else ""
+    return (f"read_verilog {reads}; {chparams}synth -flatten -top {design.top}; "
+            f"abc -g {GATES}; opt_clean; tee -o gates.txt stat; tee -o cmos.txt stat -tech cmos; "
+            f"tee -o ltp_gates.txt ltp -noff; {write}"
+            f"design -save mapped; aigmap; opt_clean; tee -o aig.txt stat; tee -o ltp.txt ltp -noff")
+
+
+def synthesize(name: str, work_dir: Path) -> dict:
+    """Synthesize one design; returns its counts and writes netlist.v (the gate-level netlist) to work_dir."""
+    d = DESIGNS[name]
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    netlist = work_dir / "netlist.v"
+    script = yosys_script(d, netlist)
+    (work_dir / "synth.ys").write_text(script.replace("; ", "\n") + "\n")
+    subprocess.run(["yosys", "-q", "-s", "synth.ys"], cwd=work_dir, check=True, capture_output=True, text=True)
+    gates = _cells((work_dir / "gates.txt").read_text())
+    aig = _cells((work_dir / "aig.txt").read_text())
+    cmos = re.search(r"Estimated number of transistors:\s+(\d+)", (work_dir / "cmos.txt").read_text())
+    ltp = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", (work_dir / "ltp.txt").read_text())
+    ltp_gates = re.search(r"Longest topological path in \S+ \(length=(\d+)\)",
+                          (work_dir / "ltp_gates.txt").read_text())
+    flops = sum(v for k, v in gates.items() if "DFF" in k)
+    return {"design": name, "top": d.top, "parameters": d.parameters, "summary": d.summary,
+            "gates": {k: v for k, v in gates.items() if "DFF" not in k}, "gate_count":
+            sum(v for k, v in gates.items() if "DFF" not in k), "flops": flops,
+            "transistors": int(cmos.group(1)) if cmos else None,
+            "aig_and": aig.get("$_AND_", 0), "aig_not": aig.get("$_NOT_", 0),
+            "aig_depth": int(ltp.group(1)) if ltp else None,
+            "gate_depth": int(ltp_gates.group(1)) if ltp_gates else None, "product_bits": d.product_bits,
+            "script": script}
+
+
+def _cells(stat: str) -> dict[str, int]:
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+(\$_\w+_)\s+(\d+)\s*$", stat, re.M)}
+
+
+def versions() -> dict[str, str]:
+    """Versions of the tools the numbers came from."""
+    out = {}
+    for tool, args in (("yosys", ["-V"]), ("iverilog", ["-V"]), ("verilator", ["--version"])):
+        if shutil.which(tool):
+            p = subprocess.run([tool, *args], capture_output=True, text=True)
+            out[tool] = (p.stdout or p.stderr).splitlines()[0].strip()
+    try:
+        import cocotb
+        out["cocotb"] = cocotb.__version__
+    except ImportError:
+        pass
+    out["abc"] = "yosys-abc (the abc yosys runs)"
+    return out
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -22,6 +22,11 @@ def test_rtl_equals_the_model(name, tmp_path):
     rtl.simulate(name, tmp_path, sweep=sweep, scale_exps=(0, -20, 100, -128))
 
 
+@pytest.mark.parametrize("name", sorted(rtl.DESIGNS))
+def test_rtl_is_lint_clean(name):
+    assert rtl.lint(name) == ""
+
+
 @pytest.mark.parametrize("name", ["rf8_x_int8_significand_first", "mac_e4m3"])
 def test_gate_level_netlist_equals_the_model(name, tmp_path):
     result = rtl.synthesize(name, tmp_path / "synth")
@@ -50,3 +55,18 @@ def test_the_encoders_expected_codes_give_back_every_rf8_value():
     values = values[np.isfinite(values)]
     patterns = values.astype(ml_dtypes.bfloat16).view(np.uint16)  # exact: RF8 values have 5 significant bits
     assert np.array_equal(rl.value_table("rf8")[rtl.expected_encode(0)[patterns]], values)
+
+
+def test_cell_mapped_netlist_equals_the_model_and_has_area_and_delay(tmp_path):
+    """The design mapped onto the standard-cell library (area, OpenSTA's delay), simulated with the library's
+    own cell models."""
+    lib = rtl.liberty()
+    if lib is None:
+        message = f"no liberty file or OpenSTA: {rtl.LIBERTY_INSTALL}"
+        if rtl.in_ci():
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
+    result = rtl.area_and_delay("e4m3_x_int8", tmp_path / "cells", lib)
+    assert result["area"] > 0 and 0 < result["delay_ns"] < 100
+    rtl.simulate("e4m3_x_int8", tmp_path / "sim", netlist=[tmp_path / "cells" / "cells.v", rtl.cell_models(lib)],
+                 sweep="reduced")

@@ -2,7 +2,7 @@
 simulation with cocotb on Icarus Verilog (RTL, or the gate-level netlist yosys made), synthesis with yosys
 and abc. analysis/hw_synth.py runs the whole flow and writes reports/hardware.md.
 
-Tools: Debian's `apt-get install yosys iverilog berkeley-abc` (verilator too, for a second simulator) and
+Tools: Debian's `apt-get install yosys iverilog verilator berkeley-abc` (verilator lints) and
 `pip install cocotb`; `missing_tools()` names what is absent and the command that installs it.
 """
 from __future__ import annotations
@@ -21,8 +21,12 @@ from ..optional import require
 from . import model
 
 RTL_DIR = Path(__file__).resolve().parent / "rtl"
-INSTALL = "apt-get install -y yosys iverilog berkeley-abc && pip install cocotb"
+INSTALL = "apt-get install -y yosys iverilog verilator berkeley-abc && pip install 'rf8lab[hw]'"
 GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"  # abc -g: the generic gate library of the counts
+# A standard-cell library for area and timing: Oklahoma State University's 0.18 um cells (GPL, Debian package
+# qflow-tech-osu018, which also brings OpenSTA as `sta`); $RF8LAB_LIBERTY names another.
+LIBERTY = "/usr/share/qflow/tech/osu018/osu018_stdcells.lib"
+LIBERTY_INSTALL = "apt-get install -y qflow-tech-osu018"
 # scale exponents the encoder is checked at: both ends of its 8-bit range, the edges of RF8's range against
 # bfloat16's normals and subnormals, and zero
 ENCODER_SCALE_EXPS = (0, 1, -1, 7, -7, 15, -15, 16, -16, 17, -17, 40, -40, 100, -100, 120, -120, 127, -128)
@@ -137,7 +141,7 @@ def expected_encode(scale_exp: int) -> np.ndarray:
 # ---- tools -----------------------------------------------------------------------------------------
 def missing_tools(simulator: str = "icarus") -> list[str]:
     """Names of the tools this flow needs and cannot find (empty when all are there)."""
-    need = {"icarus": ["iverilog", "vvp"], "verilator": ["verilator"]}[simulator] + ["yosys"]
+    need = {"icarus": ["iverilog", "vvp"], "verilator": ["verilator"]}[simulator] + ["yosys", "verilator"]
     out = [t for t in need if shutil.which(t) is None]
     try:
         import cocotb  # noqa: F401
@@ -150,15 +154,26 @@ def sources(design: Design) -> list[Path]:
     return [RTL_DIR / f for f in design.files]
 
 
-def simulate(name: str, build_dir: Path, netlist: Path | None = None, sweep: str = "full",
+def lint(name: str) -> str:
+    """Verilator's strictest lint (`--lint-only -Wall`) of a design; returns its complaints ("" when clean).
+    Verilator is the linter here: cocotb 2's Verilator support needs a newer Verilator than Debian's 5.006."""
+    d = DESIGNS[name]
+    params = [f"-G{k}={v}" for k, v in d.parameters.items()]
+    p = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", d.top, *params,
+                        *map(str, sources(d))], capture_output=True, text=True)
+    return (p.stdout + p.stderr).strip() if p.returncode else ""
+
+
+def simulate(name: str, build_dir: Path, netlist: Path | list[Path] | None = None, sweep: str = "full",
              simulator: str = "icarus", scale_exps: tuple[int, ...] = (0,)) -> None:
     """Run the design's cocotb testbench (rtl/cocotb_bench.py) on the RTL, or on `netlist` (a gate-level
-    Verilog file from `synthesize`). sweep "full" drives every operand pair (every input of the encoder),
+    Verilog file from `synthesize`, or the files of a cell-mapped one: `area_and_delay`'s cells.v and the
+    library's cell models, `cell_models()`). sweep "full" drives every operand pair (every input of the encoder),
     "reduced" a seeded eighth of them. Raises on any difference (cocotb's failure)."""
     runners = require("cocotb_tools.runner", "simulating the RTL")
     d = DESIGNS[name]
     runner = runners.get_runner(simulator)
-    files = [netlist] if netlist is not None else sources(d)
+    files = sources(d) if netlist is None else ([netlist] if isinstance(netlist, (str, Path)) else list(netlist))
     params = {} if netlist is not None else dict(d.parameters)  # a netlist has its parameters built in
     build_dir = Path(build_dir)
     runner.build(sources=files, hdl_toplevel=d.top, build_dir=build_dir, parameters=params, always=True,
@@ -192,13 +207,17 @@ def yosys_script(design: Design, netlist: Path | None = None) -> str:
     """The synthesis script: flattened, mapped onto the generic gates (abc -g), then the counts and the longest
     path in gates (ltp -noff: flip-flops cut paths); then the same netlist as an AIG (aigmap: AND and NOT
     cells), its counts and longest path."""
+    write = f"write_verilog -noattr {netlist}; " if netlist is not None else ""
+    return (f"{_synth_script(design)}abc -g {GATES}; opt_clean; tee -o gates.txt stat; "
+            f"tee -o cmos.txt stat -tech cmos; tee -o ltp_gates.txt ltp -noff; {write}"
+            f"design -save mapped; aigmap; opt_clean; tee -o aig.txt stat; tee -o ltp.txt ltp -noff")
+
+
+def _synth_script(design: Design) -> str:
+    """Read the design, set its parameters, synthesize it flattened (yosys `synth`)."""
     reads = " ".join(str(p) for p in sources(design))
     chparams = "".join(f"chparam -set {k} {v} {design.top}; " for k, v in design.parameters.items())
-    write = f"write_verilog -noattr {netlist}; " if netlist is not None else ""
-    return (f"read_verilog {reads}; {chparams}synth -flatten -top {design.top}; "
-            f"abc -g {GATES}; opt_clean; tee -o gates.txt stat; tee -o cmos.txt stat -tech cmos; "
-            f"tee -o ltp_gates.txt ltp -noff; {write}"
-            f"design -save mapped; aigmap; opt_clean; tee -o aig.txt stat; tee -o ltp.txt ltp -noff")
+    return f"read_verilog {reads}; {chparams}synth -flatten -top {design.top}; "
 
 
 def synthesize(name: str, work_dir: Path) -> dict:
@@ -231,6 +250,46 @@ def _cells(stat: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s+(\$_\w+_)\s+(\d+)\s*$", stat, re.M)}
 
 
+def liberty() -> Path | None:
+    """The liberty file for area and timing, or None where it (or OpenSTA) is not installed."""
+    path = Path(os.environ.get("RF8LAB_LIBERTY", LIBERTY))
+    return path if path.is_file() and shutil.which("sta") else None
+
+
+def cell_models(lib: Path) -> Path:
+    """The Verilog models of the library's cells (beside the liberty file, as qflow installs them)."""
+    return lib.with_suffix(".v")
+
+
+def area_and_delay(name: str, work_dir: Path, lib: Path) -> dict:
+    """Area (yosys `stat -liberty`, the library's units: um^2 for OSU) and the longest path in ns (OpenSTA,
+    typical corner, no wire load; inputs arrive at 0, outputs are due at the clock edge) of the design mapped
+    onto the library's cells by abc, flip-flops by dfflibmap."""
+    d = DESIGNS[name]
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    script = (f"{_synth_script(d)}dfflibmap -liberty {lib}; "
+              f"abc -liberty {lib}; opt_clean; tee -o area.txt stat -liberty {lib}; "
+              f"write_verilog -noattr -noexpr cells.v")
+    (work_dir / "cells.ys").write_text(script.replace("; ", "\n") + "\n")
+    subprocess.run(["yosys", "-q", "-s", "cells.ys"], cwd=work_dir, check=True, capture_output=True, text=True)
+    area = float(re.search(r"Chip area for module \S+: ([\d.]+)", (work_dir / "area.txt").read_text()).group(1))
+    clock = ("create_clock -name clk -period 100 [get_ports clk]\n"
+             "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]\n"
+             if d.kind == "mac" else
+             "create_clock -name vclk -period 100\nset_input_delay 0 -clock vclk [all_inputs]\n")
+    sta = (f"read_liberty {lib}\nread_verilog cells.v\nlink_design {d.top}\n{clock}"
+           f"set_output_delay 0 -clock {'clk' if d.kind == 'mac' else 'vclk'} [all_outputs]\n"
+           "report_checks -path_delay max -digits 3\nexit\n")
+    (work_dir / "sta.tcl").write_text(sta)
+    p = subprocess.run(["sta", "-no_splash", "-exit", "sta.tcl"], cwd=work_dir, capture_output=True, text=True,
+                       timeout=300)
+    arrival = re.search(r"([\d.]+)\s+data arrival time", p.stdout)
+    if arrival is None:
+        raise RuntimeError(f"{name}: OpenSTA reported no path: {p.stdout[-500:]} {p.stderr[-500:]}")
+    return {"area": area, "delay_ns": float(arrival.group(1)), "cells_script": script, "sta_script": sta}
+
+
 def versions() -> dict[str, str]:
     """Versions of the tools the numbers came from."""
     out = {}
@@ -244,6 +303,12 @@ def versions() -> dict[str, str]:
     except ImportError:
         pass
     out["abc"] = "yosys-abc (the abc yosys runs)"
+    if shutil.which("sta"):
+        p = subprocess.run(["sta", "-version"], capture_output=True, text=True)
+        out["OpenSTA"] = (p.stdout or p.stderr).strip()
+    lib = liberty()
+    if lib is not None:
+        out["liberty"] = str(lib)
     return out
 
 

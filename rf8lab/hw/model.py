@@ -108,28 +108,3 @@ def check_exhaustive() -> int:
             assert Fraction(rf8_product(c, c2)[0], 1 << 38) == v * Fraction(vals[c2]), (c, c2)
             n += 1
     return n
-
-
-def cost_model(act_bits: int = 8) -> dict:
-    """Rough component counts of one weight x activation multiplier producing an integer product
-    (before the accumulator), under the assumptions in docs/rf8-hardware.md: barrel shifters as
-    log2-stage 2:1 multiplexer arrays as wide as their output, a w-bit carry-propagate adder as w
-    full adders, an n x m partial-product array as n*m AND gates plus (n - 1) adders of m + n bits,
-    conditional negation as XORs on the product (the +1 goes into the accumulator's carry-in)."""
-    import math
-
-    out = {}
-    # RF8: product = +-((a << s1) +- (a << s2)), s1 <= 19, so the product needs act_bits + 20 bits
-    w = act_bits + 20
-    stages = math.ceil(math.log2(20))
-    out["rf8 x int"] = {"barrel shifters": 2, "mux2": 2 * stages * w, "adders": 1, "full adders": w,
-                        "and": 0, "xor": w + w, "product bits": w,
-                        "note": "two shifts of the activation, one add/subtract, sign by XOR"}
-    # E4M3: (1.mmm or 0.mmm) x a = 4 x act_bits partial products, then a shift by the exponent (0..15)
-    pw = act_bits + 4
-    w8 = pw + 15
-    stages8 = math.ceil(math.log2(16))
-    out["e4m3 x int"] = {"barrel shifters": 1, "mux2": stages8 * w8, "adders": 3, "full adders": 3 * pw,
-                         "and": 4 * act_bits, "xor": w8, "product bits": w8,
-                         "note": "4 x 8 partial products summed by 3 adders, one shift, sign by XOR"}
-    return out

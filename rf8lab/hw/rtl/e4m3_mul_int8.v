@@ -17,6 +17,6 @@ module e4m3_mul_int8 (
     assign nan = w[6:0] == 7'h7F;
     wire signed [12:0] q = a * $signed({1'b0, sig}); // 8 x 4 partial products
     wire signed [12:0] qs = w[7] ? -q : q;
-    wire signed [25:0] qx = qs;
+    wire signed [25:0] qx = {{13{qs[12]}}, qs};
     assign p = nan ? 26'sd0 : qx <<< shift;
 endmodule

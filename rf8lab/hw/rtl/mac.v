@@ -18,19 +18,19 @@ module mac #(parameter ARCH = 0) (
         if (ARCH == 0) begin : m
             wire signed [27:0] q;
             rf8_mul_int8_shift2 u (.w(w), .a(a), .p(q), .nan(pnan));
-            assign p = q;
+            assign p = {{4{q[27]}}, q};
         end else if (ARCH == 1) begin : m
             wire signed [27:0] q;
             rf8_mul_int8_sigfirst u (.w(w), .a(a), .p(q), .nan(pnan));
-            assign p = q;
+            assign p = {{4{q[27]}}, q};
         end else if (ARCH == 2) begin : m
             wire signed [25:0] q;
             e4m3_mul_int8 u (.w(w), .a(a), .p(q), .nan(pnan));
-            assign p = q;
+            assign p = {{6{q[25]}}, q};
         end else begin : m
             wire signed [15:0] q;
             int8_mul_int8 u (.w(w), .a(a), .p(q), .nan(pnan));
-            assign p = q;
+            assign p = {{16{q[15]}}, q};
         end
     endgenerate
     wire signed [31:0] base = clear ? 32'sd0 : acc;

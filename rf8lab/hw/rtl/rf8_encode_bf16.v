@@ -54,7 +54,8 @@ module rf8_encode_bf16 (
     assign c[5] = f >= 7'd104 + {6'd0, ~k0};
     assign c[6] = f >= 7'd120 + {6'd0,  k0};
     // The thresholds are increasing, so c is a thermometer code: j = c[0] + ... + c[6].
-    wire [2:0] j = c[0] + c[1] + c[2] + c[3] + c[4] + c[5] + c[6];
+    wire [2:0] j = {2'd0, c[0]} + {2'd0, c[1]} + {2'd0, c[2]} + {2'd0, c[3]} + {2'd0, c[4]} + {2'd0, c[5]}
+                 + {2'd0, c[6]};
 
     wire       hi    = j[2];                         // j >= 4: the levels that use exponent E + 1
     wire [3:0] ecode = k[3:0] + 4'd15 + {3'd0, hi};  // E (+1); mod 16, valid for k in -16..0

@@ -12,7 +12,7 @@ module rf8_mul_int8_shift2 (
     wire [4:0] shift1, shift2;
     rf8_decode dec (.code(w), .sign(sign), .shift1(shift1), .shift2(shift2), .add(add), .sub(sub),
                     .zero(zero), .nan(nan));
-    wire signed [27:0] ax = a;               // sign-extended activation
+    wire signed [27:0] ax = {{20{a[7]}}, a};  // sign-extended activation
     wire signed [27:0] lead = ax <<< shift1; // a * 2^(E + 4)
     wire signed [27:0] resid = ax <<< shift2;
     wire signed [27:0] m = add ? lead + resid : (sub ? lead - resid : lead);

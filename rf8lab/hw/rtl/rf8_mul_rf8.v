@@ -8,7 +8,10 @@ module rf8_mul_rf8 (
     output wire               nan
 );
     wire       s1, add1, sub1, z1, n1, s2, add2, sub2, z2, n2;
-    wire [4:0] l1, r1, l2, r2;
+    wire [4:0] r1, r2;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [4:0] l1, l2;  // the leading terms' shifts: folded into the significands
+    /* verilator lint_on UNUSEDSIGNAL */
     rf8_decode d1 (.code(w1), .sign(s1), .shift1(l1), .shift2(r1), .add(add1), .sub(sub1), .zero(z1), .nan(n1));
     rf8_decode d2 (.code(w2), .sign(s2), .shift1(l2), .shift2(r2), .add(add2), .sub(sub2), .zero(z2), .nan(n2));
     // significand 2^(D+1) + op: 2^(D+1) + 1, 2^(D+1) - 1 or 2^(D+1) (op 0 only with D = 0: 2)

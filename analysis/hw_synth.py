@@ -2,7 +2,9 @@
 
     python analysis/hw_synth.py [--quick] [--out reports] [--render]
 
-Needs yosys, iverilog and cocotb (apt-get install -y yosys iverilog berkeley-abc; pip install 'rf8lab[hw]').
+Needs yosys, iverilog, verilator and cocotb (apt-get install -y yosys iverilog verilator berkeley-abc;
+pip install 'rf8lab[hw]'); area and timing also need a liberty file and OpenSTA (apt-get install -y
+qflow-tech-osu018), and are left out without them.
 """
 import argparse
 import sys
@@ -18,4 +20,4 @@ if __name__ == "__main__":
     if a.render:
         print(f"rewrote {render(a.out)}")
     else:
-        print(f"wrote {run(a.out, a.quick, 'python analysis/hw_synth.py ' + ' '.join(sys.argv[1:]))}")
+        print(f"wrote {run(a.out, a.quick, ' '.join(['python analysis/hw_synth.py', *sys.argv[1:]]))}")

@@ -104,3 +104,14 @@ def test_every_vector_line_is_what_the_rtl_testbench_expects(tmp_path):
     assert len(lines) > 400  # every code's value and most thresholds are bfloat16 values
     for r in lines:
         assert codes[int(r[:4], 16)] == int(r[8:], 16), r
+
+
+def test_the_encoders_expected_codes_give_back_every_rf8_value():
+    import ml_dtypes
+
+    import rf8lab as rl
+    from rf8lab.hw import flow
+    values = rl.value_table("rf8")
+    values = values[np.isfinite(values)]
+    patterns = values.astype(ml_dtypes.bfloat16).view(np.uint16)  # exact: RF8 values have 5 significant bits
+    assert np.array_equal(rl.value_table("rf8")[flow.expected_encode(0)[patterns]], values)

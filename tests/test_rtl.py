@@ -9,11 +9,16 @@ from rf8lab.hw import flow as rtl
 from rf8lab.hw import model
 
 MISSING = rtl.missing_tools()
-if MISSING:
-    message = f"the RTL flow needs {', '.join(MISSING)}: {rtl.INSTALL}"
-    if rtl.in_ci():
-        raise RuntimeError(f"CI=true and {message}")
-    pytestmark = pytest.mark.skip(reason=message)
+
+
+@pytest.fixture(autouse=True)
+def tools():
+    """Each test skips without the tools, naming the install command; under CI=true each fails instead."""
+    if MISSING:
+        message = f"the RTL flow needs {', '.join(MISSING)}: {rtl.INSTALL}"
+        if rtl.in_ci():
+            pytest.fail(f"CI=true and {message}")
+        pytest.skip(message)
 
 
 @pytest.mark.parametrize("name", sorted(rtl.DESIGNS))
@@ -35,26 +40,30 @@ def test_gate_level_netlist_equals_the_model(name, tmp_path):
     rtl.simulate(name, tmp_path / "sim", netlist=tmp_path / "synth" / "netlist.v", sweep="reduced")
 
 
-def test_a_wrong_product_is_caught(tmp_path, monkeypatch):
-    """The testbench fails on one wrong output: the expected table off by one in one entry."""
+@pytest.mark.parametrize("entry", ["product", "nan"])
+def test_a_wrong_output_is_caught(tmp_path, monkeypatch, entry):
+    """The testbench fails on one wrong output: the expected table off in one entry, a product or a NaN flag."""
     p, nan = rtl.expected_products("rf8_x_int8_two_shifts")
     assert p[0x7F, 0x80] == model.product(0x7F, -128)
-    wrong = p.copy()
-    wrong[0x00, 0x00] += 1  # the first pair, which every sweep drives
-    monkeypatch.setattr(rtl, "expected_products", lambda name: (wrong, nan))
+    wrong_p, wrong_nan = p.copy(), nan.copy()
+    if entry == "product":
+        wrong_p[0x00, 0x00] += 1  # the first pair, which every sweep drives
+    else:
+        wrong_nan[0xFF, 0xFF] = True  # the last pair, which every sweep drives too
+    monkeypatch.setattr(rtl, "expected_products", lambda name: (wrong_p, wrong_nan))
     with pytest.raises(AssertionError, match="differs from the model"):
         rtl.simulate("rf8_x_int8_two_shifts", tmp_path, sweep="reduced")
 
 
-def test_the_encoders_expected_codes_give_back_every_rf8_value():
-    import ml_dtypes
-    import numpy as np
-
-    import rf8lab as rl
-    values = rl.value_table("rf8")
-    values = values[np.isfinite(values)]
-    patterns = values.astype(ml_dtypes.bfloat16).view(np.uint16)  # exact: RF8 values have 5 significant bits
-    assert np.array_equal(rl.value_table("rf8")[rtl.expected_encode(0)[patterns]], values)
+def test_a_wrong_netlist_is_caught(tmp_path):
+    """A gate-level netlist with one gate changed fails the testbench."""
+    rtl.synthesize("e4m3_x_int8", tmp_path / "synth")
+    netlist = tmp_path / "synth" / "netlist.v"
+    text = netlist.read_text()
+    assert " & " in text
+    netlist.write_text(text.replace(" & ", " | ", 1))
+    with pytest.raises(AssertionError, match="differs from the model"):
+        rtl.simulate("e4m3_x_int8", tmp_path / "sim", netlist=netlist, sweep="reduced")
 
 
 def test_cell_mapped_netlist_equals_the_model_and_has_area_and_delay(tmp_path):

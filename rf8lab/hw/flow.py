@@ -66,7 +66,10 @@ DESIGNS = {d.name: d for d in (
                          (1, "rf8_significand_first", "RF8 x int8 (significand first)"),
                          (2, "e4m3", "E4M3 x int8"), (3, "int8", "int8 x int8"))),
 )}
-MAC_WEIGHTS = {0: "rf8", 1: "rf8", 2: "e4m3", 3: "int8"}
+# mac.v's ARCH parameter: the multiplier each MAC instantiates, and what its weights are
+MAC_ARCH = {0: ("rf8_mul_int8_shift2", "rf8"), 1: ("rf8_mul_int8_sigfirst", "rf8"), 2: ("e4m3_mul_int8", "e4m3"),
+            3: ("int8_mul_int8", "int8")}
+MAC_STEPS = {"full": 40000, "reduced": 5000}  # seeded steps of the MAC testbench
 
 
 # ---- what each design must compute (from the Python model and the codec) ---------------------------
@@ -84,7 +87,7 @@ def expected_products(name: str) -> tuple[np.ndarray, np.ndarray]:
         nan = np.zeros((256, 256), bool)
         nan[model.NAN_CODE, :] = nan[:, model.NAN_CODE] = True
         return p, nan
-    arch = {"rf8_mul_int8_shift2": 0, "rf8_mul_int8_sigfirst": 1, "e4m3_mul_int8": 2, "int8_mul_int8": 3}[d.top]
+    arch = next(a for a, (top, _) in MAC_ARCH.items() if top == d.top)
     return weight_products(arch)
 
 
@@ -93,13 +96,13 @@ def weight_products(arch: int) -> tuple[np.ndarray, np.ndarray]:
     """(p, nan) of a weight x int8 multiplier, [w byte, a byte]: RF8 in units of 2^-19 (rf8lab.hw.model),
     E4M3 in units of 2^-9 (its exact values from the codec), int8 the plain product."""
     a = np.arange(256, dtype=np.uint8).view(np.int8).astype(np.int64)
-    if MAC_WEIGHTS[arch] == "rf8":
+    if MAC_ARCH[arch][1] == "rf8":
         table = model.products_table()  # [code, a + 128]
         p = table[:, (a + 128)]
         nan = np.zeros((256, 256), bool)
         nan[model.NAN_CODE] = True
         return p, nan
-    if MAC_WEIGHTS[arch] == "e4m3":
+    if MAC_ARCH[arch][1] == "e4m3":
         from ..codec.api import value_table
         v = value_table("e4m3")
         nan = np.isnan(v)[:, None] & np.ones(256, bool)
@@ -139,9 +142,9 @@ def expected_encode(scale_exp: int) -> np.ndarray:
 
 
 # ---- tools -----------------------------------------------------------------------------------------
-def missing_tools(simulator: str = "icarus") -> list[str]:
+def missing_tools() -> list[str]:
     """Names of the tools this flow needs and cannot find (empty when all are there)."""
-    need = {"icarus": ["iverilog", "vvp"], "verilator": ["verilator"]}[simulator] + ["yosys", "verilator"]
+    need = ["iverilog", "vvp", "yosys", "verilator"]
     out = [t for t in need if shutil.which(t) is None]
     try:
         import cocotb  # noqa: F401
@@ -165,14 +168,14 @@ def lint(name: str) -> str:
 
 
 def simulate(name: str, build_dir: Path, netlist: Path | list[Path] | None = None, sweep: str = "full",
-             simulator: str = "icarus", scale_exps: tuple[int, ...] = (0,)) -> None:
+             scale_exps: tuple[int, ...] = (0,)) -> None:
     """Run the design's cocotb testbench (rtl/cocotb_bench.py) on the RTL, or on `netlist` (a gate-level
     Verilog file from `synthesize`, or the files of a cell-mapped one: `area_and_delay`'s cells.v and the
     library's cell models, `cell_models()`). sweep "full" drives every operand pair (every input of the encoder),
     "reduced" a seeded eighth of them. Raises on any difference (cocotb's failure)."""
     runners = require("cocotb_tools.runner", "simulating the RTL")
     d = DESIGNS[name]
-    runner = runners.get_runner(simulator)
+    runner = runners.get_runner("icarus")  # Debian's Verilator (5.006) is older than cocotb 2 supports
     files = sources(d) if netlist is None else ([netlist] if isinstance(netlist, (str, Path)) else list(netlist))
     params = {} if netlist is not None else dict(d.parameters)  # a netlist has its parameters built in
     build_dir = Path(build_dir)
@@ -181,7 +184,7 @@ def simulate(name: str, build_dir: Path, netlist: Path | list[Path] | None = Non
     np.savez(build_dir / "expected.npz", **expected(name, scale_exps))
     shutil.copyfile(RTL_DIR / "cocotb_bench.py", build_dir / "cocotb_bench.py")  # the runner imports from test_dir
     env = {"RF8LAB_RTL_DESIGN": name, "RF8LAB_RTL_KIND": d.kind, "RF8LAB_RTL_SWEEP": sweep,
-           "RF8LAB_RTL_EXPECTED": str(build_dir / "expected.npz")}
+           "RF8LAB_RTL_EXPECTED": str(build_dir / "expected.npz"), "RF8LAB_RTL_STEPS": str(MAC_STEPS[sweep])}
     results = build_dir / "results.xml"
     try:
         runner.test(test_module="cocotb_bench", hdl_toplevel=d.top, build_dir=build_dir, test_dir=build_dir,
@@ -190,17 +193,10 @@ def simulate(name: str, build_dir: Path, netlist: Path | list[Path] | None = Non
         pass
     if not results.is_file():
         raise AssertionError(f"{name}: the simulation did not finish; see {build_dir / 'test.log'}")
-    failures = _failures(results)
-    if failures:
-        raise AssertionError(f"{name}: the simulation differs from the model: {failures} failing test(s); "
-                             f"see {build_dir / 'test.log'}")
-
-
-def _failures(results_xml: Path) -> int:
-    text = Path(results_xml).read_text()
-    if "<testcase" not in text:
-        return 1  # no test ran: a failure too
-    return len(re.findall(r"<failure", text)) + len(re.findall(r"<error", text))
+    tests, failed = require("cocotb_tools.check_results", "simulating the RTL").get_results(results)
+    if tests != 1 or failed:
+        raise AssertionError(f"{name}: the simulation differs from the model ({failed} of {tests} testbench "
+                             f"runs failed; one must run and pass); see {build_dir / 'test.log'}")
 
 
 def yosys_script(design: Design, netlist: Path | None = None) -> str:
@@ -214,10 +210,13 @@ def yosys_script(design: Design, netlist: Path | None = None) -> str:
 
 
 def _synth_script(design: Design) -> str:
-    """Read the design, set its parameters, synthesize it flattened (yosys `synth`)."""
+    """Read the design, set its parameters, synthesize it (yosys `synth`), then flatten it. Each module is
+    synthesized on its own first: flattened before `synth`, yosys folded int8's w * a into the MAC's adder
+    (one $macc, 1.6 times the gates of the multiplier and an adder), so the MACs would not compare the
+    multipliers; abc then maps the flattened whole."""
     reads = " ".join(str(p) for p in sources(design))
     chparams = "".join(f"chparam -set {k} {v} {design.top}; " for k, v in design.parameters.items())
-    return f"read_verilog {reads}; {chparams}synth -flatten -top {design.top}; "
+    return f"read_verilog {reads}; {chparams}synth -top {design.top}; flatten; opt_clean; "
 
 
 def synthesize(name: str, work_dir: Path) -> dict:
@@ -225,25 +224,36 @@ def synthesize(name: str, work_dir: Path) -> dict:
     d = DESIGNS[name]
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    netlist = work_dir / "netlist.v"
-    script = yosys_script(d, netlist)
-    (work_dir / "synth.ys").write_text(script.replace("; ", "\n") + "\n")
-    subprocess.run(["yosys", "-q", "-s", "synth.ys"], cwd=work_dir, check=True, capture_output=True, text=True)
+    script = yosys_script(d, Path("netlist.v"))
+    _yosys(name, script, work_dir, "synth.ys")
     gates = _cells((work_dir / "gates.txt").read_text())
     aig = _cells((work_dir / "aig.txt").read_text())
-    cmos = re.search(r"Estimated number of transistors:\s+(\d+)", (work_dir / "cmos.txt").read_text())
-    ltp = re.search(r"Longest topological path in \S+ \(length=(\d+)\)", (work_dir / "ltp.txt").read_text())
-    ltp_gates = re.search(r"Longest topological path in \S+ \(length=(\d+)\)",
-                          (work_dir / "ltp_gates.txt").read_text())
+    cmos = _number(name, work_dir / "cmos.txt", r"Estimated number of transistors:\s+(\d+)")
+    path = r"Longest topological path in \S+ \(length=(\d+)\)"
+    ltp, ltp_gates = _number(name, work_dir / "ltp.txt", path), _number(name, work_dir / "ltp_gates.txt", path)
     flops = sum(v for k, v in gates.items() if "DFF" in k)
     return {"design": name, "top": d.top, "parameters": d.parameters, "summary": d.summary,
             "gates": {k: v for k, v in gates.items() if "DFF" not in k}, "gate_count":
             sum(v for k, v in gates.items() if "DFF" not in k), "flops": flops,
-            "transistors": int(cmos.group(1)) if cmos else None,
-            "aig_and": aig.get("$_AND_", 0), "aig_not": aig.get("$_NOT_", 0),
-            "aig_depth": int(ltp.group(1)) if ltp else None,
-            "gate_depth": int(ltp_gates.group(1)) if ltp_gates else None, "product_bits": d.product_bits,
+            "transistors": int(cmos), "aig_and": aig.get("$_AND_", 0), "aig_not": aig.get("$_NOT_", 0),
+            "aig_depth": int(ltp), "gate_depth": int(ltp_gates), "product_bits": d.product_bits,
             "script": script}
+
+
+def _yosys(name: str, script: str, work_dir: Path, file: str) -> None:
+    """Run a yosys script in work_dir; its failure is an error that quotes yosys' last lines."""
+    (work_dir / file).write_text(script.replace("; ", "\n") + "\n")
+    p = subprocess.run(["yosys", "-q", "-s", file], cwd=work_dir, capture_output=True, text=True)
+    if p.returncode:
+        raise RuntimeError(f"{name}: yosys failed on {work_dir / file}: {(p.stdout + p.stderr)[-800:]}")
+
+
+def _number(name: str, report: Path, pattern: str) -> str:
+    """The first group of `pattern` in a tool's report, or an error naming the report."""
+    m = re.search(pattern, report.read_text())
+    if m is None:
+        raise RuntimeError(f"{name}: no /{pattern}/ in {report}: the tool's output changed, or it failed")
+    return m.group(1)
 
 
 def _cells(stat: str) -> dict[str, int]:
@@ -263,17 +273,17 @@ def cell_models(lib: Path) -> Path:
 
 def area_and_delay(name: str, work_dir: Path, lib: Path) -> dict:
     """Area (yosys `stat -liberty`, the library's units: um^2 for OSU) and the longest path in ns (OpenSTA,
-    typical corner, no wire load; inputs arrive at 0, outputs are due at the clock edge) of the design mapped
-    onto the library's cells by abc, flip-flops by dfflibmap."""
+    typical corner, no wire load; inputs arrive at time 0; for a MAC the longest path into a flip-flop or an
+    output, without the flip-flop's setup time) of the design mapped onto the library's cells by abc,
+    flip-flops by dfflibmap."""
     d = DESIGNS[name]
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     script = (f"{_synth_script(d)}dfflibmap -liberty {lib}; "
               f"abc -liberty {lib}; opt_clean; tee -o area.txt stat -liberty {lib}; "
               f"write_verilog -noattr -noexpr cells.v")
-    (work_dir / "cells.ys").write_text(script.replace("; ", "\n") + "\n")
-    subprocess.run(["yosys", "-q", "-s", "cells.ys"], cwd=work_dir, check=True, capture_output=True, text=True)
-    area = float(re.search(r"Chip area for module \S+: ([\d.]+)", (work_dir / "area.txt").read_text()).group(1))
+    _yosys(name, script, work_dir, "cells.ys")
+    area = float(_number(name, work_dir / "area.txt", r"Chip area for module \S+: ([\d.]+)"))
     clock = ("create_clock -name clk -period 100 [get_ports clk]\n"
              "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]\n"
              if d.kind == "mac" else
@@ -285,8 +295,10 @@ def area_and_delay(name: str, work_dir: Path, lib: Path) -> dict:
     p = subprocess.run(["sta", "-no_splash", "-exit", "sta.tcl"], cwd=work_dir, capture_output=True, text=True,
                        timeout=300)
     arrival = re.search(r"([\d.]+)\s+data arrival time", p.stdout)
-    if arrival is None:
-        raise RuntimeError(f"{name}: OpenSTA reported no path: {p.stdout[-500:]} {p.stderr[-500:]}")
+    trouble = re.search(r"^(Error|Warning).*$", p.stdout + p.stderr, re.M)
+    if p.returncode or arrival is None or trouble:
+        raise RuntimeError(f"{name}: OpenSTA did not time the netlist cleanly ({trouble.group(0) if trouble else ''}): "
+                           f"{(p.stdout + p.stderr)[-500:]}")
     return {"area": area, "delay_ns": float(arrival.group(1)), "cells_script": script, "sta_script": sta}
 
 

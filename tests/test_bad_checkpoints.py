@@ -67,7 +67,7 @@ def test_what_the_reference_library_refuses(tmp_path, head, match):
 
 def test_directories_and_empty_packs_are_clear_errors(tmp_path, capsys):
     (tmp_path / "x.safetensors").mkdir()
-    with pytest.raises(CheckpointError, match="is a directory"):
+    with pytest.raises(CheckpointError, match="is a folder with no .*index.json and 0 checkpoint files"):
         checkpoints.load(tmp_path / "x.safetensors")
     only_bias = tmp_path / "b.safetensors"
     safetensors.write(only_bias, {"bias": np.ones(4, np.float32)})

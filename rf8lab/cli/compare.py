@@ -7,7 +7,8 @@ from pathlib import Path
 
 def add(sub) -> None:
     c = sub.add_parser("compare", help="round every tensor of a checkpoint into several formats; per-tensor errors")
-    c.add_argument("checkpoint", help="a .safetensors, .npz or torch file, or 'minilm'")
+    c.add_argument("checkpoint", help="a .safetensors, .npz or torch file, a sharded checkpoint "
+                   "(its folder or its *.index.json), or 'minilm'")
     c.add_argument("--formats", default=None,
                    help="comma-separated specs, fmt[:rounding][:scale][:overflow][:block=N][:axis=N] "
                         "(default: rf8 log unscaled, rf8 per tensor and "

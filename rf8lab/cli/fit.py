@@ -6,7 +6,8 @@ import sys
 
 def add(sub) -> None:
     f = sub.add_parser("fit", help="fit GG, Gaussian, Laplace and Student-t to every tensor; write a report")
-    f.add_argument("checkpoint", nargs="?", help="a .safetensors, .npz or torch (.pt/.bin) file, or 'minilm'")
+    f.add_argument("checkpoint", nargs="?", help="a .safetensors, .npz or torch (.pt/.bin) "
+                   "file, a sharded checkpoint (its folder or its *.index.json), or 'minilm'")
     f.add_argument("--render", action="store_true", help="rewrite OUT/report.md from OUT/fits.json (no fitting)")
     f.add_argument("-o", "--out", default="fit_report", help="output folder (default: fit_report)")
     f.add_argument("--tensors", default=None, help="glob(s) of tensor names, comma-separated")

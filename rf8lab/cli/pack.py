@@ -7,8 +7,10 @@ import sys
 def add(sub) -> None:
     k = sub.add_parser("pack", help="store a checkpoint's weight matrices as codes + scales (safetensors; codes "
                        "narrower than a byte packed densely)")
-    k.add_argument("checkpoint", help="a .safetensors, .npz or torch file, or 'minilm'")
-    k.add_argument("-o", "--out", required=True, help="the packed .safetensors to write")
+    k.add_argument("checkpoint", help="a .safetensors, .npz or torch file, a sharded checkpoint "
+                   "(its folder or its *.index.json), or 'minilm'")
+    k.add_argument("-o", "--out", required=True, help="the packed .safetensors to write (a folder for a sharded "
+                   "checkpoint: its shards packed under the same names, with their own index)")
     k.add_argument("--fmt", default="rf8", help="a format or a spec, e.g. rf8, rf8:log:channel, e4m3:block:block=64, "
                    "nvfp4, mxfp4 (`rf8lab table` lists them)")
     k.add_argument("--rounding", default=None, help="replaces the spec's rounding (default nearest; also "

@@ -1,5 +1,6 @@
 """Reading checkpoints into named numpy arrays: safetensors (rf8lab/io/safetensors.py), .npz, torch
-state dicts, and all-MiniLM-L6-v2 from its package.
+state dicts, sharded checkpoints (a Hugging Face folder: shards and their *.index.json), and
+all-MiniLM-L6-v2 from its package.
 
 Nothing here executes code from the file: .npz is read with allow_pickle=False and torch files with
 weights_only=True.
@@ -7,13 +8,15 @@ weights_only=True.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 from pathlib import Path
 
 import ml_dtypes
 import numpy as np
 
 from ..optional import require
-from .files import CheckpointError
+from .files import CheckpointError, sha256
 from .safetensors import read as read_safetensors
 
 MINILM = "minilm"
@@ -65,28 +68,91 @@ def read_torch(path: Path) -> dict[str, np.ndarray]:
 
 READERS = {".safetensors": read_safetensors, ".npz": read_npz, ".pt": read_torch, ".bin": read_torch,
            ".pth": read_torch}
+INDEX = ".index.json"  # a sharded checkpoint's index (Hugging Face: model.safetensors.index.json)
+KINDS = ", ".join([*READERS, INDEX, "a folder holding one checkpoint or an index with its shards"])
 
 
 def source_path(source) -> Path:
-    """The file behind a checkpoint argument: a path, or "minilm" (all-MiniLM-L6-v2's package)."""
+    """The file or folder behind a checkpoint argument: a path, or "minilm" (all-MiniLM-L6-v2's package)."""
     return minilm_path() if str(source) == MINILM else Path(source)
 
 
-def load(source, tensors=None) -> dict[str, np.ndarray]:
-    """Named arrays of a checkpoint, in file order, optionally selected by glob patterns.
-
-    source   a path (.safetensors, .npz, .pt/.pth/.bin) or "minilm" (all-MiniLM-L6-v2 from its package)
-    tensors  None (all), a glob ("*.weight"), or several, as a list or comma-separated
-    """
+def files(source) -> list[Path]:
+    """The files of a checkpoint, in order: one file; or the shards its index names (a folder with one
+    *.index.json, or the index itself), in the order they first appear in its weight_map; or the one
+    checkpoint file in a folder without an index."""
     path = source_path(source)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    if not path.is_file():
-        raise CheckpointError(f"{path} is a directory, not a checkpoint file (.safetensors, .npz, .pt/.pth/.bin)")
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
-        raise CheckpointError(f"{path}: unknown checkpoint type {path.suffix!r}; read: {', '.join(READERS)}")
-    arrays = reader(path)
+    if path.is_dir():
+        indexes = sorted(path.glob("*" + INDEX))
+        if len(indexes) > 1:
+            raise CheckpointError(f"{path} holds {len(indexes)} index files ({', '.join(p.name for p in indexes)}); "
+                                  "name the one to read")
+        if indexes:
+            return list(_shards(indexes[0]))
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READERS)
+        if len(found) != 1:
+            raise CheckpointError(f"{path} is a folder with no *{INDEX} and {len(found)} checkpoint files "
+                                  f"({', '.join(p.name for p in found[:5]) or 'none'}); pass one file, or a folder "
+                                  f"with one checkpoint or an index; read: {KINDS}")
+        return found
+    if path.name.endswith(INDEX):
+        return list(_shards(path))
+    if path.suffix.lower() not in READERS:
+        raise CheckpointError(f"{path}: unknown checkpoint type {path.suffix!r}; read: {KINDS}")
+    return [path]
+
+
+def _shards(index: Path) -> dict[Path, list[str]]:
+    """Shard file -> the tensor names the index puts in it, checked: a JSON object whose weight_map maps
+    names to file names in the index's folder (no other folder), every file present and of a known type."""
+    try:
+        head = json.loads(index.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{index}: not a valid JSON index ({e})") from None
+    wmap = head.get("weight_map") if isinstance(head, dict) else None
+    if not isinstance(wmap, dict) or not wmap or not all(isinstance(k, str) and isinstance(v, str)
+                                                        for k, v in wmap.items()):
+        raise CheckpointError(f"{index}: an index needs a non-empty \"weight_map\" of tensor name -> shard file name")
+    out: dict[Path, list[str]] = {}
+    for name, shard in wmap.items():
+        if Path(shard).name != shard or shard in (".", ".."):
+            raise CheckpointError(f"{index}: shard {shard!r} (of tensor {name!r}) is not a file name in the index's "
+                                  "folder")
+        out.setdefault(index.parent / shard, []).append(name)
+    for shard in out:
+        if not shard.is_file():
+            raise CheckpointError(f"{index}: shard {shard.name} is missing from {index.parent}")
+        if shard.suffix.lower() not in READERS:
+            raise CheckpointError(f"{index}: shard {shard.name} has unknown type {shard.suffix!r}; read: "
+                                  f"{', '.join(READERS)}")
+    return out
+
+
+def load(source, tensors=None) -> dict[str, np.ndarray]:
+    """Named arrays of a checkpoint, in file order (shard after shard), optionally selected by glob patterns.
+    safetensors arrays are read-only views of memory maps: nothing is read until it is used.
+
+    source   a path (.safetensors, .npz, .pt/.pth/.bin), a sharded checkpoint (its folder or its
+             *.index.json), a folder with one checkpoint file, or "minilm" (all-MiniLM-L6-v2 from its package)
+    tensors  None (all), a glob ("*.weight"), or several, as a list or comma-separated
+    """
+    path = source_path(source)
+    shards = files(source)
+    ix = _index_of(path)
+    index = _shards(ix) if ix is not None else None
+    arrays: dict[str, np.ndarray] = {}
+    for shard in shards:
+        got = READERS[shard.suffix.lower()](shard)
+        if index is not None and set(got) != set(index[shard]):
+            missing, extra = sorted(set(index[shard]) - set(got)), sorted(set(got) - set(index[shard]))
+            raise CheckpointError(f"{shard}: the index says it holds other tensors than it does "
+                                  f"(missing {missing[:3]}, not in the index {extra[:3]})")
+        twice = sorted(set(got) & set(arrays))
+        if twice:
+            raise CheckpointError(f"{shard}: tensor {twice[0]!r} is also in an earlier shard")
+        arrays.update(got)
     if tensors is None:
         return arrays
     pats = [p.strip() for p in (tensors.split(",") if isinstance(tensors, str) else tensors) if p.strip()]
@@ -95,3 +161,25 @@ def load(source, tensors=None) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path}: no tensor matches {', '.join(pats)}; names look like "
                               f"{', '.join(list(arrays)[:3])}")
     return chosen
+
+
+def _index_of(path: Path) -> Path | None:
+    if path.is_dir():
+        found = sorted(path.glob("*" + INDEX))
+        return found[0] if len(found) == 1 else None
+    return path if path.name.endswith(INDEX) else None
+
+
+def describe(source) -> dict:
+    """What a report says about the checkpoint it read: its name, size and SHA-256 (read in chunks); for
+    several files, the SHA-256 of the lines "<sha256>  <file name>" of its files in order (as sha256sum
+    prints them), and each file's."""
+    path = source_path(source)
+    parts = files(source)
+    each = [{"name": p.name, "bytes": p.stat().st_size, "sha256": sha256(p)} for p in parts]
+    if len(each) == 1:
+        return {"name": path.name if path.is_file() else each[0]["name"], "bytes": each[0]["bytes"],
+                "sha256": each[0]["sha256"]}
+    listing = "".join(f"{e['sha256']}  {e['name']}\n" for e in each)
+    return {"name": path.name, "bytes": sum(e["bytes"] for e in each),
+            "sha256": hashlib.sha256(listing.encode()).hexdigest(), "files": each}

@@ -7,12 +7,16 @@ codes in three bytes, as a flat uint8 tensor) and `name.scale_exp` (int32 scale 
 E4M3 block-scale codes) or, for integer formats, `name.scale` (float64 multipliers); the metadata key
 "rf8lab_pack" holds JSON with, per packed tensor, the format, rounding, overflow, random bits, scale layout,
 code width, original dtype and shape, and NVFP4's float32 tensor scale.
-Other tensors are copied unchanged.
+Other tensors are copied unchanged. A sharded checkpoint (a Hugging Face folder) packs into a folder of
+packed shards, each a packed file as above, with its own index.
 """
 from __future__ import annotations
 
 import fnmatch
 import json
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 
@@ -23,13 +27,14 @@ from ..codec.layout import make_layout
 from ..codec.scale_rule import nv_multipliers, nv_tensor_scale
 from ..codec.spec import QuantSpec, weight_spec
 from ..policies import ScaleRule
-from .checkpoints import load
-from .files import CheckpointError
+from .checkpoints import files, load
+from .files import CheckpointError, atomic_write
 from .safetensors import read_metadata
 from .safetensors import write as write_safetensors
 
 KEY = "rf8lab_pack"
 VERSION = 1
+PACK_INDEX = "model.safetensors.index.json"  # a packed sharded checkpoint's index
 
 
 def pack(src, dst, fmt="rf8", rounding=None, scale="auto", overflow=None, block=None,
@@ -37,11 +42,26 @@ def pack(src, dst, fmt="rf8", rounding=None, scale="auto", overflow=None, block=
     """Pack every floating tensor with at least `min_ndim` dimensions (and matching the globs in
     `tensors`, comma-separated) of the checkpoint `src` into `dst`. `fmt` is a format name, a spec string or
     a QuantSpec; the other arguments, where given, replace its fields, and a matrix gets per-channel scales
-    where nothing names a scale (rf8lab.codec.spec.weight_spec). Returns a summary."""
+    where nothing names a scale (rf8lab.codec.spec.weight_spec). A sharded checkpoint packs shard by shard
+    into the folder `dst`, with the same shard names and its own index. Returns a summary."""
     spec = weight_spec(fmt, rounding=rounding, scale=None if scale == "none" else scale, overflow=overflow,
                        block=block, sr_bits=sr_bits)
-    arrays = load(src)
+    shards = files(src)
     globs = [g.strip() for g in tensors.split(",")] if tensors else None
+    if len(shards) == 1:
+        packed, copied, before, after, _ = _pack_file(load(src), Path(dst), spec, globs, min_ndim)
+    else:
+        packed, copied, before, after = _pack_shards(src, shards, Path(dst), spec, globs, min_ndim)
+    if not packed:
+        raise CheckpointError(f"{src}: nothing to pack: no floating tensor with at least {min_ndim} dimensions"
+                              + (f" matches {tensors}" if tensors else ""))
+    return {"packed": packed, "copied": copied, "bytes_in": before, "bytes_out": after, "spec": spec.key,
+            "files": len(shards)}
+
+
+def _pack_file(arrays: dict, dst: Path, spec: QuantSpec, globs, min_ndim: int, write_empty: bool = False):
+    """Pack one file's arrays into dst (nothing is written when none packs, unless write_empty);
+    returns (packed, copied, bytes in, bytes out, names written)."""
     out, meta = {}, {}
     before = after = 0
     for name, a in arrays.items():
@@ -65,14 +85,39 @@ def pack(src, dst, fmt="rf8", rounding=None, scale="auto", overflow=None, block=
                           "bits": bits, "sr_bits": spec.sr_bits, **extra}
         else:
             out[name] = a
-    if not meta:
-        raise CheckpointError(f"{src}: nothing to pack: no floating tensor with at least {min_ndim} dimensions"
-                              + (f" matches {tensors}" if tensors else ""))
     for name in out:
         after += out[name].nbytes
-    write_safetensors(dst, out, {KEY: json.dumps({"version": VERSION, "tensors": meta})})
-    return {"packed": len(meta), "copied": len(arrays) - len(meta), "bytes_in": before, "bytes_out": after,
-            "spec": spec.key}
+    if meta or write_empty:
+        write_safetensors(dst, out, {KEY: json.dumps({"version": VERSION, "tensors": meta})})
+    return len(meta), len(arrays) - len(meta), before, after, list(out)
+
+
+def _pack_shards(src, shards: list[Path], dst: Path, spec: QuantSpec, globs, min_ndim: int):
+    """Each shard packed into a folder beside dst, then the folder renamed to dst (a refused or failed run
+    leaves the previous dst as it was); the index maps every written tensor to its shard."""
+    if dst.exists() and not (dst.is_dir() and (dst / PACK_INDEX).is_file()):
+        raise CheckpointError(f"{dst} exists and is not a packed folder (no {PACK_INDEX}): pack a sharded "
+                              "checkpoint into a new folder")
+    tmp = dst.with_name(dst.name + f".tmp{os.getpid()}")
+    totals = [0, 0, 0, 0]
+    weight_map = {}
+    try:
+        tmp.mkdir(parents=True)
+        for shard in shards:
+            *counts, names = _pack_file(load(shard), tmp / shard.name, spec, globs, min_ndim, write_empty=True)
+            totals = [t + c for t, c in zip(totals, counts)]
+            weight_map.update({n: shard.name for n in names})
+        if totals[0]:
+            index = {"metadata": {"total_size": totals[3], "rf8lab_pack": spec.key}, "weight_map": weight_map}
+            (tmp / PACK_INDEX).write_text(json.dumps(index, indent=1) + "\n")
+            old = dst.with_name(dst.name + f".old{os.getpid()}")
+            if dst.exists():
+                dst.rename(old)
+            tmp.rename(dst)
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return tuple(totals)
 
 
 def _meta(path) -> dict:
@@ -90,9 +135,31 @@ def _meta(path) -> dict:
 
 
 def unpack(src, dst=None, dtype: str | None = None) -> dict:
-    """Floats back from a packed file: each packed tensor decoded into its original dtype (or
-    `dtype`). Writes them to dst if given; returns the dict of arrays."""
+    """Floats back from a packed file (or a packed folder, shard by shard): each packed tensor decoded into
+    its original dtype (or `dtype`). Writes them to dst if given (a file; a folder of shards with an index
+    for a packed folder); returns the dict of arrays."""
+    shards = files(src)
+    if len(shards) == 1:
+        out = _unpack_file(shards[0], dtype)
+        if dst is not None:
+            write_safetensors(dst, out)
+        return out
+    out, weight_map = {}, {}
+    parts = {shard: _unpack_file(shard, dtype) for shard in shards}
+    for shard, arrays in parts.items():
+        out.update(arrays)
+        weight_map.update({n: shard.name for n in arrays})
+    if dst is not None:
+        dst = Path(dst)
+        dst.mkdir(parents=True, exist_ok=True)
+        for shard, arrays in parts.items():
+            write_safetensors(dst / shard.name, arrays)
+        index = {"metadata": {"total_size": sum(a.nbytes for a in out.values())}, "weight_map": weight_map}
+        atomic_write(dst / "model.safetensors.index.json", lambda p: p.write_text(json.dumps(index, indent=1)))
+    return out
 
+
+def _unpack_file(src, dtype: str | None) -> dict:
     info = _meta(src)
     arrays = load(src)
     out = {}
@@ -138,6 +205,4 @@ def unpack(src, dst=None, dtype: str | None = None) -> dict:
         enc = Encoded(codes=a, scale_exp=None if absmax else np.asarray(s, np.int32), multiplier=mult,
                       spec=spec, layout=layout, dtype=np.dtype(np.float32))
         out[name] = api.decode(enc, np.dtype(dtype or t["dtype"]))
-    if dst is not None:
-        write_safetensors(dst, out)
     return out

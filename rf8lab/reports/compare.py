@@ -10,17 +10,22 @@ import time
 from pathlib import Path
 
 from ..io.checkpoints import load
-from ..io.files import sha256
 from ..metrics import per_tensor
 from .markdown import md_table, versions, versions_line
 
 DEFAULT = ("rf8:log:none", "rf8:nearest:tensor", "rf8:nearest:channel", "e4m3:nearest:tensor",
            "e5m2:nearest:tensor", "int8:nearest:tensor", "int8:nearest:channel", "mxfp8:nearest:block")
-def write(source, out_dir, specs=DEFAULT, tensors=None) -> Path:
-    from ..io.checkpoints import source_path
+def _files_line(checkpoint: dict) -> str:
+    if "files" not in checkpoint:
+        return f"File SHA-256: {checkpoint['sha256']}"
+    return f"{len(checkpoint['files'])} files, SHA-256 of their sha256sum listing: {checkpoint['sha256']}"
 
-    path = source_path(source)
+
+def write(source, out_dir, specs=DEFAULT, tensors=None) -> Path:
+    from ..io.checkpoints import describe
+
     arrays = load(source, tensors)
+    checkpoint = describe(source)
     t0 = time.perf_counter()
     df = per_tensor(arrays, specs)
     out = Path(out_dir)
@@ -29,11 +34,10 @@ def write(source, out_dir, specs=DEFAULT, tensors=None) -> Path:
     sq = [c for c in df.columns if c.endswith("SQNR dB")]
     by_type = df.groupby("type")[sq].median().rename(columns=lambda c: c.replace(" SQNR dB", ""))
     overall = df[sq].median().rename(lambda c: c.replace(" SQNR dB", ""))
-    digest = sha256(path) if path.is_file() else "n/a"
     keys = ",".join(s if isinstance(s, str) else s.key for s in specs)
-    lines = [f"# Formats on {path.name}", "",
+    lines = [f"# Formats on {checkpoint['name']}", "",
              f"Command: `rf8lab compare {source} --formats {keys}`  ",
-             f"File SHA-256: {digest}; {versions_line(versions('rf8lab', 'numpy', 'pandas'))}; "
+             f"{_files_line(checkpoint)}; {versions_line(versions('rf8lab', 'numpy', 'pandas'))}; "
              f"{time.perf_counter() - t0:.1f} s.", "",
              "Every floating tensor rounded into every format (each scale computed from the tensor itself). SQNR = "
              "10·log10(Σw² / Σ(w − q)²); medians over tensors.", "",

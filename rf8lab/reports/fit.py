@@ -18,7 +18,6 @@ from tqdm import tqdm
 
 from .. import gg
 from ..io import checkpoints
-from ..io.files import sha256
 from ..io.names import TYPES, layer_index, tensor_type
 from .markdown import md_table, versions, versions_line
 
@@ -143,13 +142,12 @@ def _summary(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 def write_report(source, out_dir, tensors=None, max_compare: int = 1_000_000, workers: int = 2,
                  seed: int = 0, progress: bool = True, command: str | None = None) -> Path:
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     arrays = {k: v for k, v in checkpoints.load(source, tensors).items()
               if np.asarray(v).dtype.kind in "fV" and np.asarray(v).size >= 8}
     if not arrays:
         raise checkpoints.CheckpointError(f"{source}: no floating-point tensor with at least 8 values to fit")
-    path = checkpoints.source_path(source)
-    digest = sha256(path)
+    checkpoint = checkpoints.describe(source)
+    out.mkdir(parents=True, exist_ok=True)  # only once the checkpoint reads: a refused one leaves no folder
     names = list(arrays)
     results = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -164,7 +162,7 @@ def write_report(source, out_dir, tensors=None, max_compare: int = 1_000_000, wo
     for t in sorted({r["type"] for r in rows}, key=TYPES.index):  # histograms need the data: drawn now
         _type_figure([r for r in rows if r["type"] == t], arrays, out / _hist_name(t))
     run = {"command": command or f"rf8lab fit {source}", "source": str(source),
-           "checkpoint": {"name": path.name, "bytes": path.stat().st_size, "sha256": digest},
+           "checkpoint": checkpoint,
            "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
            "versions": versions("rf8lab", "numpy", "scipy", "pandas", "matplotlib"), "seed": seed,
            "max_compare": max_compare, "tensors": rows, "skipped": skipped}
@@ -200,7 +198,9 @@ def _write_md(out, run, df, summary, lines, figs):
                 "laplace_d_aic", "gg_d_aic", "student_t_d_aic", "gg_kl", "student_t_kl", "n_compared"]]
     md = [f"# GG fits of {source}", "",
           f"Command: `{run['command']}`  ",
-          f"Checkpoint: `{ck['name']}`, {ck['bytes']:,} bytes, SHA-256 `{ck['sha256']}`  ",
+          f"Checkpoint: `{ck['name']}`, {ck['bytes']:,} bytes"
+          + (f" in {len(ck['files'])} files, SHA-256 of their sha256sum listing" if "files" in ck else ", SHA-256")
+          + f" `{ck['sha256']}`  ",
           f"Made {run['made']} with {versions_line(run['versions'])}; comparison sample seed {run['seed']}.",
           "",
           "Each tensor's nonzero values are fitted by maximum likelihood with the location fixed at 0 (for "

@@ -106,28 +106,31 @@ def read_metadata(path) -> dict:
 
 def write(path, tensors: dict, metadata: dict | None = None) -> None:
     """Write named arrays (any dtype in the table above, bfloat16 and float8 included) as
-    safetensors, atomically (atomic_write)."""
+    safetensors, atomically (atomic_write). The data is streamed from each array to the file: no bytes
+    copy of a tensor is made (one that is not C-contiguous or not little-endian is converted alone)."""
     names = {np.dtype(v): k for k, v in DTYPES.items()}
-    header, blobs, off = {}, [], 0
+    header, arrays, off = {}, [], 0
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, a in tensors.items():
         a = np.asarray(a)
-        a = a if a.flags.c_contiguous else a.copy(order="C")  # (ascontiguousarray would make 0-d 1-d)
-        if a.dtype not in names:
+        dt = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
+        if dt not in names:
             raise CheckpointError(f"tensor {name!r} has dtype {a.dtype}, which safetensors cannot store here; "
                                   f"dtypes: {', '.join(str(np.dtype(t)) for t in DTYPES.values())}")
-        b = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": names[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
+        header[name] = {"dtype": names[dt], "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
+        arrays.append(a)
+        off += a.nbytes
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * (-len(h) % 8)
 
     def write(tmp):
         with open(tmp, "wb") as f:
             f.write(struct.pack("<Q", len(h)) + h)
-            for b in blobs:
-                f.write(b)
+            for a in arrays:
+                if not a.flags.c_contiguous or a.dtype.byteorder == ">":
+                    a = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False)
+                if a.size:
+                    f.write(memoryview(a.reshape(-1).view(np.uint8)))
 
     atomic_write(Path(path), write)

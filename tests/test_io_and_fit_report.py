@@ -70,9 +70,9 @@ def test_safetensors_errors_name_the_file(tmp_path, arrays):
         checkpoints.load(tmp_path / "huge.safetensors")
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         checkpoints.load(tmp_path / "missing.safetensors")
-    (tmp_path / "w.onnx").write_bytes(b"")
-    with pytest.raises(CheckpointError, match="unknown checkpoint type '.onnx'"):
-        checkpoints.load(tmp_path / "w.onnx")
+    (tmp_path / "w.h5").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="unknown checkpoint type '.h5'"):
+        checkpoints.load(tmp_path / "w.h5")
 
 
 def test_npz(tmp_path, arrays):

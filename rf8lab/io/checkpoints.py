@@ -1,6 +1,6 @@
 """Reading checkpoints into named numpy arrays: safetensors (rf8lab/io/safetensors.py), .npz, torch
-state dicts, sharded checkpoints (a Hugging Face folder: shards and their *.index.json), and
-all-MiniLM-L6-v2 from its package.
+state dicts, GGUF (llama.cpp) and ONNX initializers (through their packages), sharded checkpoints (a
+Hugging Face folder: shards and their *.index.json), and all-MiniLM-L6-v2 from its package.
 
 Nothing here executes code from the file: .npz is read with allow_pickle=False and torch files with
 weights_only=True.
@@ -66,8 +66,61 @@ def read_torch(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def read_gguf(path: Path) -> dict[str, np.ndarray]:
+    """A GGUF file's tensors (llama.cpp), through the `gguf` package's reader (a memory map): F32, F16 and
+    BF16 as they are stored, every quantized type (Q8_0, Q4_K, ...) dequantized to float32 by the package's
+    own routines (`dequantized(path)` names them: their statistics are those of the quantized grid)."""
+    gguf = _optional("gguf", path, "reading a GGUF file")
+    try:
+        reader = gguf.GGUFReader(path)
+    except Exception as e:  # the package raises ValueError, struct.error, ...: all mean a bad file
+        raise CheckpointError(f"{path}: cannot read as GGUF ({type(e).__name__}: {e})") from None
+    kinds = gguf.GGMLQuantizationType
+    out = {}
+    for t in reader.tensors:
+        if t.tensor_type in (kinds.F32, kinds.F16, kinds.F64):
+            out[t.name] = t.data
+        elif t.tensor_type == kinds.BF16:  # stored as bytes: two per value
+            out[t.name] = np.asarray(t.data).view(ml_dtypes.bfloat16)
+        else:
+            out[t.name] = gguf.quants.dequantize(t.data, t.tensor_type)
+    return out
+
+
+def dequantized(source) -> dict[str, str]:
+    """Tensor name -> its stored quantized type, for the GGUF tensors `load` dequantized ({} otherwise)."""
+    out = {}
+    for path in files(source):
+        if path.suffix.lower() == ".gguf":
+            gguf = _optional("gguf", path, "reading a GGUF file")
+            kinds = gguf.GGMLQuantizationType
+            plain = (kinds.F32, kinds.F16, kinds.F64, kinds.BF16)
+            out.update({t.name: t.tensor_type.name for t in gguf.GGUFReader(path).tensors
+                        if t.tensor_type not in plain})
+    return out
+
+
+def read_onnx(path: Path) -> dict[str, np.ndarray]:
+    """An ONNX model's initializers (its weights), through the `onnx` package, external-data files (beside
+    the model, as ONNX names them) included."""
+    onnx = _optional("onnx", path, "reading an ONNX model")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+        base = str(path.parent)
+        return {t.name: onnx.numpy_helper.to_array(t, base) for t in model.graph.initializer}
+    except Exception as e:  # protobuf DecodeError, a missing external file, ...: a bad model
+        raise CheckpointError(f"{path}: cannot read as an ONNX model ({type(e).__name__}: {e})") from None
+
+
+def _optional(module: str, path: Path, what: str):
+    try:
+        return require(module, f"{path}: {what}")
+    except ImportError as e:
+        raise CheckpointError(str(e)) from None
+
+
 READERS = {".safetensors": read_safetensors, ".npz": read_npz, ".pt": read_torch, ".bin": read_torch,
-           ".pth": read_torch}
+           ".pth": read_torch, ".gguf": read_gguf, ".onnx": read_onnx}
 INDEX = ".index.json"  # a sharded checkpoint's index (Hugging Face: model.safetensors.index.json)
 KINDS = ", ".join([*READERS, INDEX, "a folder holding one checkpoint or an index with its shards"])
 

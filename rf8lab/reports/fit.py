@@ -165,7 +165,8 @@ def write_report(source, out_dir, tensors=None, max_compare: int = 1_000_000, wo
            "checkpoint": checkpoint,
            "made": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
            "versions": versions("rf8lab", "numpy", "scipy", "pandas", "matplotlib"), "seed": seed,
-           "max_compare": max_compare, "tensors": rows, "skipped": skipped}
+           "max_compare": max_compare, "tensors": rows, "skipped": skipped,
+           "dequantized": {k: v for k, v in checkpoints.dequantized(source).items() if k in arrays}}
     (out / "fits.json").write_text(json.dumps(run, indent=1, default=float))
     return render(out)
 
@@ -211,6 +212,10 @@ def _write_md(out, run, df, summary, lines, figs):
           "more than 10 is decisive. p-values are not used: at these sample sizes every test rejects every model.",
           *(["Not fitted: " + "; ".join(f"`{r['name']}` ({r['error']})" for r in skipped) + ".", ""]
             if skipped else []),
+          *(["Stored quantized, fitted after the gguf package dequantized them (their statistics are those of "
+             "the quantized grid, not of the original weights): "
+             + "; ".join(f"`{k}` ({v})" for k, v in run["dequantized"].items()) + ".", ""]
+            if run.get("dequantized") else []),
           "## What the data say", "",
           f"Across {n_all} tensors, the GG is the best of the four models for {gg_best} and the Student-t for "
           f"{t_best}. The GG beats the Gaussian by more than 10 AIC units in {gg_over_gauss} of {n_all} tensors, "

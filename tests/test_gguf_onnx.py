@@ -56,7 +56,8 @@ def _onnx(path, external=False):
     inits = [numpy_helper.from_array(a, "encoder.layer.0.query.weight"),
              numpy_helper.from_array(b.astype(np.float16), "encoder.layer.0.key.weight")]
     node = helper.make_node("MatMul", ["x", "encoder.layer.0.query.weight"], ["y"])
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])],
+    const = helper.make_node("Constant", [], ["bias"], value=numpy_helper.from_array(np.arange(64, dtype=np.float32)))
+    graph = helper.make_graph([const, node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])], inits)
     model = helper.make_model(graph)
     if external:
@@ -75,6 +76,7 @@ def test_onnx_initializers_read_exactly(tmp_path, external):
     assert np.array_equal(got["encoder.layer.0.query.weight"], a)
     assert got["encoder.layer.0.key.weight"].dtype == np.float16
     assert np.array_equal(got["encoder.layer.0.key.weight"], b.astype(np.float16))
+    assert np.array_equal(got["bias"], np.arange(64, dtype=np.float32))  # a Constant node's tensor
 
 
 def test_damaged_gguf_and_onnx_are_clear_errors(tmp_path, capsys):
@@ -88,7 +90,7 @@ def test_damaged_gguf_and_onnx_are_clear_errors(tmp_path, capsys):
         with pytest.raises(CheckpointError, match="cannot read as"):
             checkpoints.load(tmp_path / name)
     (tmp_path / "weights.data").unlink()  # the external data the model names
-    with pytest.raises(CheckpointError, match="cannot read as an ONNX model"):
+    with pytest.raises(CheckpointError, match="cannot read as an ONNX model: weight"):
         checkpoints.load(tmp_path / "m.onnx")
     assert cli(["fit", str(tmp_path / "junk.onnx"), "-o", str(tmp_path / "f")]) == 1
     assert capsys.readouterr().err.startswith("error: ") and not (tmp_path / "f").exists()

@@ -101,15 +101,38 @@ def dequantized(source) -> dict[str, str]:
 
 
 def read_onnx(path: Path) -> dict[str, np.ndarray]:
-    """An ONNX model's initializers (its weights), through the `onnx` package, external-data files (beside
-    the model, as ONNX names them) included."""
+    """An ONNX model's weights, through the `onnx` package: its initializers (external-data files beside the
+    model, as ONNX names them, included) and the tensors of its Constant nodes (named by their output), in
+    the main graph and in every subgraph (If, Loop, Scan bodies)."""
     onnx = _optional("onnx", path, "reading an ONNX model")
     try:
         model = onnx.load(str(path), load_external_data=False)
-        base = str(path.parent)
-        return {t.name: onnx.numpy_helper.to_array(t, base) for t in model.graph.initializer}
-    except Exception as e:  # protobuf DecodeError, a missing external file, ...: a bad model
+        found = list(_onnx_tensors(model.graph))
+    except Exception as e:  # protobuf DecodeError, ...: a bad model
         raise CheckpointError(f"{path}: cannot read as an ONNX model ({type(e).__name__}: {e})") from None
+    out = {}
+    for name, t in found:
+        if name in out:  # ONNX names a value once; a second tensor of the same name would hide the first
+            raise CheckpointError(f"{path}: two weights are named {name!r}; an ONNX model names each value once")
+        try:
+            out[name] = onnx.numpy_helper.to_array(t, str(path.parent))
+        except Exception as e:  # a missing or short external-data file
+            raise CheckpointError(f"{path}: cannot read as an ONNX model: weight {name!r} "
+                                  f"({type(e).__name__}: {e})") from None
+    return out
+
+
+def _onnx_tensors(graph):
+    for t in graph.initializer:
+        yield t.name, t
+    for node in graph.node:
+        for attr in node.attribute:
+            if node.op_type == "Constant" and attr.name == "value" and attr.HasField("t"):
+                yield node.output[0], attr.t
+            if attr.HasField("g"):
+                yield from _onnx_tensors(attr.g)
+            for g in attr.graphs:
+                yield from _onnx_tensors(g)
 
 
 def _optional(module: str, path: Path, what: str):

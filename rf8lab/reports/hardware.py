@@ -174,7 +174,7 @@ def _conclusions(d) -> list[str]:
             if d[name].get("liberty") and d["mac_e4m3"].get("liberty"):
                 a = d[name]["liberty"]["area"] / d["mac_e4m3"]["liberty"]["area"]
                 t_ = d[name]["liberty"]["delay_ns"] / d["mac_e4m3"]["liberty"]["delay_ns"]
-                cells = f", {a:.2f}× the cell area, {t_:.2f}× the clock period"
+                cells = f", {a:.2f}× the cell area, {t_:.2f}× the longest path into the accumulator"
             out.append(f"- {name} against mac_e4m3 (with the 32-bit accumulator): {g:.2f}× the gates, "
                        f"{ratio(name, 'mac_e4m3', 'transistors'):.2f}× the transistors{cells}.")
     return out

@@ -172,13 +172,19 @@ class FitResult:
 
 
 # ---- data preparation -------------------------------------------------------------------------
-def _distinct(x: np.ndarray):
-    """(values float64, counts) of a low-precision array from one bincount over its bit patterns,
-    or None when the dtype is wider than 16 bits."""
+_CHUNK = 1 << 20
+
+
+def distinct(x: np.ndarray):
+    """(values float64, counts) of a low-precision array from one bincount over its bit patterns (its exact
+    histogram: no float copy of x), or None when the dtype is wider than 16 bits."""
     if x.dtype.kind not in "fV" or x.dtype.itemsize > 2:
         return None
     width = np.uint16 if x.dtype.itemsize == 2 else np.uint8
-    counts = np.bincount(np.ascontiguousarray(x).view(width).ravel(), minlength=1 << (8 * x.dtype.itemsize))
+    bits = np.ascontiguousarray(x).view(width).reshape(-1)
+    counts = np.zeros(1 << (8 * x.dtype.itemsize), np.int64)
+    for i in range(0, bits.size, _CHUNK):  # bincount widens its input to int64: a chunk at a time
+        counts += np.bincount(bits[i:i + _CHUNK], minlength=counts.size)
     nz = np.flatnonzero(counts)
     with np.errstate(invalid="ignore"):
         vals = nz.astype(width).view(x.dtype).astype(np.float64)
@@ -319,7 +325,7 @@ def fit(x, loc=0.0, method: str = "mle", axis=None) -> FitResult:
             raise ValueError("loc=None (fitting the location) is supported for whole-array fits only")
         return _fit_with_loc(x, method)
     if axis is None:
-        dist = _distinct(x)
+        dist = distinct(x)
         if dist is not None:
             return _fit_rows(dist[0][None, :], dist[1][None, :], loc, method, rows=False)
         return _fit_rows(np.ascontiguousarray(x).reshape(1, -1), _UNIT, loc, method, rows=False)

@@ -1,9 +1,11 @@
 """`rf8lab fit CHECKPOINT`: fit GG and its rivals to every tensor and write a report.
 
 Writes report.md, fits.csv, fits.json and PNGs (histograms on linear and log scales with the four
-fitted densities, Q-Q plots against the GG fit, the GG shape along depth). The GG fit uses every
-nonzero value of a tensor; the four-model comparison uses at most `max_compare` values (a fixed
-random sample for larger tensors, so that the Student-t fit stays fast), as the tables say.
+fitted densities, Q-Q plots against the GG fit, the GG shape along depth; of at most a million values
+a tensor). The GG fit uses every nonzero value of a tensor; the four-model comparison uses at most
+`max_compare` values (a fixed random sample for larger tensors, so that the Student-t fit stays fast),
+as the tables say. 16- and 8-bit float tensors are read through their exact histogram (one bincount of
+their bit patterns): no float64 copy of them is made.
 """
 from __future__ import annotations
 
@@ -26,22 +28,56 @@ COLORS = {"gg": "C3", "gaussian": "C0", "laplace": "C2", "student_t": "C1"}
 
 
 def analyze(name: str, arr: np.ndarray, max_compare: int, seed: int) -> dict:
-    x = np.asarray(arr).astype(np.float64).ravel()
     kind = tensor_type(name)
+    hist = gg.distinct(np.asarray(arr)) if kind != "norm" else None
+    if hist is not None:  # 16- and 8-bit floats: everything from the exact histogram, no float64 copy
+        return _analyze_histogram(name, kind, arr, *hist, max_compare, seed)
+    x = np.asarray(arr).astype(np.float64).ravel()
     try:
         # norm gains sit around 1, not 0: their location is fitted, everything else is centred at 0
         fit = gg.fit(x, loc=None if kind == "norm" else 0.0)
     except ValueError as e:  # e.g. an all-zero bias: listed, not fitted
-        return {"name": name, "type": tensor_type(name), "layer": layer_index(name), "shape": list(arr.shape),
-                "n": int(x.size), "zeros": int((x == 0).sum()), "zero_fraction": float((x == 0).mean()),
-                "error": str(e)}
+        return _not_fitted(name, kind, arr, x.size, int((x == 0).sum()), e)
     nz = x[x != fit.loc]
     sample = nz if nz.size <= max_compare else np.random.default_rng(seed).choice(nz, max_compare, replace=False)
-    cmp = gg.compare(sample, loc=fit.loc).set_index("model")
     sd = x.std()
+    return _row(name, kind, arr, fit, sample, x.size, int(np.unique(x).size),
+                int((np.abs(x) > 10 * sd).sum()) if sd > 0 else 0, float(sd))
+
+
+def _analyze_histogram(name, kind, arr, values, counts, max_compare: int, seed: int) -> dict:
+    """analyze() for a low-precision tensor from its distinct values and their counts: the GG fit is exact
+    (gg.fit reads the same histogram), the four-model comparison uses every nonzero value, or, past
+    max_compare, a sample drawn without replacement from the histogram (multivariate hypergeometric)."""
+    n = int(counts.sum())
+    finite = np.isfinite(values)
+    zeros = int(counts[values == 0].sum())
+    try:
+        fit = gg.fit(arr, loc=0.0)
+    except ValueError as e:
+        return _not_fitted(name, kind, arr, n, zeros, e)
+    v, c = values[finite], counts[finite]
+    mean = float((v * c).sum() / c.sum())
+    sd = float(np.sqrt((c * (v - mean) ** 2).sum() / c.sum()))
+    keep = v != fit.loc
+    v, c = v[keep], c[keep].astype(np.int64)
+    if c.sum() > max_compare:
+        c = np.random.default_rng(seed).multivariate_hypergeometric(c, max_compare)
+    sample = np.repeat(v, c)
+    outliers = int(counts[finite][np.abs(values[finite]) > 10 * sd].sum()) if sd > 0 else 0
+    return _row(name, kind, arr, fit, sample, n, int(values.size), outliers, sd)
+
+
+def _not_fitted(name, kind, arr, n: int, zeros: int, error) -> dict:
+    return {"name": name, "type": kind, "layer": layer_index(name), "shape": list(arr.shape), "n": int(n),
+            "zeros": zeros, "zero_fraction": zeros / n if n else 0.0, "error": str(error)}
+
+
+def _row(name, kind, arr, fit, sample, n: int, distinct: int, outliers: int, sd: float) -> dict:
+    cmp = gg.compare(sample, loc=fit.loc).set_index("model")
     row = {"name": name, "type": kind, "loc": fit.loc, "layer": layer_index(name), "shape": list(arr.shape),
-           "n": int(x.size), "zeros": int(fit.n_zero), "zero_fraction": fit.zero_fraction,
-           "distinct": int(np.unique(x).size), "outliers_10sd": int((np.abs(x) > 10 * sd).sum()) if sd > 0 else 0,
+           "n": int(n), "zeros": int(fit.n_zero), "zero_fraction": fit.zero_fraction,
+           "distinct": distinct, "outliers_10sd": outliers,
            "std": float(sd), "gg_shape": fit.shape, "gg_shape_se": fit.shape_se, "gg_shape_ci_lo": fit.shape_ci[0],
            "gg_shape_ci_hi": fit.shape_ci[1], "gg_scale": fit.scale, "gg_loglik": fit.loglik,
            "best": cmp.index[0], "n_compared": int(sample.size)}
@@ -62,13 +98,25 @@ def _densities(row):
             "student_t": stats.t(p["student_t"]["df"], mu, p["student_t"]["scale"])}
 
 
+PLOTTED = 1_000_000  # values per histogram and Q-Q plot at most: a random sample of larger tensors
+
+
+def _plotted(arr, seed: int = 0) -> np.ndarray:
+    """The float64 values a figure draws: all of a small tensor, else PLOTTED drawn at random positions
+    (with replacement: no permutation of a large tensor's indices, no float copy of all of it)."""
+    flat = np.asarray(arr).reshape(-1)
+    if flat.size > PLOTTED:
+        flat = flat[np.random.default_rng(seed).integers(0, flat.size, PLOTTED)]
+    return flat.astype(np.float64)
+
+
 def _type_figure(rows, arrays, path: Path):
     """Up to 6 tensors of one type: histogram (linear), histogram (log y), Q-Q against the GG fit."""
     import matplotlib.pyplot as plt
     pick = rows if len(rows) <= 6 else [rows[i] for i in np.linspace(0, len(rows) - 1, 6).astype(int)]
     fig, axes = plt.subplots(3, len(pick), figsize=(2.6 * len(pick), 6.6), squeeze=False)
     for j, row in enumerate(pick):
-        x = np.asarray(arrays[row["name"]]).astype(np.float64).ravel()
+        x = _plotted(arrays[row["name"]])
         x = x[x != row["loc"]]
         lo, hi = np.quantile(x, [0.0005, 0.9995])
         grid = np.linspace(lo, hi, 400)

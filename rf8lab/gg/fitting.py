@@ -342,6 +342,16 @@ def fit(x, loc=0.0, method: str = "mle", axis=None) -> FitResult:
 _UNIT = np.empty((0, 0))  # "every weight is 1"
 
 
+def fit_counts(values, counts, loc=0.0, method: str = "mle") -> FitResult:
+    """fit() of a histogram: distinct values and how often each occurs, as gg.distinct gives them (the
+    same sums as the values repeated)."""
+    values = np.asarray(values, np.float64).reshape(1, -1)
+    counts = np.asarray(counts, np.float64).reshape(1, -1)
+    if values.shape != counts.shape:
+        raise ValueError(f"values and counts must have the same size; got {values.size} and {counts.size}")
+    return _fit_rows(values, counts, loc, method, rows=False)
+
+
 def _far_from_one(x: np.ndarray) -> int:
     """The power of two to divide x by when its largest magnitude is beyond 2^±200 (where |x|^nu
     sums overflow or vanish in float64), else 0: ordinary weights are fitted as they are. Two

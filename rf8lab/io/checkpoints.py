@@ -157,6 +157,11 @@ def files(source) -> list[Path]:
     """The files of a checkpoint, in order: one file; or the shards its index names (a folder with one
     *.index.json, or the index itself), in the order they first appear in its weight_map; or the one
     checkpoint file in a folder without an index."""
+    return _layout(source)[0]
+
+
+def _layout(source) -> tuple[list[Path], dict[Path, list[str]] | None]:
+    """(the files of a checkpoint, and for a sharded one its index: shard -> the tensor names it holds)."""
     path = source_path(source)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -166,18 +171,20 @@ def files(source) -> list[Path]:
             raise CheckpointError(f"{path} holds {len(indexes)} index files ({', '.join(p.name for p in indexes)}); "
                                   "name the one to read")
         if indexes:
-            return list(_shards(indexes[0]))
+            index = _shards(indexes[0])
+            return list(index), index
         found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READERS)
         if len(found) != 1:
             raise CheckpointError(f"{path} is a folder with no *{INDEX} and {len(found)} checkpoint files "
                                   f"({', '.join(p.name for p in found[:5]) or 'none'}); pass one file, or a folder "
                                   f"with one checkpoint or an index; read: {KINDS}")
-        return found
+        return found, None
     if path.name.endswith(INDEX):
-        return list(_shards(path))
+        index = _shards(path)
+        return list(index), index
     if path.suffix.lower() not in READERS:
         raise CheckpointError(f"{path}: unknown checkpoint type {path.suffix!r}; read: {KINDS}")
-    return [path]
+    return [path], None
 
 
 def _shards(index: Path) -> dict[Path, list[str]]:
@@ -215,9 +222,7 @@ def load(source, tensors=None) -> dict[str, np.ndarray]:
     tensors  None (all), a glob ("*.weight"), or several, as a list or comma-separated
     """
     path = source_path(source)
-    shards = files(source)
-    ix = _index_of(path)
-    index = _shards(ix) if ix is not None else None
+    shards, index = _layout(source)
     arrays: dict[str, np.ndarray] = {}
     for shard in shards:
         got = READERS[shard.suffix.lower()](shard)
@@ -237,13 +242,6 @@ def load(source, tensors=None) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path}: no tensor matches {', '.join(pats)}; names look like "
                               f"{', '.join(list(arrays)[:3])}")
     return chosen
-
-
-def _index_of(path: Path) -> Path | None:
-    if path.is_dir():
-        found = sorted(path.glob("*" + INDEX))
-        return found[0] if len(found) == 1 else None
-    return path if path.name.endswith(INDEX) else None
 
 
 def describe(source) -> dict:

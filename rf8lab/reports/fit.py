@@ -31,7 +31,7 @@ def analyze(name: str, arr: np.ndarray, max_compare: int, seed: int) -> dict:
     kind = tensor_type(name)
     hist = gg.distinct(np.asarray(arr)) if kind != "norm" else None
     if hist is not None:  # 16- and 8-bit floats: everything from the exact histogram, no float64 copy
-        return _analyze_histogram(name, kind, arr, *hist, max_compare, seed)
+        return _analyze_histogram(name, kind, arr, *hist)
     x = np.asarray(arr).astype(np.float64).ravel()
     try:
         # norm gains sit around 1, not 0: their location is fitted, everything else is centred at 0
@@ -45,7 +45,7 @@ def analyze(name: str, arr: np.ndarray, max_compare: int, seed: int) -> dict:
                 int((np.abs(x) > 10 * sd).sum()) if sd > 0 else 0, float(sd))
 
 
-def _analyze_histogram(name, kind, arr, values, counts, max_compare: int, seed: int) -> dict:
+def _analyze_histogram(name, kind, arr, values, counts) -> dict:
     """analyze() for a low-precision tensor from its distinct values and their counts (its exact histogram):
     the GG fit and the four-model comparison use every value, whatever max_compare says, in one pass over
     at most 65,536 distinct values."""

@@ -12,7 +12,7 @@ import torch
 import transformers
 
 from rf8lab.io.checkpoints import minilm_path
-from rf8lab.nn.minilm import pydoc_sentences
+from rf8lab.nn.data import pydoc_sentences
 
 root = str(minilm_path().parent)
 tok = transformers.AutoTokenizer.from_pretrained(root)

@@ -15,6 +15,11 @@ def add(sub) -> None:
                         "channel, e4m3, e5m2, int8 per tensor and channel, mxfp8)")
     c.add_argument("-o", "--out", default="compare_report")
     c.add_argument("--tensors", default=None, help="glob(s) of tensor names, comma-separated")
+    c.add_argument("--end-to-end", action="store_true",
+                   help="CHECKPOINT is a Hugging Face BERT folder (config.json, tokenizer.json, weights) or 'minilm': "
+                        "also compare its sentence embeddings in each format with float32's (cosine, neighbours)")
+    c.add_argument("--sentences", type=int, default=1000, help="sentences of CPython's docs, with --end-to-end")
+    c.add_argument("--neighbours", type=int, default=10, help="nearest neighbours compared, with --end-to-end")
     c.set_defaults(func=run)
 
 
@@ -28,7 +33,8 @@ def run(args) -> int:
     try:
         for s in specs:
             QuantSpec.parse(s)
-        path = write(args.checkpoint, args.out, specs, args.tensors)
+        path = write(args.checkpoint, args.out, specs, args.tensors,
+                     args.sentences if args.end_to_end else None, args.neighbours)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -36,5 +42,9 @@ def run(args) -> int:
     sq = [c for c in df.columns if c.endswith("SQNR dB")]
     with pd.option_context("display.max_rows", 500, "display.width", 200, "display.max_columns", 20):
         print(df[["tensor"] + sq].rename(columns=lambda c: c.replace(" SQNR dB", "")).round(2).to_string(index=False))
+    if args.end_to_end:
+        e2e = pd.read_csv(Path(args.out) / "end_to_end.csv")
+        print(f"\nend to end, {args.sentences} sentences:")
+        print(e2e.round(5).to_string(index=False))
     print(f"wrote {path} and {Path(args.out) / 'formats.csv'}")
     return 0

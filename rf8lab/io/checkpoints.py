@@ -156,7 +156,8 @@ def source_path(source) -> Path:
 def files(source) -> list[Path]:
     """The files of a checkpoint, in order: one file; or the shards its index names (a folder with one
     *.index.json, or the index itself), in the order they first appear in its weight_map; or the one
-    checkpoint file in a folder without an index."""
+    checkpoint file in a folder without an index. A folder with model.safetensors beside pytorch_model.bin
+    (or their indexes) reads the safetensors one, as transformers does."""
     return _layout(source)[0]
 
 
@@ -166,14 +167,15 @@ def _layout(source) -> tuple[list[Path], dict[Path, list[str]] | None]:
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if path.is_dir():
-        indexes = sorted(path.glob("*" + INDEX))
+        indexes = _preferred(sorted(path.glob("*" + INDEX)), "pytorch_model.bin" + INDEX)
         if len(indexes) > 1:
             raise CheckpointError(f"{path} holds {len(indexes)} index files ({', '.join(p.name for p in indexes)}); "
                                   "name the one to read")
         if indexes:
             index = _shards(indexes[0])
             return list(index), index
-        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READERS)
+        found = _preferred(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READERS),
+                           "pytorch_model.bin")
         if len(found) != 1:
             raise CheckpointError(f"{path} is a folder with no *{INDEX} and {len(found)} checkpoint files "
                                   f"({', '.join(p.name for p in found[:5]) or 'none'}); pass one file, or a folder "
@@ -185,6 +187,15 @@ def _layout(source) -> tuple[list[Path], dict[Path, list[str]] | None]:
     if path.suffix.lower() not in READERS:
         raise CheckpointError(f"{path}: unknown checkpoint type {path.suffix!r}; read: {KINDS}")
     return [path], None
+
+
+def _preferred(paths: list[Path], torch_name: str) -> list[Path]:
+    """Hugging Face folders often hold the same weights twice, model.safetensors beside pytorch_model.bin (or
+    their two indexes); like transformers, read the safetensors one. Any other set of several stays ambiguous."""
+    names = sorted(p.name for p in paths)
+    if names == sorted(["model.safetensors" + torch_name.removeprefix("pytorch_model.bin"), torch_name]):
+        return [p for p in paths if p.name != torch_name]
+    return paths
 
 
 def _shards(index: Path) -> dict[Path, list[str]]:

@@ -95,3 +95,21 @@ class Digits:
     def val_batches(self, batch_size: int):
         for i in range(0, len(self.y_test), batch_size):
             yield self.x_test[i: i + batch_size], self.y_test[i: i + batch_size]
+
+
+def pydoc_sentences(n: int = 1000, min_chars: int = 40, max_chars: int = 300) -> list[str]:
+    """The first n distinct sentences of CPython's documentation topics: paragraphs joined, split
+    after '.', '!' or '?' before a capital letter, kept if they are 40-300 characters of prose."""
+    import re
+
+    seen, out = set(), []
+    for para in re.split(r"\n\s*\n", pydoc_text()):
+        text = " ".join(para.split())
+        for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text):
+            if min_chars <= len(s) <= max_chars and s[0].isupper() and s[-1] in ".!?" and s not in seen \
+                    and sum(c.isalpha() or c == " " for c in s) > 0.85 * len(s):
+                seen.add(s)
+                out.append(s)
+                if len(out) == n:
+                    return out
+    return out

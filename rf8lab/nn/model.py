@@ -274,9 +274,25 @@ def hidden_states(params: dict, cfg: Config, ids: np.ndarray, attention_mask=Non
     return x
 
 
-def sentence_embedding(hidden: np.ndarray, attention_mask=None) -> np.ndarray:
-    """Mean of the hidden states over real tokens, L2-normalized (sentence-transformers' pooling)."""
+POOLING = ("mean", "cls", "max", "mean_sqrt_len")  # sentence-transformers' pooling modes
+
+
+def sentence_embedding(hidden: np.ndarray, attention_mask=None, pooling: str = "mean",
+                       normalize: bool = True) -> np.ndarray:
+    """Pool the hidden states (B, T, D) into one vector per sentence (B, D), as sentence-transformers'
+    Pooling does: "mean" over real tokens, "cls" (the first token), "max" over real tokens, or
+    "mean_sqrt_len" (the sum over real tokens / sqrt(their count)); then L2-normalize if `normalize`."""
+    if pooling not in POOLING:
+        raise ValueError(f"pooling {pooling!r} is not one of {POOLING}")
     m = np.ones(hidden.shape[:2]) if attention_mask is None else np.asarray(attention_mask)
     m = m[..., None].astype(hidden.dtype)
-    e = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    if pooling == "cls":
+        e = hidden[:, 0]
+    elif pooling == "max":
+        e = np.where(m > 0, hidden, np.finfo(hidden.dtype).min).max(axis=1)
+    else:
+        count = np.maximum(m.sum(axis=1), 1e-9)
+        e = (hidden * m).sum(axis=1) / (count if pooling == "mean" else np.sqrt(count))
+    if normalize:
+        e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    return e

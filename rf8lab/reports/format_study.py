@@ -15,6 +15,7 @@ reports/format_comparison.json and PNGs.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from pathlib import Path
@@ -61,29 +62,12 @@ def synthetic(shapes, n: int, seed: int = SETTINGS["seed"], std: float = SETTING
 
 
 def end_to_end(n_sentences: int, specs=E2E, progress=None, k: int = SETTINGS["neighbours"]) -> dict:
-    from ..methods.convert import convert
-    from ..nn.minilm import MiniLM, pydoc_sentences
+    """Section 3: MiniLM's sentence embeddings with its weight matrices in each format (reports/embeddings.py)."""
+    from ..nn.bert import SentenceEncoder
+    from ..nn.data import pydoc_sentences
+    from .embeddings import study
 
-    m = MiniLM()
-    sentences = pydoc_sentences(n_sentences)
-    ref = m.embed(sentences)
-    sim = ref @ ref.T
-    np.fill_diagonal(sim, -np.inf)
-    nn_ref = np.argsort(-sim, axis=1)[:, :k]
-    out = {"n_sentences": len(sentences), "formats": {}}
-    for s in specs:
-        spec = QuantSpec.parse(s)
-        e = m.embed(sentences, params=convert(m.params, spec))
-        cos = np.sum(e * ref, axis=1)
-        se = e @ e.T
-        np.fill_diagonal(se, -np.inf)
-        nn_q = np.argsort(-se, axis=1)[:, :k]
-        agree = np.mean([len(set(a) & set(b)) / k for a, b in zip(nn_ref, nn_q)])
-        out["formats"][spec.label] = {"cos_mean": float(cos.mean()), "cos_min": float(cos.min()),
-                                     "neighbour_agreement": float(agree)}
-        if progress:
-            progress(s)
-    return out
+    return study(SentenceEncoder("minilm"), pydoc_sentences(n_sentences), specs, k, progress)
 
 
 def code_bits(arrays: dict, specs=E2E) -> dict:
@@ -126,7 +110,11 @@ def figures(syn, mini, out: Path):
     axs[1].grid(alpha=0.3)
     sq = [c for c in mini.columns if c.endswith("SQNR dB")]
     data = [mini[c].replace([np.inf, -np.inf], np.nan).dropna().values for c in sq]
-    axs[2].boxplot(data, vert=False)  # labels set apart: the keyword's name changed in matplotlib 3.9
+    # horizontal boxes: `orientation` since matplotlib 3.10, `vert` before (deprecated in 3.11); labels set apart,
+    # since that keyword's name changed in 3.9
+    horizontal = {"orientation": "horizontal"} if "orientation" in inspect.signature(axs[2].boxplot).parameters \
+        else {"vert": False}
+    axs[2].boxplot(data, **horizontal)
     axs[2].set_yticks(range(1, len(sq) + 1), [c.replace(" SQNR dB", "") for c in sq])
     axs[2].tick_params(axis="y", labelsize=7)
     axs[2].set_xlabel("SQNR (dB) per tensor")
@@ -221,7 +209,7 @@ def render(out="reports") -> Path:
          f"## 3. MiniLM end to end ({e2e['n_sentences']} sentences from CPython's docs)", "",
          "Every weight matrix (2-D) converted, gains and biases kept; sentence embeddings (mean pooling, L2 "
          "normalized) compared with float32's: cosine similarity per sentence, and the fraction of each sentence's "
-         f"{st['neighbours']} nearest neighbours (among the others) that stay the same. tests/test_minilm.py holds the "
+         f"{st['neighbours']} nearest neighbours (among the others) that stay the same. tests/test_bert.py holds the "
          "float32 NumPy model to transformers' embeddings.", "",
          md_table(e2e_df.reset_index().rename(columns={"index": "format"}), 5), "",
          "## 4. Bits per weight after entropy coding each format's codes (MiniLM weight matrices"

@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"
 
 
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "analysis" / f"{name}.py")
+def _script(name, folder="analysis"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -37,12 +37,17 @@ def _render_fit(out):
     render(out)
 
 
+def _render_bench_checkpoint(out):
+    _script("bench_checkpoint", "benchmarks").render(out)
+
+
 @pytest.mark.parametrize("render, folder, json_name, page", [
     (_render_pipeline, "", "pipeline.json", "pipeline.md"),
     (_render_init, "", "init_study.json", "init_study.md"),
     (_render_formats, "", "format_comparison.json", "format_comparison.md"),
     (_render_fit, "minilm_fit", "fits.json", "report.md"),
-], ids=["pipeline", "init_study", "format_comparison", "minilm_fit"])
+    (_render_bench_checkpoint, "", "bench_checkpoint.json", "bench_checkpoint.md"),
+], ids=["pipeline", "init_study", "format_comparison", "minilm_fit", "bench_checkpoint"])
 def test_committed_page_renders_from_its_json(tmp_path, render, folder, json_name, page):
     shutil.copy(REPORTS / folder / json_name, tmp_path / json_name)
     render(tmp_path)

@@ -19,7 +19,7 @@ demo: install
 
 # two workers (pytest-xdist) on the project's 2-core machines: about 35 % less wall time than one
 test: install
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 # The suite on the oldest versions pyproject.toml allows (constraints/lowest.txt), in its own venv.
 # torch 2.3 from PyPI is a CUDA build: about 3 GB to download.

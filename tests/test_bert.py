@@ -155,18 +155,25 @@ def test_synthetic_12_layer_bert_equals_torch(tmp_path, weights, pooling):
 
 
 def test_folder_layouts(tmp_path, weights):
-    """One file, a torch state dict beside it (safetensors is read, as transformers does), a
-    sentence-transformers module folder: the same encoder."""
+    """One file, a torch state dict beside it (safetensors is read, as transformers does), the original
+    checkpoints' LayerNorm gamma/beta, a sentence-transformers module folder: the same encoder."""
     base = SentenceEncoder(make_folder(tmp_path / "sharded", weights))
     assert base.pooling == "mean" and not base.normalize  # a plain BERT: sentence-transformers' default
+    e = base.embed(SENTENCES[:4])
     one = make_folder(tmp_path / "one", weights, sharded=False)
     write(one / "model.safetensors", weights)
     torch = pytest.importorskip("torch")
-    torch.save({k: torch.from_numpy(v) for k, v in weights.items()}, one / "pytorch_model.bin")
-    e = SentenceEncoder(one).embed(SENTENCES[:4])
-    np.testing.assert_array_equal(e, base.embed(SENTENCES[:4]))
-    (one / "model.safetensors").unlink()  # the torch state dict alone
+    other = hf_weights(seed=1)  # other weights in the torch file: which one is read shows
+    torch.save({k: torch.from_numpy(v) for k, v in other.items()}, one / "pytorch_model.bin")
     np.testing.assert_array_equal(SentenceEncoder(one).embed(SENTENCES[:4]), e)
+    (one / "model.safetensors").unlink()  # the torch state dict alone
+    torch_only = SentenceEncoder(one).embed(SENTENCES[:4])
+    assert not np.allclose(torch_only, e)
+    np.testing.assert_array_equal(torch_only, SentenceEncoder(make_folder(tmp_path / "o", other)).embed(SENTENCES[:4]))
+    old_names = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
+                 for k, v in weights.items()}
+    assert sum(k.endswith("LayerNorm.gamma") for k in old_names) == 2 * LAYERS + 1
+    np.testing.assert_array_equal(SentenceEncoder(make_folder(tmp_path / "tf", old_names)).embed(SENTENCES[:4]), e)
     st = tmp_path / "st"
     make_folder(st / "0_Transformer", weights, pooling="cls_token")
     (st / "0_Transformer" / "1_Pooling").rename(st / "1_Pooling")
@@ -178,7 +185,13 @@ def test_folder_layouts(tmp_path, weights):
     enc = SentenceEncoder(st)
     assert (enc.pooling, enc.normalize, enc.max_length) == ("cls", True, 16)
     e = enc.embed(SENTENCES[:4])
-    np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1, atol=1e-6)
+    ids, mask, types = enc.tokenize(SENTENCES[:4])
+    cls = torch_reference(weights, ids, mask, types, "cls")
+    np.testing.assert_allclose(e, cls / np.linalg.norm(cls, axis=1, keepdims=True), atol=2e-5)
+    # do_lower_case: the text is lowercased before the tokenizer (MiniLM's tokenizer.json lowercases anyway)
+    (st / "0_Transformer" / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 16,
+                                                                               "do_lower_case": True}))
+    assert SentenceEncoder(st).lower_case
 
 
 def test_bad_folders_are_refused_by_name(tmp_path, weights):
@@ -196,6 +209,24 @@ def test_bad_folders_are_refused_by_name(tmp_path, weights):
     with pytest.raises(ValueError, match="weightedmean"):
         SentenceEncoder(root)
     shutil.rmtree(root / "1_Pooling")
+    (root / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]))
+    with pytest.raises(ValueError, match="module 'sentence_transformers.models.Dense'"):
+        SentenceEncoder(root)
+    (root / "modules.json").write_text(json.dumps([{"type": "sentence_transformers.models.Transformer", "path": 3}]))
+    with pytest.raises(ValueError, match="needs a"):
+        SentenceEncoder(root)
+    (root / "modules.json").unlink()
+    (root / "config.json").write_text(json.dumps(config(pad_token_id=None)))
+    with pytest.raises(ValueError, match="pad_token_id None"):
+        SentenceEncoder(root)
+    (root / "config.json").write_text(json.dumps(config()))
+    with pytest.raises(ValueError, match="max_length 0"):
+        SentenceEncoder(root, max_length=0)
+    (root / "tokenizer.json").write_text('{"a": 1}')
+    with pytest.raises(ValueError, match="not a tokenizers file"):
+        SentenceEncoder(root)
     (root / "tokenizer.json").unlink()
     with pytest.raises(FileNotFoundError, match="tokenizer.json"):
         SentenceEncoder(root)
@@ -220,8 +251,14 @@ def test_compare_end_to_end_cli(tmp_path, weights, capsys):
     assert ((t.neighbour_agreement > 0) & (t.neighbour_agreement <= 1)).all()
     report = (out / "report.md").read_text()
     assert "## End to end" in report and "pooling=cls" in report and "--end-to-end" in report
-    assert cli(["compare", str(src), "--end-to-end", "--sentences", "5", "-o", str(out)]) == 1
-    assert capsys.readouterr().err.startswith("error: --sentences 5")
+    for bad, says in ((["--end-to-end", "--sentences", "5"], "10 neighbours need at least 11 sentences, got 5"),
+                      (["--end-to-end", "--sentences", "0"], "neighbours need at least"),
+                      (["--end-to-end", "--neighbours", "0"], "neighbours must be an integer >= 1"),
+                      (["--sentences", "30"], "--sentences and --neighbours go with --end-to-end")):
+        assert cli(["compare", str(src), *bad, "-o", str(tmp_path / "bad")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and says in err and err.count("\n") == 1
+    assert not (tmp_path / "bad").exists()
     assert cli(["compare", str(tmp_path / "report"), "--end-to-end", "-o", str(out)]) == 1
     assert "config.json" in capsys.readouterr().err
 
@@ -256,13 +293,15 @@ def test_pooling_modes():
         sentence_embedding(h, mask, "sum")
 
 
-def test_a_folder_with_safetensors_and_torch_weights_reads_safetensors(tmp_path):
+def test_a_folder_of_several_checkpoints_reads_what_transformers_reads(tmp_path):
     from rf8lab.io.checkpoints import files, load
 
     torch = pytest.importorskip("torch")
     write(tmp_path / "model.safetensors", {"a": np.ones(3, np.float32)})
     torch.save({"a": torch.zeros(3)}, tmp_path / "pytorch_model.bin")
     assert files(tmp_path) == [tmp_path / "model.safetensors"] and load(tmp_path)["a"].sum() == 3
-    (tmp_path / "model.safetensors").rename(tmp_path / "other.safetensors")  # no preferred name: refused
+    (tmp_path / "model.safetensors").rename(tmp_path / "other.safetensors")  # then pytorch_model.bin
+    assert files(tmp_path) == [tmp_path / "pytorch_model.bin"]
+    (tmp_path / "pytorch_model.bin").rename(tmp_path / "other.bin")  # no name transformers reads: refused
     with pytest.raises(ValueError, match="2 checkpoint files"):
         files(tmp_path)

@@ -108,7 +108,6 @@ def test_a_sharded_checkpoint_packs_to_packed_shards_with_their_own_index(tmp_pa
     (lambda f, ix: (f / "model-00002-of-00002.safetensors").unlink(), "is missing"),
     (lambda f, ix: ix.update(weight_map={}), "non-empty"),
     (lambda f, ix: ix.update(weight_map={k: "w.onnx" for k in ix["weight_map"]}), "is missing|unknown type"),
-    (lambda f, ix: (f / "other.safetensors.index.json").write_text("{}"), "2 index files"),
 ])
 def test_a_bad_index_is_a_clear_error_and_leaves_no_output(tmp_path, capsys, damage, match):
     folder = _sharded(tmp_path / "llm", _tensors())
@@ -122,6 +121,16 @@ def test_a_bad_index_is_a_clear_error_and_leaves_no_output(tmp_path, capsys, dam
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert not (tmp_path / "fit").exists()
+
+
+def test_a_folder_of_several_checkpoints_reads_what_transformers_reads(tmp_path):
+    folder = _sharded(tmp_path / "llm", _tensors())
+    (folder / "other.safetensors.index.json").write_text("{}")  # beside model.safetensors.index.json
+    (folder / "optimizer.pt").write_bytes(b"not read")  # a Trainer folder's other files
+    assert checkpoints.files(folder) == checkpoints.files(folder / "model.safetensors.index.json")
+    (folder / "model.safetensors.index.json").rename(folder / "a.safetensors.index.json")
+    with pytest.raises(CheckpointError, match="2 index files"):  # no name transformers reads: ambiguous
+        checkpoints.load(folder)
 
 
 def test_a_tensor_in_two_shards_is_refused(tmp_path):

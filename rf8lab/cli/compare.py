@@ -18,8 +18,10 @@ def add(sub) -> None:
     c.add_argument("--end-to-end", action="store_true",
                    help="CHECKPOINT is a Hugging Face BERT folder (config.json, tokenizer.json, weights) or 'minilm': "
                         "also compare its sentence embeddings in each format with float32's (cosine, neighbours)")
-    c.add_argument("--sentences", type=int, default=1000, help="sentences of CPython's docs, with --end-to-end")
-    c.add_argument("--neighbours", type=int, default=10, help="nearest neighbours compared, with --end-to-end")
+    c.add_argument("--sentences", type=int, default=None,
+                   help="sentences of CPython's docs, with --end-to-end (default 1000)")
+    c.add_argument("--neighbours", type=int, default=None,
+                   help="nearest neighbours compared, with --end-to-end (default 10)")
     c.set_defaults(func=run)
 
 
@@ -28,13 +30,19 @@ def run(args) -> int:
 
     from ..codec.spec import QuantSpec
     from ..reports.compare import DEFAULT, write
+    from ..reports.embeddings import NEIGHBOURS
 
     specs = [s for s in args.formats.split(",") if s] if args.formats else list(DEFAULT)
+    if not args.end_to_end and (args.sentences is not None or args.neighbours is not None):
+        print("error: --sentences and --neighbours go with --end-to-end", file=sys.stderr)
+        return 1
+    sentences = 1000 if args.sentences is None else args.sentences
+    neighbours = NEIGHBOURS if args.neighbours is None else args.neighbours
     try:
         for s in specs:
             QuantSpec.parse(s)
-        path = write(args.checkpoint, args.out, specs, args.tensors,
-                     args.sentences if args.end_to_end else None, args.neighbours)
+        path = write(args.checkpoint, args.out, specs, args.tensors, sentences if args.end_to_end else None,
+                     neighbours)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -44,7 +52,7 @@ def run(args) -> int:
         print(df[["tensor"] + sq].rename(columns=lambda c: c.replace(" SQNR dB", "")).round(2).to_string(index=False))
     if args.end_to_end:
         e2e = pd.read_csv(Path(args.out) / "end_to_end.csv")
-        print(f"\nend to end, {args.sentences} sentences:")
+        print(f"\nend to end, {sentences} sentences:")
         print(e2e.round(5).to_string(index=False))
     print(f"wrote {path} and {Path(args.out) / 'formats.csv'}")
     return 0

@@ -156,8 +156,8 @@ def source_path(source) -> Path:
 def files(source) -> list[Path]:
     """The files of a checkpoint, in order: one file; or the shards its index names (a folder with one
     *.index.json, or the index itself), in the order they first appear in its weight_map; or the one
-    checkpoint file in a folder without an index. A folder with model.safetensors beside pytorch_model.bin
-    (or their indexes) reads the safetensors one, as transformers does."""
+    checkpoint file in a folder without an index. A folder holding several reads, as transformers does, the first
+    of model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json."""
     return _layout(source)[0]
 
 
@@ -167,15 +167,17 @@ def _layout(source) -> tuple[list[Path], dict[Path, list[str]] | None]:
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if path.is_dir():
-        indexes = _preferred(sorted(path.glob("*" + INDEX)), "pytorch_model.bin" + INDEX)
+        indexes = sorted(path.glob("*" + INDEX))
+        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READERS)
+        chosen = _hf_choice(path) if len(indexes) + len(found) > 1 else None
+        if chosen is not None:
+            indexes, found = ([chosen], []) if chosen.name.endswith(INDEX) else ([], [chosen])
         if len(indexes) > 1:
             raise CheckpointError(f"{path} holds {len(indexes)} index files ({', '.join(p.name for p in indexes)}); "
                                   "name the one to read")
         if indexes:
             index = _shards(indexes[0])
             return list(index), index
-        found = _preferred(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READERS),
-                           "pytorch_model.bin")
         if len(found) != 1:
             raise CheckpointError(f"{path} is a folder with no *{INDEX} and {len(found)} checkpoint files "
                                   f"({', '.join(p.name for p in found[:5]) or 'none'}); pass one file, or a folder "
@@ -189,13 +191,13 @@ def _layout(source) -> tuple[list[Path], dict[Path, list[str]] | None]:
     return [path], None
 
 
-def _preferred(paths: list[Path], torch_name: str) -> list[Path]:
-    """Hugging Face folders often hold the same weights twice, model.safetensors beside pytorch_model.bin (or
-    their two indexes); like transformers, read the safetensors one. Any other set of several stays ambiguous."""
-    names = sorted(p.name for p in paths)
-    if names == sorted(["model.safetensors" + torch_name.removeprefix("pytorch_model.bin"), torch_name]):
-        return [p for p in paths if p.name != torch_name]
-    return paths
+HF_WEIGHTS = ("model.safetensors", "model.safetensors" + INDEX, "pytorch_model.bin", "pytorch_model.bin" + INDEX)
+
+
+def _hf_choice(folder: Path) -> Path | None:
+    """The weights transformers would read in a folder of several checkpoint files (model.safetensors beside
+    pytorch_model.bin, a Trainer folder with optimizer.pt and rng_state.pth, ...): the first of HF_WEIGHTS."""
+    return next((folder / n for n in HF_WEIGHTS if (folder / n).is_file()), None)
 
 
 def _shards(index: Path) -> dict[Path, list[str]]:

@@ -11,7 +11,9 @@ What the folder says, and what is used when it does not say:
 - pooling: the Pooling module's config.json (modules.json; else 1_Pooling/config.json): mean, cls, max or
   mean_sqrt_len; without one, mean pooling (what sentence-transformers does for a plain BERT);
 - normalization: an L2 Normalize module in modules.json;
-- the longest input: sentence_bert_config.json's max_seq_length, else max_position_embeddings.
+- the longest input: sentence_bert_config.json's max_seq_length, else max_position_embeddings; its
+  do_lower_case lowercases the text before the tokenizer, as sentence-transformers does.
+A module sentence-transformers would apply and this encoder does not (Dense, LayerNorm, ...) is refused.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ _TOP = {"embeddings.word_embeddings": "tok_emb", "embeddings.position_embeddings
 # Parts of a BERT checkpoint that are not the encoder: the pooler and the task heads of BertForMaskedLM,
 # BertForPreTraining, BertForSequenceClassification, BertForQuestionAnswering, ...; sentence embeddings skip them.
 _HEADS = ("pooler.", "cls.", "classifier.", "qa_outputs.")
+_TF_LAYERNORM = {"gamma": "weight", "beta": "bias"}  # bert-base-uncased's names, as transformers renames them
+_MODULES = ("Transformer", "Pooling", "Normalize")  # the sentence-transformers modules computed here
 
 
 def config_from_hf(cfg: dict) -> Config:
@@ -59,13 +63,16 @@ def config_from_hf(cfg: dict) -> Config:
 
 def rename(tensors: dict) -> dict:
     """HF BERT tensor names -> rf8lab.nn names. A "bert." prefix (BertForMaskedLM and the other task models)
-    is removed; the pooler, the task heads and position_ids buffers are dropped; anything else is refused."""
+    is removed, LayerNorm.gamma/beta (the original checkpoints) read as weight/bias; the pooler, the task heads
+    and position_ids buffers are dropped; anything else is refused."""
     out = {}
     for name, a in tensors.items():
         short = name.removeprefix("bert.")
         if short.startswith(_HEADS) or short.endswith("position_ids"):
             continue
         stem, _, leaf = short.rpartition(".")
+        if stem.endswith("LayerNorm"):  # the original BERT checkpoints name LayerNorm's gain and bias so
+            leaf = _TF_LAYERNORM.get(leaf, leaf)
         if stem in _TOP:
             out[f"{_TOP[stem]}.{leaf}"] = a
             continue
@@ -77,29 +84,37 @@ def rename(tensors: dict) -> dict:
     return out
 
 
-def _json(path: Path, what: str) -> dict:
+def _json(path: Path, what: str, kind=dict):
+    """A JSON file's object (or list, kind=list), with one clear error for a missing or malformed file."""
     try:
         d = json.loads(path.read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"{path} is missing: {what}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(d, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(d).__name__}")
+    if not isinstance(d, kind):
+        raise ValueError(f"{path}: expected a JSON {kind.__name__}, got {type(d).__name__}")
     return d
 
 
-def _modules(root: Path) -> list[dict]:
+def _modules(root: Path) -> dict[str, str]:
+    """sentence-transformers' modules.json: module kind -> its folder. A module this encoder does not compute
+    (Dense, LayerNorm, WordWeights, ...) would change the embeddings, so it is refused."""
     path = root / "modules.json"
     if not path.exists():
-        return []
-    try:
-        mods = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(mods, list) or not all(isinstance(m, dict) and isinstance(m.get("type"), str) for m in mods):
-        raise ValueError(f"{path}: expected a list of modules, each with a \"type\"")
-    return mods
+        return {}
+    out = {}
+    for m in _json(path, "", list):
+        kind = m.get("type", "").rpartition(".")[2] if isinstance(m, dict) and isinstance(m.get("type"), str) \
+            else None
+        folder = m.get("path", "") if isinstance(m, dict) else None
+        if kind is None or not isinstance(folder, str):
+            raise ValueError(f"{path}: each module needs a \"type\" and a \"path\" (strings), got {m!r}")
+        if kind not in _MODULES or kind in out:
+            raise ValueError(f"{path}: module {m['type']!r}" + (" twice" if kind in out else "") + "; a sentence "
+                             f"encoder here is {' -> '.join(_MODULES)} (the last two optional)")
+        out[kind] = folder
+    return out
 
 
 def _pooling(path: Path) -> str:
@@ -131,34 +146,41 @@ class SentenceEncoder:
             raise FileNotFoundError(f"{folder}: a BERT model is a folder with config.json, tokenizer.json and its "
                                     "weights")
         mods = _modules(folder)
-        self.root = folder / next((m.get("path", "") for m in mods if m["type"].endswith(".Transformer")), "")
-        self.cfg = config_from_hf(_json(self.root / "config.json", "a BERT folder needs its config.json"))
-        pool = next((m.get("path", "") for m in mods if m["type"].endswith(".Pooling")), None)
-        pool_config = folder / (pool if pool is not None else "1_Pooling") / "config.json"
-        self.pooling = _pooling(pool_config) if pool is not None or pool_config.exists() else "mean"
-        self.normalize = any(m["type"].endswith(".Normalize") for m in mods)
+        self.root = folder / mods.get("Transformer", "")
+        hf = _json(self.root / "config.json", "a BERT folder needs its config.json")
+        self.cfg = config_from_hf(hf)
+        pool_config = folder / mods.get("Pooling", "1_Pooling") / "config.json"
+        self.pooling = _pooling(pool_config) if "Pooling" in mods or pool_config.exists() else "mean"
+        self.normalize = "Normalize" in mods
         try:
             self.params = {k: np.asarray(v, np.float32) for k, v in rename(load(self.root)).items()}
         except CheckpointError as e:
             raise ValueError(f"{self.root}: the weights: {e}") from None
         check_params(self.params, self.cfg)
-        st = self.root / "sentence_bert_config.json"
-        limit = _json(st, "").get("max_seq_length") if st.exists() else None
-        self.max_length = int(max_length or limit or self.cfg.block_size)
-        if not 2 <= self.max_length <= self.cfg.block_size:
-            raise ValueError(f"max_length {self.max_length} must be 2 to max_position_embeddings "
+        st_path = self.root / "sentence_bert_config.json"
+        st = _json(st_path, "") if st_path.exists() else {}
+        self.lower_case = bool(st.get("do_lower_case", False))  # sentence-transformers lowercases the text first
+        limit = max_length if max_length is not None else st.get("max_seq_length") or self.cfg.block_size
+        if not isinstance(limit, int) or not 2 <= limit <= self.cfg.block_size:
+            raise ValueError(f"max_length {limit!r} must be an integer from 2 to max_position_embeddings "
                              f"({self.cfg.block_size})")
+        self.max_length = limit
         tok = self.root / "tokenizer.json"
         if not tok.exists():
             raise FileNotFoundError(f"{tok} is missing: the `tokenizers` library reads the model's tokenizer.json")
-        self.tokenizer = Tokenizer.from_file(str(tok))
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tok))
+        except Exception as e:  # tokenizers raises a bare Exception for a malformed file
+            raise ValueError(f"{tok}: not a tokenizers file ({e})") from None
         self.tokenizer.enable_truncation(self.max_length)
-        pad = _json(self.root / "config.json", "").get("pad_token_id", 0)
+        pad = hf.get("pad_token_id", 0)
+        if not isinstance(pad, int) or not 0 <= pad < self.cfg.vocab_size:
+            raise ValueError(f"{self.root / 'config.json'}: pad_token_id {pad!r} is not a token id")
         self.tokenizer.enable_padding(pad_id=pad, pad_token=self.tokenizer.id_to_token(pad) or "[PAD]")
 
     def tokenize(self, sentences: list[str]):
         """(ids, attention_mask, type_ids), each (n, longest) int64, padded on the right."""
-        enc = self.tokenizer.encode_batch(list(sentences))
+        enc = self.tokenizer.encode_batch([t.lower() for t in sentences] if self.lower_case else list(sentences))
         ids, mask, types = (np.array([getattr(e, f) for e in enc], np.int64) for f in
                             ("ids", "attention_mask", "type_ids"))
         if ids.max(initial=0) >= self.cfg.vocab_size:

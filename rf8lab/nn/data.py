@@ -99,8 +99,12 @@ class Digits:
 
 def pydoc_sentences(n: int = 1000, min_chars: int = 40, max_chars: int = 300) -> list[str]:
     """The first n distinct sentences of CPython's documentation topics: paragraphs joined, split
-    after '.', '!' or '?' before a capital letter, kept if they are 40-300 characters of prose."""
+    after '.', '!' or '?' before a capital letter, kept if they are 40-300 characters of prose (fewer than n
+    if the docs have fewer)."""
     import re
+
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"the number of sentences must be an integer >= 1, got {n!r}")
 
     seen, out = set(), []
     for para in re.split(r"\n\s*\n", pydoc_text()):

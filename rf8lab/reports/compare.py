@@ -33,18 +33,20 @@ def write(source, out_dir, specs=DEFAULT, tensors=None, end_to_end: int | None =
     from ..io.checkpoints import describe
 
     encoder = sentences = None
+    weights = source
     if end_to_end is not None:
         from ..nn.bert import SentenceEncoder
         from ..nn.data import pydoc_sentences
+        from .embeddings import check
 
-        encoder = SentenceEncoder(source)
+        check(end_to_end, neighbours)
         sentences = pydoc_sentences(end_to_end)
-        if not neighbours + 1 <= len(sentences) == end_to_end:
-            raise ValueError(f"--sentences {end_to_end}: CPython's docs give {len(sentences)} sentences here, and "
-                             f"{neighbours} neighbours need more than {neighbours}")
-        source = encoder.root  # the folder that holds the transformer's weights
-    arrays = load(source, tensors)
-    checkpoint = describe(source)
+        if len(sentences) < end_to_end:
+            raise ValueError(f"--sentences {end_to_end}: CPython's docs give {len(sentences)} sentences here")
+        encoder = SentenceEncoder(source)
+        weights = encoder.root  # the folder that holds the transformer's weights (0_Transformer/, ...)
+    arrays = load(weights, tensors)
+    checkpoint = describe(weights)
     t0 = time.perf_counter()
     df = per_tensor(arrays, specs)
     e2e = None if encoder is None else study(encoder, sentences, specs, neighbours)

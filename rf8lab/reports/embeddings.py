@@ -14,6 +14,14 @@ from ..codec.spec import QuantSpec
 NEIGHBOURS = 10
 
 
+def check(n_sentences: int, k: int) -> None:
+    """k >= 1 neighbours among the other sentences: at least k + 1 sentences."""
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"neighbours must be an integer >= 1, got {k!r}")
+    if n_sentences < k + 1:
+        raise ValueError(f"{k} neighbours need at least {k + 1} sentences, got {n_sentences}")
+
+
 def _neighbours(e: np.ndarray, k: int) -> np.ndarray:
     """(n, k) indices of each row's k most cosine-similar other rows, from unit-length rows."""
     sim = e @ e.T
@@ -26,8 +34,7 @@ def study(encoder, sentences: list[str], specs, k: int = NEIGHBOURS, progress=No
     encoder with `params`, `embed(sentences, params=)` (rf8lab.nn.bert.SentenceEncoder)."""
     from ..methods.convert import convert
 
-    if not 2 <= k + 1 <= len(sentences):
-        raise ValueError(f"{k} neighbours need at least {k + 1} sentences, got {len(sentences)}")
+    check(len(sentences), k)
 
     def unit(e):  # cosine does not depend on whether the encoder normalizes
         return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)

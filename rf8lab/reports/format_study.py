@@ -28,11 +28,12 @@ from ..gg import gg
 from ..gg.limits import lloyd_max, quantize_lloyd, rd_sqnr_db
 from ..metrics import per_tensor, sqnr_db
 from . import markdown, rates
+from .embeddings import NEIGHBOURS
 
 SPECS = ("rf8:log:none", "rf8:log:tensor", "rf8:log:channel", "rf8:log:block", "rf8:nearest:none",
          "rf8:nearest:tensor", "rf8:nearest:channel", "rf8:nearest:block", "e4m3:nearest:tensor",
          "e5m2:nearest:tensor", "int8:nearest:tensor", "int8:nearest:channel", "mxfp8:nearest:block")
-SETTINGS = {"std": 0.02, "rows": 1000, "seed": 0, "neighbours": 10}  # what the page says about how it ran
+SETTINGS = {"std": 0.02, "rows": 1000, "seed": 0, "neighbours": NEIGHBOURS}  # what the page says about how it ran
 E2E = ("rf8:log:none", "rf8:nearest:tensor", "rf8:nearest:channel", "e4m3:nearest:tensor", "e5m2:nearest:tensor",
        "int8:nearest:channel", "mxfp8:nearest:block")
 E2E_ALL = tuple(dict.fromkeys(E2E + tuple(QuantSpec.parse(s).key for s in rates.SPECS)))  # + the 6- and 4-bit families

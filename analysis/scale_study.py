@@ -53,7 +53,8 @@ SPECS = ("rf8:nearest:tensor", "e4m3:nearest:tensor")
 
 
 class Stopped(Exception):
-    """The budget ran out during a run; its last checkpoint is kept for the next invocation."""
+    """The budget ran out during a run; its last checkpoint is kept for the next invocation. args: the run's
+    key and the seconds it ran in this invocation."""
 
 
 def size_name(size) -> str:
@@ -111,13 +112,13 @@ def run_one(job: dict) -> dict:
     bs = BackSlash(lam=job["lam"], form="loss", until=int(BACKSLASH_FRAC * p["steps"]), eps=BACKSLASH_EPS) \
         if job["lam"] else None
 
+    t0 = time.perf_counter()
+
     def on_step(step, params):
         if time.time() > job["deadline"]:
-            raise Stopped(job["key"])
+            raise Stopped(job["key"], time.perf_counter() - t0)
 
-    t0 = time.perf_counter()
-    folder = Path(job["work"]) / job["key"].replace("/", "_")
-    r = train(cfg, tc, corpus, out=folder, resume=True, progress=False, on_grads=bs.on_grads if bs else None,
+    r = train(cfg, tc, corpus, out=run_folder(job), resume=True, progress=False, on_grads=bs.on_grads if bs else None,
               on_step=on_step)
     trained = time.perf_counter() - t0
     out = {"key": job["key"], "size": p["size"], "arm": job["arm"], "seed": job["seed"], "params": p["params"],
@@ -132,13 +133,26 @@ def run_one(job: dict) -> dict:
     if bs is not None and bs.history:
         out["backslash_final_nu"] = bs.history[-1]["nu"]
     out["seconds"] = time.perf_counter() - t0
-    shutil.rmtree(folder, ignore_errors=True)  # its result is kept; the checkpoints are not needed
     return out
+
+
+def run_folder(job: dict) -> Path:
+    """Where a run keeps its checkpoints until its result is in the JSON."""
+    return Path(job["work"]) / job["key"].replace("/", "_")
 
 
 # ---- the JSON -------------------------------------------------------------------------------------
 def load_result(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
+    """The study so far ({} before the first run); a damaged file is an error, never a fresh start."""
+    if not path.exists():
+        return {}
+    try:
+        d = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e}); restore it (git) or move it away") from None
+    if not isinstance(d, dict) or not isinstance(d.get("runs"), dict) or not isinstance(d.get("sessions"), list):
+        raise ValueError(f"{path}: not a scale study (no runs and sessions)")
+    return d
 
 
 def save_result(path: Path, d: dict) -> None:
@@ -147,15 +161,29 @@ def save_result(path: Path, d: dict) -> None:
     tmp.replace(path)
 
 
+def _lock(path: Path):
+    """An exclusive lock on path (an open file; closing it releases), or None if another study holds it."""
+    import fcntl
+
+    f = open(path, "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
+
+
 def jobs_for(sizes, seeds, vocab, d, work, deadline, quick=False) -> list[dict]:
-    """Every (size, arm, seed) not yet in d["runs"], smallest size first; `gg fitted` waits for its shape."""
+    """Every (size, arm, seed) not yet in d["runs"] (nor failed), smallest size first; `gg fitted` waits for its
+    shape."""
     out = []
     for size in sizes:
         p = plan(size, vocab, quick)
         for arm, (init, kw, lam) in ARMS.items():
             for s in seeds:
                 key = f"{p['size']}/{arm}/seed{s}"
-                if key not in d["runs"]:
+                if key not in d["runs"] and key not in d.get("failed", {}):
                     out.append({"key": key, "plan": p, "arm": arm, "seed": s, "init": init, "init_kw": kw,
                                 "lam": lam, "work": str(work), "deadline": deadline, "quick": quick})
     return out
@@ -176,15 +204,30 @@ def run_study(a) -> int:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "scale_study.json"
     sizes, seeds = (QUICK_SIZES if a.quick else SIZES), list(range(a.seeds))
-    vocab = CharCorpus.load().vocab_size
-    d = load_result(path)
+    corpus = CharCorpus.load()
+    vocab = corpus.vocab_size
+    lock = _lock(out / "scale_study.lock")
+    if lock is None:
+        print(f"error: another scale study is writing {path} (it holds {out / 'scale_study.lock'})", file=sys.stderr)
+        return 1
+    try:
+        d = load_result(path)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     here = {"sizes": [plan(s, vocab, a.quick) for s in sizes], "seeds": seeds, "settings": settings(),
-            "quick": a.quick}
-    if d and {k: d[k] for k in here} != json.loads(json.dumps(here)):
-        print(f"error: {path} holds a study with other sizes, seeds or settings; move it away to start a new one "
-              "(or pass the same --seeds and --quick)", file=sys.stderr)
+            "quick": a.quick, "data": {"source": corpus.source, "sha256": corpus.sha256}}
+    if d and "data" not in d and d["sessions"] and \
+            d["sessions"][0]["versions"].get("python") == platform.python_version():
+        d["data"] = here["data"]  # begun before the corpus was recorded, on this Python: the same pydoc text
+    if d and {k: d.get(k) for k in here} != json.loads(json.dumps(here)):
+        print(f"error: {path} holds a study with other sizes, seeds, settings or data (CPython's docs differ "
+              "between Python versions); move it away to start a new one (or pass the same --seeds and --quick)",
+              file=sys.stderr)
         return 1
     d = d or {**here, "runs": {}, "sessions": []}
+    d.setdefault("failed", {})
+    d.setdefault("partial_seconds", {})
     start = time.time()
     deadline = start + 3600 * a.budget_hours
     todo = jobs_for(sizes, seeds, vocab, d, work, deadline, a.quick)
@@ -215,19 +258,30 @@ def run_study(a) -> int:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for f in done:
                 job = running.pop(f)
+                key = job["key"]
                 try:
                     r = f.result()
-                except Stopped:
+                except Stopped as e:  # its checkpoint stays; the seconds it ran count toward its compute
+                    d["partial_seconds"][key] = d["partial_seconds"].get(key, 0.0) + e.args[1]
                     stopped += 1
+                    save_result(path, d)
                     continue
-                d["runs"][r["key"]] = r
+                except Exception as e:  # a diverged or broken run is a result too: kept, named, not retried
+                    d["failed"][key] = f"{type(e).__name__}: {e}"
+                    save_result(path, d)
+                    print(f"run {key} failed: {d['failed'][key]}", file=sys.stderr)
+                    continue
+                r["seconds"] += d["partial_seconds"].pop(key, 0.0)
+                d["runs"][key] = r
                 session["runs"] += 1
                 session["wall_s"] = time.time() - start
                 save_result(path, d)  # one finished run at a time: a stop loses at most the runs in flight
-                bar.update(work_of[job["key"]])
+                shutil.rmtree(run_folder(job), ignore_errors=True)  # only once its result is saved
+                bar.update(work_of[key])
     bar.close()
     session["wall_s"] = time.time() - start
     save_result(path, d)
+    lock.close()
     left = len(jobs_for(sizes, seeds, vocab, d, work, deadline, a.quick))
     print(f"{session['runs']} runs done in {session['wall_s'] / 60:.1f} min; {left} left"
           + (f" ({stopped} stopped at their last checkpoint, continued by the same command)" if stopped else ""))
@@ -320,21 +374,17 @@ def size_summary(d: dict) -> list[dict]:
 
 
 def trend(rows: list, get) -> dict | None:
-    """Least squares of per-seed values on log10(parameters): slope per decade with its 95 % interval, the
-    intercept, and the sizes used; None with fewer than 3 sizes."""
+    """Least squares of the per-size means of get(row) on log10(parameters): one point per size, so that how
+    far the sizes fall from a line, not the seeds' spread, sets the interval. The slope per decade with its
+    95 % interval (t with sizes - 2 degrees of freedom), the intercept; None with fewer than 3 sizes."""
     from scipy import stats
 
-    x, y = [], []
-    for r in rows:
-        v = get(r)
-        x += [math.log10(r["params"])] * len(v)
-        y += list(v)
-    if len({round(v, 6) for v in x}) < 3:  # a line through two sizes is no trend
+    pts = [(math.log10(r["params"]), float(np.mean(v))) for r in rows if len(v := list(get(r)))]
+    if len(pts) < 3:  # a line through two sizes is no trend
         return None
-    fit = stats.linregress(x, y)
-    half = float(stats.t.ppf(0.975, len(y) - 2)) * fit.stderr
-    return {"slope": fit.slope, "slope_ci": half, "intercept": fit.intercept, "n": len(y),
-            "sizes": len({round(v, 6) for v in x}), "p": fit.pvalue}
+    fit = stats.linregress(*zip(*pts))
+    half = float(stats.t.ppf(0.975, len(pts) - 2)) * fit.stderr
+    return {"slope": fit.slope, "slope_ci": half, "intercept": fit.intercept, "sizes": len(pts), "p": fit.pvalue}
 
 
 def crossing(t: dict, level: float) -> float | None:
@@ -416,6 +466,9 @@ def reading(d: dict, rows: list) -> list[str]:
     out = [f"- **Done**: {len(d['runs'])} of {total} runs; {len(complete)} of {len(d['sizes'])} sizes complete "
            f"(spanning {span:.0f}x in parameters)" + ("." if len(d["runs"]) == total else
                                                       "; the rest continue with the same command.")]
+    if d.get("failed"):
+        out.append(f"- **Failed** ({len(d['failed'])} runs, kept out of every number here and not retried): "
+                   + "; ".join(f"`{k}`: {v}" for k, v in d["failed"].items()))
     for g in GG:
         t = trend(rows, lambda r, g=g: r["gg_vs_best"].get(g, {}).get("diffs", []))
         per = [f"{r['size']} {_ci(*r['gg_vs_best'][g]['ci'][:2], sign=True)}" for r in rows if r["gg_vs_best"].get(g)]
@@ -453,9 +506,12 @@ def reading(d: dict, rows: list) -> list[str]:
         if t:
             line += f" Trend of the saving: {100 * t['slope']:+.1f} ± {100 * t['slope_ci']:.1f} points per decade"
             n60 = crossing(t, 0.60)
-            line += (f"; it would reach the paper's 60% at about {n60:.2g} parameters if the line held."
-                     if n60 and t["slope"] > 0 and n60 > per[-1]["params"] else
-                     "; it does not head toward the paper's 60–90%." if t["slope"] <= 0 else ".")
+            if t["slope"] - t["slope_ci"] > 0 and n60 and n60 > per[-1]["params"]:
+                line += f"; if the line held, it would reach the paper's 60% at about {n60:.2g} parameters."
+            elif t["slope"] + t["slope_ci"] < 0:
+                line += "; the saving clearly falls with size, away from the paper's 60–90%."
+            else:
+                line += "; the slope's interval includes 0: no trend toward the paper's 60–90% is resolved."
         out.append(line)
     return out
 
@@ -486,8 +542,11 @@ def render(out: Path) -> int:
          f"ξ = 1. BackSlash: the rate term in the loss (ν re-estimated every step, pooled, ε = "
          f"{st['backslash_eps']:g}) for the first {st['backslash_frac']:.0%} of the steps, from the `{st['twin']}` "
          "init; its twin is that arm. Coded size: exp-Golomb bits per weight of the 2-D weights on the grid "
-         "2^-10 (as in reports/pipeline.md). Intervals: 95 % t-intervals over seeds; trends: least squares of "
-         "the per-seed paired differences on log10(parameters), slope with its 95 % interval.", "",
+         "2^-10 (as in reports/pipeline.md). Intervals: 95 % t-intervals over seeds. Trends: least squares of "
+         "each size's mean paired difference on log10(parameters), the slope's 95 % interval with sizes − 2 "
+         "degrees of freedom (wide with four sizes, on purpose: the sizes, not the seeds, are the samples of "
+         "the trend). The best usual init is chosen on the same seeds it is compared on, which favours it a "
+         "little: GG has to beat the best of three.", "",
          "![scale study](scale_study.png)", "", "## Sizes", "",
          "| size | parameters | steps | tokens | tokens per parameter | peak lr |", "|---|---|---|---|---|---|"]
     for p in d["sizes"]:

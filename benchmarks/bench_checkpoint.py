@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import ml_dtypes
@@ -31,6 +32,8 @@ import numpy as np
 from rf8lab.io import safetensors
 
 SHAPE = (4096, 4096)          # one weight matrix: 16.8 M parameters
+MACHINE = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+VERSIONS = {p: version(p) for p in ("rf8lab", "numpy", "scipy")}
 PER_SHARD = 2 ** 30           # bytes of bfloat16 per shard (Hugging Face writes shards of a few GB)
 
 
@@ -96,7 +99,8 @@ def measure(params: float, tmp: Path) -> dict:
     copy_s = time.perf_counter() - t0
     shutil.rmtree(tmp / "copy")
     pack_s, pack_mem = run([*rf8lab, "pack", str(ck), "-o", str(tmp / "packed"), "--fmt", "rf8"])
-    row = {"params": n, "bytes": 2 * n, "make_s": round(made, 1), "fit_s": round(fit_s, 1),
+    row = {"machine": MACHINE, "versions": VERSIONS, "params": n, "bytes": 2 * n, "make_s": round(made, 1),
+           "fit_s": round(fit_s, 1),
            "fit_peak_anon_gib": round(fit_mem, 2), "copy_s": round(copy_s, 1), "pack_s": round(pack_s, 1),
            "pack_vs_copy": round(copy_s / pack_s, 2), "pack_peak_anon_gib": round(pack_mem, 2)}
     for p in (ck, tmp / "fit", tmp / "packed"):
@@ -124,8 +128,9 @@ def figure(result: dict, path: Path) -> None:
     for key, label, color in (("fit_peak_anon_gib", "fit", "C0"), ("pack_peak_anon_gib", "pack", "C1")):
         m.plot(b, [r[key] for r in rows], marker="o", label=label, color=color)
         m.axhline(TARGETS[key], color=color, ls=":", label=f"{label} target ({TARGETS[key]:g} GiB)")
+    top = max(r[k] for r in rows for k in ("fit_peak_anon_gib", "pack_peak_anon_gib"))
     m.set(xlabel="parameters (billions, bfloat16)", ylabel="peak anonymous memory (GiB)", title="memory",
-          ylim=(0, 3.3))
+          ylim=(0, 1.1 * max(TARGETS["fit_peak_anon_gib"], top)))
     for ax in (t, m):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -137,8 +142,11 @@ def figure(result: dict, path: Path) -> None:
 def page(result: dict) -> str:
     rows = sorted(result["rows"], key=lambda r: r["params"])
     commands = result["command"] if isinstance(result["command"], list) else [result["command"]]
+    where = sorted({(r.get("machine", result["machine"]), json.dumps(r.get("versions", result["versions"])))
+                    for r in rows})
     lines = ["# Whole checkpoints: fit and pack", "", "Commands: " + "; then ".join(f"`{c}`" for c in commands), "",
-             f"Machine: {result['machine']}; versions {json.dumps(result['versions'])}.", "",
+             "; ".join(f"Machine: {m}; versions {v}" for m, v in where) + ("." if len(where) == 1 else
+                                                                            " (rows from different runs)."), "",
              "Synthetic bfloat16 checkpoints of 4096 x 4096 Laplace-shaped matrices named as a Llama checkpoint's, "
              "in shards of 1 GiB with a Hugging Face index, in a temporary folder; peak memory is the command's "
              "RssAnon (anonymous memory: not the memory-mapped checkpoint), polled every 20 ms; pack against "
@@ -154,19 +162,21 @@ def page(result: dict) -> str:
     big = rows[-1]
     lines += ["", "## What it says", ""]
     if len(rows) >= 2:
-        slope, icpt = np.polyfit(x, [r["fit_s"] for r in rows], 1)
+        fit_s = np.array([r["fit_s"] for r in rows])
+        slope, icpt = np.polyfit(x, fit_s, 1)
         rate = [r["bytes"] / 1e9 / r["copy_s"] for r in rows]
-        lines += [f"- **Fit time** grows about linearly: a least-squares line through the rows gives {icpt:.0f} s "
-                  f"plus {slope:.1f} s per billion parameters. Peak anonymous memory stays between "
-                  f"{min(r['fit_peak_anon_gib'] for r in rows)} and {max(r['fit_peak_anon_gib'] for r in rows)} GiB "
-                  "at every size: workers hold one tensor (a 65,536-bin histogram for bfloat16), not the checkpoint.",
-                  f"- **Copy speed** is {min(rate):.2f} to {max(rate):.2f} GB/s: small checkpoints, just written, copy at "
-                  "the speed of memory (the page cache holds them; not measured apart), large ones at the speed of "
-                  "the disk. So pack's ratio to copying is lowest where copying is a memory copy; the largest size "
-                  "compares two disk-bound jobs.",
+        lines += [f"- **Fit time**: a least-squares line through the rows is {icpt:.0f} s plus {slope:.1f} s per "
+                  f"billion parameters (largest residual {np.abs(fit_s - icpt - slope * x).max():.0f} s). Peak "
+                  f"anonymous memory is {min(r['fit_peak_anon_gib'] for r in rows)} to "
+                  f"{max(r['fit_peak_anon_gib'] for r in rows)} GiB at every size (fit streams one tensor per "
+                  "worker, bfloat16 ones as a 65,536-bin histogram).",
+                  f"- **Copy speed** is {min(rate):.2f} to {max(rate):.2f} GB/s across the sizes "
+                  f"({', '.join(f'{v:.2f}' for v in rate)}): the small checkpoints, just written, were likely copied "
+                  "from the page cache (not measured apart). Where copying runs at memory speed, pack's ratio to it "
+                  "is low; the largest size is the fairer comparison.",
                   f"- **Pack memory** is {min(r['pack_peak_anon_gib'] for r in rows)} to "
-                  f"{max(r['pack_peak_anon_gib'] for r in rows)} GiB: one shard's packed outputs are held until "
-                  "its file is written."]
+                  f"{max(r['pack_peak_anon_gib'] for r in rows)} GiB (pack holds one shard's packed outputs until "
+                  "its file is written)."]
     met = {"fit_s": big["fit_s"] <= TARGETS["fit_s"], "fit_peak_anon_gib": big["fit_peak_anon_gib"] <=
            TARGETS["fit_peak_anon_gib"], "pack_vs_copy": big["pack_vs_copy"] >= TARGETS["pack_vs_copy"],
            "pack_peak_anon_gib": big["pack_peak_anon_gib"] <= TARGETS["pack_peak_anon_gib"]}
@@ -201,10 +211,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="rf8lab-bench-ckpt-") as tmp:
             rows.append(measure(size * 1e9, Path(tmp)))
         print(json.dumps(rows[-1]), file=sys.stderr)
-    from importlib.metadata import version
     result = {"command": " ".join(["python benchmarks/bench_checkpoint.py", *sys.argv[1:]]), "rows": rows,
-              "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-              "versions": {p: version(p) for p in ("rf8lab", "numpy", "scipy")}}
+              "machine": MACHINE, "versions": VERSIONS}
     if not a.quick:
         out = Path(a.out)
         if a.add and (out / "bench_checkpoint.json").exists():  # these sizes replace the same sizes, others stay

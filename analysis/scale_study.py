@@ -401,8 +401,9 @@ def figure(d: dict, rows: list, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    fig, axs = plt.subplots(1, 3, figsize=(15, 4.2), dpi=80)
+    fig, axs = plt.subplots(1, 3, figsize=(15, 4.4), dpi=80)
     ax = axs[0]
     for i, arm in enumerate(ARMS):
         pts = [(r["params"], *r["arms"][arm]["final"][:2]) for r in rows if arm in r["arms"]]
@@ -441,6 +442,8 @@ def figure(d: dict, rows: list, path: Path) -> None:
     ax.legend(fontsize=7)
     for ax in axs:
         ax.grid(alpha=0.3)
+        ax.set_xticks([r["params"] for r in rows], [f"{r['size']}\n{_fmt_n(r['params'])}" for r in rows])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -482,17 +485,39 @@ def reading(d: dict, rows: list) -> list[str]:
         if t:
             line += (f" Trend over {t['sizes']} sizes: {t['slope']:+.4f} ± {t['slope_ci']:.4f} per decade of "
                      f"parameters (p = {t['p']:.2g}).")
-            goes = t["slope"] + t["slope_ci"] < 0
-            if goes:
-                n0 = crossing(t, 0.0)
-                line += (" The difference clearly falls with size; extrapolated, the line crosses 0 at about "
-                         f"{n0:.2g} parameters." if n0 and n0 > rows[-1]["params"] else
-                         " The difference clearly falls with size.")
+            if t["slope"] + t["slope_ci"] < 0:
+                line += " The difference clearly falls with size."
             elif t["slope"] - t["slope_ci"] > 0:
                 line += " The difference clearly grows with size: the trend points away from the claim."
             else:
                 line += " The slope's interval includes 0: no trend with size is resolved at these sizes."
+            n0, largest = crossing(t, 0.0), rows[-1]["params"]
+            if t["slope"] < 0 and n0 and n0 > largest:
+                line += (f" Its central line would reach 0 (GG as good as the best usual init) at about {n0:.2g} "
+                         "parameters, the size a GG advantage would need on this trend.")
+            elif t["slope"] < 0 and n0:
+                line += (f" Its central line is below 0 from about {n0:.2g} parameters on, inside the sizes "
+                         "studied, though no size's interval is.")
+            elif t["slope"] >= 0:
+                line += " Its central line does not head toward a GG advantage."
         out.append(line)
+    speed = []
+    for r in rows:
+        if "best_baseline" not in r:
+            continue
+        g = min((a for a in GG if a in r["arms"]), key=lambda a: r["arms"][a]["final"][0], default=None)
+        if g is None:
+            continue
+        (sg, ng), (sb, nb) = r["arms"][g]["steps_to_target"], r["arms"][r["best_baseline"]]["steps_to_target"]
+        def steps(m, n, of):
+            return f"{m:.0f} ({n}/{of})" if n else f"never (0/{of})"
+
+        speed.append(f"{r['size']}: {g} {steps(sg, ng, r['arms'][g]['n'])} against {r['best_baseline']} "
+                     f"{steps(sb, nb, r['arms'][r['best_baseline']]['n'])}, of {r['steps']} steps")
+    if speed:
+        out.append("- **Converges faster?** Steps to normal(0.02)'s mean final loss (mean over the seeds that reach "
+                   "it; how many reach it), the better GG arm against the best usual init: " + "; ".join(speed)
+                   + ".")
     for arm in (a for a in ARMS if ARMS[a][2]):
         per = [r for r in rows if arm in r["backslash"]]
         if not per:

@@ -37,6 +37,10 @@ def _render_fit(out):
     render(out)
 
 
+def _render_scale(out):
+    assert _script("scale_study").main(["--render", "--out", str(out)]) == 0
+
+
 def _render_bench_checkpoint(out):
     _script("bench_checkpoint", "benchmarks").render(out)
 
@@ -47,7 +51,8 @@ def _render_bench_checkpoint(out):
     (_render_formats, "", "format_comparison.json", "format_comparison.md"),
     (_render_fit, "minilm_fit", "fits.json", "report.md"),
     (_render_bench_checkpoint, "", "bench_checkpoint.json", "bench_checkpoint.md"),
-], ids=["pipeline", "init_study", "format_comparison", "minilm_fit", "bench_checkpoint"])
+    (_render_scale, "", "scale_study.json", "scale_study.md"),
+], ids=["pipeline", "init_study", "format_comparison", "minilm_fit", "bench_checkpoint", "scale_study"])
 def test_committed_page_renders_from_its_json(tmp_path, render, folder, json_name, page):
     shutil.copy(REPORTS / folder / json_name, tmp_path / json_name)
     render(tmp_path)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import platform
 import shutil
 import sys
@@ -241,7 +242,10 @@ def run_study(a) -> int:
     bar = tqdm(total=sum(work_of.values()), desc=f"scale study, {len(todo)} runs", unit="work",
                bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} [{elapsed}<{remaining}]")
     stopped = 0
-    with ProcessPoolExecutor(a.workers, initializer=_worker_init) as ex:
+    # spawned, not forked: a fork of a process that has run Numba's parallel kernels (its threading layer
+    # is not fork-safe) can die in the child
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(a.workers, mp_context=spawn, initializer=_worker_init) as ex:
         running = {}
         while todo or running:
             while todo and len(running) < a.workers and time.time() < deadline:

@@ -242,11 +242,11 @@ def test_compare_end_to_end_cli(tmp_path, weights, capsys):
     src = make_folder(tmp_path / "bert", weights, pooling="cls_token")
     out = tmp_path / "report"
     assert cli(["compare", str(src), "--end-to-end", "--sentences", "30", "--neighbours", "5",
-                "--formats", "rf8:log:none,e4m3:tensor,int8:channel", "-o", str(out)]) == 0
+                "--formats", "rf8:log:none,e4m3:tensor", "-o", str(out)]) == 0
     import pandas as pd
 
     t = pd.read_csv(out / "end_to_end.csv").set_index("format")
-    assert list(t.columns) == ["cos_mean", "cos_min", "neighbour_agreement"] and len(t) == 3
+    assert list(t.columns) == ["cos_mean", "cos_min", "neighbour_agreement"] and len(t) == 2
     assert ((t.cos_min > 0.9) & (t.cos_min <= t.cos_mean) & (t.cos_mean <= 1 + 1e-6)).all()
     assert ((t.neighbour_agreement > 0) & (t.neighbour_agreement <= 1)).all()
     report = (out / "report.md").read_text()
@@ -265,16 +265,16 @@ def test_compare_end_to_end_cli(tmp_path, weights, capsys):
 
 def test_compare_end_to_end_on_minilm(tmp_path):
     """The study on the real model: converting to 8 bits keeps MiniLM's embeddings (the format study's
-    numbers, here on 40 sentences) and a coarse format does worse than a fine one."""
+    numbers, here on 40 sentences) and a coarser format (E5M2) does worse."""
     from rf8lab.reports.compare import write
 
-    write("minilm", tmp_path, ["rf8:nearest:channel", "nvfp4"], "encoder.layer.0.*", end_to_end=40)
+    write("minilm", tmp_path, ["rf8:nearest:tensor", "e5m2:nearest:tensor"], "encoder.layer.0.*", end_to_end=40)
     import pandas as pd
 
     t = pd.read_csv(tmp_path / "end_to_end.csv").set_index("format")
-    rf8, fp4 = t.iloc[0], t.iloc[1]
+    rf8, e5m2 = t.iloc[0], t.iloc[1]
     assert rf8.cos_min > 0.99 and rf8.neighbour_agreement > 0.9
-    assert fp4.cos_mean < rf8.cos_mean
+    assert e5m2.cos_mean < rf8.cos_mean  # 2 mantissa bits against RF8's finer grid near the weights' scale
 
 
 def test_pooling_modes():

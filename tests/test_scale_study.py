@@ -11,7 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _study():
+def _study(monkeypatch=None):
+    if monkeypatch is not None:  # the study's spawned workers import it by name
+        monkeypatch.syspath_prepend(str(ROOT / "analysis"))
     spec = importlib.util.spec_from_file_location("scale_study", ROOT / "analysis" / "scale_study.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["scale_study"] = module  # the worker processes find run_one by its module's name
@@ -20,7 +22,7 @@ def _study():
 
 
 def test_quick_study_runs_resumes_and_renders(tmp_path, capsys, monkeypatch):
-    study = _study()
+    study = _study(monkeypatch)
     arms = len(study.ARMS)
     monkeypatch.setitem(study.ARMS, "broken", ("gg", {"shape": -1.0, "xi": 1.0, "fan": "in"}, 0.0))  # it fails
     args = ["--quick", "--seeds", "2", "--out", str(tmp_path), "--work", str(tmp_path / "work")]

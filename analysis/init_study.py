@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rf8lab.nn.train import steps_to
+
 INITS = {  # name: (method, kwargs)
     "normal 0.02": ("normal", {}),
     "xavier": ("xavier", {}),
@@ -77,19 +79,6 @@ def fitted_shape(params: dict) -> tuple[float, dict]:
     return float(np.median(list(shapes.values()))), shapes
 
 
-def steps_to(history: list, target: float) -> float:
-    """First step at which val loss <= target, linearly interpolated between evaluations; nan if never."""
-    prev = None
-    for h in history:
-        if h["val_loss"] <= target:
-            if prev is None:
-                return float(h["step"])
-            (s0, l0), (s1, l1) = prev, (h["step"], h["val_loss"])
-            return float(s0 + (s1 - s0) * (l0 - target) / (l0 - l1))
-        prev = (h["step"], h["val_loss"])
-    return float("nan")
-
-
 def summarize(runs: list, kind: str) -> tuple[list, float]:
     by = {}
     for r in runs:
@@ -101,7 +90,7 @@ def summarize(runs: list, kind: str) -> tuple[list, float]:
     for name, rs in by.items():
         rs.sort(key=lambda r: r["seed"])
         final = np.array([r["history"][-1]["val_loss"] for r in rs])
-        st = np.array([steps_to(r["history"], base_final) for r in rs])
+        st = np.array([steps_to([(h["step"], h["val_loss"]) for h in r["history"]], base_final) for r in rs])
         diff = np.array([r["history"][-1]["val_loss"] - base[r["seed"]] for r in rs])
         row = {"init": name, "seeds": [r["seed"] for r in rs], "final_val_loss": final.tolist(),
                "final_mean": float(final.mean()), "final_sd": float(final.std(ddof=1)) if len(rs) > 1 else 0.0,

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rf8lab.nn.train import steps_to
+
 SIZES = ((1, 32), (2, 64), (3, 96), (4, 128))  # (layers, width); heads of 32
 QUICK_SIZES, QUICK_TOKENS, QUICK_EVAL_WINDOWS = ((1, 16), (1, 32)), 0.02, 16  # --quick: the machinery only
 HEAD = 32
@@ -207,9 +209,10 @@ def run_study(a) -> int:
     sizes, seeds = (QUICK_SIZES if a.quick else SIZES), list(range(a.seeds))
     corpus = CharCorpus.load()
     vocab = corpus.vocab_size
-    lock = _lock(out / "scale_study.lock")
+    work.mkdir(parents=True, exist_ok=True)
+    lock = _lock(work / "scale_study.lock")
     if lock is None:
-        print(f"error: another scale study is writing {path} (it holds {out / 'scale_study.lock'})", file=sys.stderr)
+        print(f"error: another scale study is writing {path} (it holds {work / 'scale_study.lock'})", file=sys.stderr)
         return 1
     try:
         d = load_result(path)
@@ -316,19 +319,6 @@ def by_arm(d: dict, size: str) -> dict:
     return out
 
 
-def steps_to(history, target: float) -> float:
-    """First step at which the validation loss is <= target, interpolated between evaluations; nan if never."""
-    prev = None
-    for step, loss in history:
-        if loss <= target:
-            if prev is None:
-                return float(step)
-            (s0, l0) = prev
-            return float(s0 + (step - s0) * (l0 - target) / (l0 - loss))
-        prev = (step, loss)
-    return float("nan")
-
-
 def paired(a: dict, b: dict, f) -> list[float]:
     """f(run of a) - f(run of b) over the seeds both have."""
     return [f(a[s]) - f(b[s]) for s in sorted(set(a) & set(b))]
@@ -348,7 +338,7 @@ def size_summary(d: dict) -> list[dict]:
         row["target"] = target
         for arm, runs in arms.items():
             rs = list(runs.values())
-            st = [steps_to(r["history"], target) for r in rs]
+            st = [steps_to(r["history"], target) for r in rs]  # history: [step, val_loss] pairs
             row["arms"][arm] = {
                 "n": len(rs), "final": mean_ci([r["final_val_loss"] for r in rs]),
                 "steps_to_target": [float(np.nanmean(st)) if np.isfinite(st).any() else float("nan"),

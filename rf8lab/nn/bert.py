@@ -117,14 +117,14 @@ def _modules(root: Path) -> dict[str, str]:
     return out
 
 
+_POOLING_KEYS = {m: f"pooling_mode_{m}_token" if m == "cls" else f"pooling_mode_{m}_tokens" for m in POOLING}
+
+
 def _pooling(path: Path) -> str:
     """The pooling mode of a sentence-transformers Pooling config: exactly one of its pooling_mode_* flags."""
     d = _json(path, "the pooling configuration")
-    modes = [m for m in POOLING if d.get(f"pooling_mode_{m}_token" if m == "cls" else
-                                         f"pooling_mode_{m}_tokens")]
-    others = [k for k, v in d.items() if k.startswith("pooling_mode_") and v and k not in
-              ("pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens",
-               "pooling_mode_mean_sqrt_len_tokens")]
+    modes = [m for m, key in _POOLING_KEYS.items() if d.get(key)]
+    others = [k for k, v in d.items() if k.startswith("pooling_mode_") and v and k not in _POOLING_KEYS.values()]
     if others or len(modes) != 1:
         raise ValueError(f"{path}: pooling {', '.join(others + modes) or 'none'}; one of "
                          f"{', '.join(POOLING)} is implemented")

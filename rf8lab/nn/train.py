@@ -249,5 +249,19 @@ def train(cfg: model.Config, tc: TrainConfig, data, out=None, resume: bool = Fal
     return TrainResult(params, cfg, tc, history, data_info)
 
 
+def steps_to(points, target: float) -> float:
+    """First step at which the validation loss is <= target, from (step, val_loss) pairs in step order,
+    interpolated linearly between evaluations; nan if never (the studies' "steps to target")."""
+    prev = None
+    for step, loss in points:
+        if loss <= target:
+            if prev is None:
+                return float(step)
+            s0, l0 = prev
+            return float(s0 + (step - s0) * (l0 - target) / (l0 - loss))
+        prev = (step, loss)
+    return float("nan")
+
+
 def load_data(kind: str, text: str | None = None):
     return CharCorpus.load(text) if kind == "gpt" else Digits()

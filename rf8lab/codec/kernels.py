@@ -21,7 +21,10 @@ How each decision stays exact:
 
 The array kernels answer each element from tables that _float_code fills, choosing what measured fastest
 on a 2-core AVX-512 machine (LLVM vectorizes a gather of 32-bit table entries, so the tables the hot loops
-read hold int32, and loops keep to what vectorizes: see docs/architecture.md):
+read hold int32, and loops keep to what vectorizes: see docs/architecture.md), with one exception:
+- IEEE-like minifloats (E4M3, E5M2, the MX elements, ...), float32 input, one scale exponent, rounding to
+  nearest even: integer arithmetic on the pattern and one float rint below the least normal binade, no
+  table (`encode_minifloat`), which vectorizes on AVX2 too;
 - one scale exponent per tensor and a deterministic rounding: a 65,536-entry table per exponent indexed by
   the top 16 bits of the float32 pattern (`key16_table`; `lookup`, `lookup_refined`); float64 input at the
   round-to-odd keys its values would have as float32 (`_keys64`);
@@ -1368,4 +1371,69 @@ def stochastic_scaled(bits, floats, floor0, ext, rank_code, n, steps, Xs, gid_mo
                 if not _clean(top, low, X):
                     _fix_stochastic(bits, p0, p1, X, rnd, over, seed, rbits, nsr, T, out)
             t = end
+    return out
+
+
+# ---- IEEE-like minifloats, nearest: integer arithmetic and one float rounding, no table --------------------
+# Where a format's magnitudes are those of a sign-magnitude float with `mbits` mantissa bits and least normal
+# binade emin (code = magnitude index, | the sign bit when negative; numba_backend.minifloat_layout checks this
+# against the format's own code table), the index of a = |x| / 2^X in binade emin + d, d >= 0, is the float32
+# pattern less the exponent field of binade emin - 1, shifted right by 23 - mbits: the field lands in the
+# index's exponent bits, and rounding to nearest even is adding half an ulp less one plus the kept last bit
+# (a carry out of the mantissa lands on the next binade; past the largest index is overflow). Below binade
+# emin the index is a / 2^(emin - mbits) rounded to an integer: one float32 multiply by a power of two (exact,
+# or a value below 2^-126 that rounds to 0 either way) and one rint. No table and no gather, so LLVM
+# vectorizes it where gathers are slow (AVX2: 8 lanes of 32 bits). What NaN, inf and overflow become is the
+# reference's answer, passed in as six codes. The other roundings read the tables (their float form would
+# round the product in float32 where a directed rounding must not).
+
+@nb.njit(inline="always", **_JIT)
+def _minifloat_nearest(b, xf, off, sh0, hm1, s, minnorm, maxmag, sign, specials):
+    """Code of float32 pattern b (value xf), from encode_minifloat's constants (see there); specials =
+    (overflow +, overflow -, inf +, inf -, NaN +, NaN -) codes."""
+    u = np.uint32(b & np.uint32(0x7FFFFFFF))
+    neg = np.uint32(b >> np.uint32(31))
+    v = np.uint32(u - off)
+    normal = np.uint32(np.uint32(v + hm1 + np.uint32(np.uint32(v >> sh0) & np.uint32(1))) >> sh0)
+    below = np.uint32(np.int32(np.rint(abs(xf) * s)))
+    mag = below if u < minnorm else normal
+    over_pos, over_neg, inf_pos, inf_neg, nan_pos, nan_neg = specials
+    code = np.uint32(mag | (neg * sign))
+    code = code if mag <= maxmag else (over_neg if neg == np.uint32(1) else over_pos)
+    if u >= np.uint32(0x7F800000):
+        code = (nan_neg if neg == np.uint32(1) else nan_pos) if u != np.uint32(0x7F800000) \
+            else (inf_neg if neg == np.uint32(1) else inf_pos)
+    return code
+
+
+@nb.njit(inline="always", **_JIT)
+def _minifloat_run(bits, floats, off, sh0, hm1, s, minnorm, maxmag, sign, specials, vals, out):
+    """out[k] = _minifloat_nearest of element k, or its value vals[code] (the loop of encode_minifloat)."""
+    if vals is None:
+        for k in range(np.uint64(0), np.uint64(bits.size)):
+            out[k] = _minifloat_nearest(bits[k], floats[k], off, sh0, hm1, s, minnorm, maxmag, sign, specials)
+    else:
+        for k in range(np.uint64(0), np.uint64(bits.size)):
+            out[k] = vals[_minifloat_nearest(bits[k], floats[k], off, sh0, hm1, s, minnorm, maxmag, sign, specials)]
+
+
+@nb.njit(parallel=True, **_JIT)
+def encode_minifloat(bits, floats, X, mbits, emin, maxmag, sign, specials, vals, out):
+    """out[t] = the code, rounded to nearest even, of float32 element t (its pattern bits[t], value floats[t])
+    at scale exponent X in an IEEE-like format (mbits, emin, maxmag, sign: numba_backend.MinifloatLayout), or
+    with `vals` (not None) its value vals[code]. The caller keeps 1 <= 127 + X + emin (the exponent field of
+    binade emin at scale X: patterns from it up are normal there) and 2^(mbits - emin - X) a normal float32."""
+    base = 127 + np.int64(X) + emin
+    off = np.uint32((base - 1) << 23)
+    minnorm = np.uint32(min(base, 255) << 23)
+    sh0 = np.uint32(23 - mbits)
+    hm1 = np.uint32((1 << (22 - mbits)) - 1)
+    s = np.float32(2.0 ** (mbits - emin - np.int64(X)))
+    codes = (np.uint32(specials[0]), np.uint32(specials[1]), np.uint32(specials[2]), np.uint32(specials[3]),
+             np.uint32(specials[4]), np.uint32(specials[5]))
+    total = bits.size
+    for c in nb.prange((total + CHUNK - 1) // CHUNK):
+        t0, t1 = c * CHUNK, min(total, (c + 1) * CHUNK)
+        _minifloat_run(bits[t0:t1], floats[t0:t1], off, sh0, hm1, s, minnorm, np.uint32(maxmag), np.uint32(sign),
+                       codes, vals, out[t0:t1])
     return out

@@ -6,6 +6,8 @@ value times 2^X is not exact in float64.
 """
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -109,6 +111,16 @@ def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> boo
             and (x.dtype.itemsize <= 4 or _odd_keys(fmt, rounding)))
 
 
+def _minifloat_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, X: int) -> MinifloatLayout | None:
+    """Arithmetic instead of tables (kernels.encode_minifloat): an IEEE-like format (minifloat_layout), rounding
+    to nearest, one scale exponent X within the kernel's bounds, float32 input."""
+    if layout.granularity in (None, "tensor") and x.dtype == np.float32 and rounding == Rounding.NEAREST:
+        shape = minifloat_layout(fmt)
+        if shape is not None and 127 + X + shape.emin >= 1 and -126 <= shape.mbits - shape.emin - X <= 127:
+            return shape
+    return None
+
+
 def _scaled_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
     """One key table at scale 0, read at keys shifted by each group's scale exponent, per channel and per block
     (kernels.encode_contiguous, kernels.lookup_scaled): a deterministic rounding, float32-or-narrower input,
@@ -159,6 +171,54 @@ def stochastic_key_table(fmt: Format, rounding: str, overflow: str) -> np.ndarra
     return (down.astype(np.int64) | (up.astype(np.int64) << 8) | (j << 16)).astype(np.int32)
 
 
+class MinifloatLayout(NamedTuple):
+    """What kernels.encode_minifloat needs of a format whose codes are an IEEE-like float's."""
+    mbits: int   # mantissa bits
+    emin: int    # least normal binade (see _ieee_magnitude)
+    maxmag: int  # index of max
+    sign: int    # the bit a negative code adds to its magnitude's
+
+
+def _ieee_magnitude(i: int, mbits: int, emin: int) -> Fraction:
+    """Magnitude of index i (exponent bits, then mantissa bits) in an IEEE-like float with least normal binade emin."""
+    e, f = i >> mbits, i & ((1 << mbits) - 1)
+    if e == 0:
+        return f * Fraction(2) ** (emin - mbits)
+    return ((1 << mbits) + f) * Fraction(2) ** (emin - mbits + e - 1)
+
+
+@lru_cache(maxsize=None)
+def minifloat_layout(fmt: Format) -> MinifloatLayout | None:
+    """The format's (mbits, emin, max index, sign bit) where its magnitudes, zero to next_up, are an IEEE-like
+    float's by index and its codes are index | sign bit (every registered OCP, ml_dtypes and MX float but the
+    FNUZ and unsigned ones); None elsewhere. Checked against the format's own magnitudes and codes."""
+    mags = fmt.magnitudes
+    if fmt.float_scale or not fmt.signed or len(mags) < 2:
+        return None
+    sign = 1 << (fmt.bits - 1)
+    for mbits in range(8):
+        emin = floor_log2(mags[1]) + (mbits if mbits else 0)
+        if all(_ieee_magnitude(i, mbits, emin) == m for i, m in enumerate(mags)) \
+                and _ieee_magnitude(len(mags), mbits, emin) == fmt.next_up \
+                and all(fmt.code_for(False, i) == i and fmt.code_for(True, i) == i | sign for i in range(len(mags))):
+            return MinifloatLayout(mbits, emin, len(mags) - 1, sign)
+    return None
+
+
+@lru_cache(maxsize=None)
+def minifloat_specials(fmt: Format, rounding: str, overflow: str) -> tuple[int, ...]:
+    """The reference's codes for (overflow +, overflow -, inf +, inf -, NaN +, NaN -) under this rounding and
+    overflow mode (-1 for NaN where the format has no NaN code: such input goes to the other kernels)."""
+    huge = fmt.next_up * 2
+
+    def code(negative, mag):
+        try:
+            return reference.encode_element(negative, mag, fmt, Fraction(1), rounding, overflow)
+        except ValueError:
+            return -1
+    return tuple(code(neg, mag) for mag in (huge, math.inf, math.nan) for neg in (False, True))
+
+
 def _float32_lut(inp: _Input) -> np.ndarray | None:
     """The table from the input's patterns to float32 patterns; None for float32 input (the kernels compile
     the table read away)."""
@@ -196,7 +256,11 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
     rnd, over = kernels.ROUND[rounding], kernels.OVER[overflow]
     T = kernels.tables(fmt.name, str(rounding))
     out = np.empty(x.size, np.uint8 if values is None else values.dtype)
-    if _fast_path(x, fmt, layout, rounding):
+    minifloat = _minifloat_path(x, fmt, layout, rounding, int(Xf[0]))
+    if minifloat is not None:
+        kernels.encode_minifloat(inp.bits, inp.floats, int(Xf[0]), *minifloat,
+                                 minifloat_specials(fmt, rounding, overflow), values, out)
+    elif _fast_path(x, fmt, layout, rounding):
         _lookup(inp, fmt, int(Xf[0]), rounding, overflow, _NONE if values is None else values, out)
     elif values is None and _stochastic_path(x, fmt, rounding):
         floor0, ext, rank_code = stochastic_tables(fmt, rounding, overflow)

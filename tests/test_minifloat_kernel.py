@@ -1,0 +1,78 @@
+"""The arithmetic kernel of IEEE-like minifloats (kernels.encode_minifloat: nearest, float32, one scale)
+equals the vectorized codec on every 16-bit key with the low bits that decide ties and sticky bits, at every
+scale exponent the kernel takes, and hands everything else to the table kernels."""
+import numpy as np
+import pytest
+
+import rf8lab as rl
+from rf8lab.codec import kernels, numba_backend, vectorized
+from rf8lab.codec.layout import make_layout
+
+MINIFLOATS = [n for n in rl.format_names() if numba_backend.minifloat_layout(rl.format_info(n)) is not None]
+# one of each element format (mxfp8's elements are e4m3's, and so on)
+DISTINCT = list({(numba_backend.minifloat_layout(rl.format_info(n)), rl.format_info(n).nan_codes,
+                  rl.format_info(n).overflows): n for n in reversed(MINIFLOATS)}.values())
+HIGH = np.arange(1 << 16, dtype=np.uint32) << 16
+# the low 16 bits: exact, a tie at 16 bits and both sides of it (every threshold has at most 7 fraction bits)
+PATTERNS = np.concatenate([HIGH | low for low in (0, 0x7FFF, 0x8000, 0xFFFF)])
+
+
+def test_which_formats_are_ieee_like():
+    """The OCP, ml_dtypes and MX floats with -0 and sign-magnitude codes; not FNUZ, unsigned, RF8 or int8."""
+    assert {"e4m3", "e5m2", "e4m3-ieee", "e3m4", "e3m2", "e2m3", "e2m1"} <= set(MINIFLOATS)
+    for name in ("rf8", "int8", "e4m3fnuz", "e5m2fnuz", "e5m3fnu", "nvfp4"):
+        if name in rl.format_names():
+            assert name not in MINIFLOATS
+    assert numba_backend.minifloat_layout(rl.format_info("e4m3")) == (3, -6, 126, 128)
+    assert numba_backend.minifloat_layout(rl.format_info("e5m2")) == (2, -14, 123, 128)
+
+
+def _bounds(shape):
+    """Least and greatest scale exponent the kernel takes (encode_minifloat's docstring)."""
+    return max(-126 - shape.emin, shape.mbits - shape.emin - 127), shape.mbits - shape.emin + 126
+
+
+@pytest.mark.parametrize("fmt", DISTINCT)
+def test_every_key_at_every_scale_equals_vectorized(fmt):
+    f = rl.format_info(fmt)
+    shape = numba_backend.minifloat_layout(f)
+    x = PATTERNS.view(np.float32)
+    if f.nan_codes is None:
+        x = np.where(np.isnan(x), np.float32(0), x)
+    inp = numba_backend._bits(x)
+    lo, hi = _bounds(shape)
+    with np.errstate(invalid="ignore"):  # NaN payloads
+        x64 = x.astype(np.float64)
+    for overflow in f.overflows:
+        specials = numba_backend.minifloat_specials(f, "nearest", str(overflow))
+        for X in (lo, -1, 0, 9, hi):
+            out = np.empty(x.size, np.uint8)
+            kernels.encode_minifloat(inp.bits, inp.floats, X, *shape, specials, None, out)
+            want = vectorized.element_codes(x64, np.full(x.size, X, np.int64), None, f, "nearest", overflow)
+            np.testing.assert_array_equal(out, want, err_msg=f"{fmt} {overflow} X={X}")
+
+
+def test_the_encoder_takes_it_for_float32_nearest_one_scale(monkeypatch):
+    """Per tensor and unscaled float32, rounded to nearest; quantize's values in the same pass; a scale outside
+    the kernel's bounds (a tensor near 2^-130) and every other rounding, granularity and dtype go to the tables."""
+    f = rl.format_info("e4m3")
+    calls = []
+    real = kernels.encode_minifloat
+    monkeypatch.setattr(kernels, "encode_minifloat", lambda *a: calls.append(a[2]) or real(*a))
+    x = np.random.default_rng(0).standard_normal((64, 256)).astype(np.float32) * 30
+    for scale in (None, "tensor"):
+        enc = rl.encode(x, "e4m3", scale=scale)
+        np.testing.assert_array_equal(enc.codes, rl.encode(x, "e4m3", scale=scale, backend="reference").codes)
+        np.testing.assert_array_equal(rl.quantize(x, "e4m3", scale=scale),
+                                      rl.decode(rl.encode(x, "e4m3", scale=scale, backend="reference")))
+    assert len(calls) >= 3
+    tiny = (x * np.float32(2.0 ** -135)).astype(np.float32)  # X about -133 < -126 - emin = -120
+    assert numba_backend._minifloat_path(tiny, f, make_layout(tiny.shape, "tensor"), "nearest", -133) is None
+    calls.clear()
+    np.testing.assert_array_equal(rl.encode(tiny, "e4m3", scale="tensor").codes,
+                                  rl.encode(tiny, "e4m3", scale="tensor", backend="reference").codes)
+    rl.encode(x, "e4m3", rounding="toward-zero")
+    rl.encode(x.astype(np.float64), "e4m3")
+    rl.encode(x, "e4m3fnuz")
+    rl.encode(x, "mxfp8", scale="block")
+    assert calls == []

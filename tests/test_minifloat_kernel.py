@@ -76,3 +76,25 @@ def test_the_encoder_takes_it_for_float32_nearest_one_scale(monkeypatch):
     rl.encode(x, "e4m3fnuz")
     rl.encode(x, "mxfp8", scale="block")
     assert calls == []
+
+
+@pytest.mark.parametrize("fmt,scale,axis", [("mxfp8", "block", -1), ("mxfp8-e5m2", "block", -1),
+                                            ("e4m3", "channel", 0), ("e5m2", "block", -1), ("mxfp4", "block", -1)])
+def test_contiguous_groups_equal_vectorized(fmt, scale, axis, monkeypatch):
+    """Blocks along the last axis and channels along the first go through the same arithmetic group by group
+    (kernels.encode_contiguous), each at its own scale exponent: random patterns of every binade, whole groups
+    of tiny values (exponents beyond the kernel's bounds: the tables), infinities and NaNs."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 2 ** 32, (256, 256), dtype=np.uint32).view(np.float32).copy()
+    x[:8] = rng.standard_normal((8, 256)).astype(np.float32) * np.float32(2.0 ** -135)  # X below the bounds
+    x[8:16] = rng.standard_normal((8, 256)).astype(np.float32)
+    if rl.format_info(fmt).nan_codes is None:
+        x[np.isnan(x)] = 0
+    calls = []
+    real = kernels.encode_contiguous
+    monkeypatch.setattr(kernels, "encode_contiguous", lambda *a: calls.append(a[-2]) or real(*a))
+    got = rl.encode(x, fmt, scale=scale, axis=axis)
+    assert calls and calls[0][0] >= 0  # the minifloat layout was passed
+    want = rl.encode(x, fmt, scale=scale, axis=axis, backend="vectorized")
+    np.testing.assert_array_equal(got.codes, want.codes)
+    np.testing.assert_array_equal(got.scale_exp, want.scale_exp)

@@ -1233,11 +1233,14 @@ def lookup_scaled(bits, lut, omask, tab, sub, Xs, gid_mode, shape3, block, rnd, 
 
 @nb.njit(parallel=True, **_JIT)
 def encode_contiguous(bits, lut, gid_mode, shape3, block, base, cut, x_none, omask, tab, sub, rnd, over, T, Xs,
-                      out):
+                      out, floats, minifloat, specials):
     """One pass for groups that are contiguous runs (blocks along the last axis, channels along the first):
     each group's largest finite |x|, its scale exponent by the tabulated rule (scale_rule.exponent_steps, float32
     patterns) into Xs, then its codes while it is in cache. A group whose largest finite |x| is a float32
-    subnormal is left out (the table does not cover it): returns how many."""
+    subnormal is left out (the table does not cover it): returns how many. With `minifloat` = (mbits, emin,
+    maxmag, sign) of an IEEE-like format (mbits -1: none; float32 input, nearest), a group whose exponent
+    minifloat_in_bounds takes goes through _minifloat_group instead of the tables, reading `floats`."""
+    mbits, emin, maxmag, sign = minifloat
     n, inner = shape3[1], shape3[2]
     nblocks = (n + block - 1) // block
     size = inner if gid_mode == 1 else block
@@ -1265,6 +1268,8 @@ def encode_contiguous(bits, lut, gid_mode, shape3, block, base, cut, x_none, oma
             Xs[g] = X
             if E == np.uint64(0) and top != 0:
                 nsub += 1
+            elif (mbits >= 0) & minifloat_in_bounds(X, mbits, emin):
+                _minifloat_group(bits, floats, t, end, X, mbits, emin, maxmag, sign, specials, None, out)
             else:
                 _encode_shifted(bits, lut, t, end, Xs, g, ~special & _clean(top, low, X), omask, tab, sub, rnd, over,
                                 T, out)
@@ -1417,12 +1422,17 @@ def _minifloat_run(bits, floats, off, sh0, hm1, s, minnorm, maxmag, sign, specia
             out[k] = vals[_minifloat_nearest(bits[k], floats[k], off, sh0, hm1, s, minnorm, maxmag, sign, specials)]
 
 
-@nb.njit(parallel=True, **_JIT)
-def encode_minifloat(bits, floats, X, mbits, emin, maxmag, sign, specials, vals, out):
-    """out[t] = the code, rounded to nearest even, of float32 element t (its pattern bits[t], value floats[t])
-    at scale exponent X in an IEEE-like format (mbits, emin, maxmag, sign: numba_backend.MinifloatLayout), or
-    with `vals` (not None) its value vals[code]. The caller keeps 1 <= 127 + X + emin (the exponent field of
-    binade emin at scale X: patterns from it up are normal there) and 2^(mbits - emin - X) a normal float32."""
+@nb.njit(inline="always", **_JIT)
+def minifloat_in_bounds(X, mbits, emin):
+    """Whether encode_minifloat takes scale exponent X: 127 + X + emin (the exponent field of binade emin at
+    scale X) >= 1, so patterns from it up are normal there and a float32 subnormal lands below it, and
+    2^(mbits - emin - X) a normal float32."""
+    return (127 + X + emin >= 1) & (mbits - emin - X >= -126) & (mbits - emin - X <= 127)
+
+
+@nb.njit(inline="always", **_JIT)
+def _minifloat_group(bits, floats, t, end, X, mbits, emin, maxmag, sign, specials, vals, out):
+    """Elements t..end at scale exponent X (minifloat_in_bounds) through _minifloat_run."""
     base = 127 + np.int64(X) + emin
     off = np.uint32((base - 1) << 23)
     minnorm = np.uint32(min(base, 255) << 23)
@@ -1431,9 +1441,17 @@ def encode_minifloat(bits, floats, X, mbits, emin, maxmag, sign, specials, vals,
     s = np.float32(2.0 ** (mbits - emin - np.int64(X)))
     codes = (np.uint32(specials[0]), np.uint32(specials[1]), np.uint32(specials[2]), np.uint32(specials[3]),
              np.uint32(specials[4]), np.uint32(specials[5]))
+    _minifloat_run(bits[t:end], floats[t:end], off, sh0, hm1, s, minnorm, np.uint32(maxmag), np.uint32(sign), codes,
+                   vals, out[t:end])
+
+
+@nb.njit(parallel=True, **_JIT)
+def encode_minifloat(bits, floats, X, mbits, emin, maxmag, sign, specials, vals, out):
+    """out[t] = the code, rounded to nearest even, of float32 element t (its pattern bits[t], value floats[t])
+    at scale exponent X (minifloat_in_bounds) in an IEEE-like format (mbits, emin, maxmag, sign:
+    numba_backend.MinifloatLayout), or with `vals` (not None) its value vals[code]."""
     total = bits.size
     for c in nb.prange((total + CHUNK - 1) // CHUNK):
         t0, t1 = c * CHUNK, min(total, (c + 1) * CHUNK)
-        _minifloat_run(bits[t0:t1], floats[t0:t1], off, sh0, hm1, s, minnorm, np.uint32(maxmag), np.uint32(sign),
-                       codes, vals, out[t0:t1])
+        _minifloat_group(bits, floats, t0, t1, X, mbits, emin, maxmag, sign, specials, vals, out)
     return out

@@ -40,6 +40,7 @@ class _Input(NamedTuple):
 
 
 _NONE = np.empty(0, np.uint32)
+_NO_FLOATS = np.empty(0, np.float32)
 
 
 def _bits(x: np.ndarray) -> _Input:
@@ -115,9 +116,9 @@ def _minifloat_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, X
     """Arithmetic instead of tables (kernels.encode_minifloat): an IEEE-like format (minifloat_layout), rounding
     to nearest, one scale exponent X within the kernel's bounds, float32 input."""
     if layout.granularity in (None, "tensor") and x.dtype == np.float32 and rounding == Rounding.NEAREST:
-        shape = minifloat_layout(fmt)
-        if shape is not None and 127 + X + shape.emin >= 1 and -126 <= shape.mbits - shape.emin - X <= 127:
-            return shape
+        ieee = minifloat_layout(fmt)
+        if ieee is not None and kernels.minifloat_in_bounds(X, ieee.mbits, ieee.emin):
+            return ieee
     return None
 
 
@@ -306,9 +307,12 @@ def _encode_contiguous(x: np.ndarray, fmt: Format, layout: Layout, rounding: str
     out = np.empty(x.size, np.uint8)
     tab, sub, omask = scale0_tables(fmt, rounding, overflow)
     base, cut, x_none = exponent_steps(fmt, np.float32)
+    ieee = minifloat_layout(fmt) if x.dtype == np.float32 and rounding == Rounding.NEAREST else None
     if kernels.encode_contiguous(inp.bits, _float32_lut(inp), gid_mode, s3, block, base, cut, x_none, omask, tab, sub,
                                  kernels.ROUND[rounding], kernels.OVER[overflow],
-                                 kernels.tables(fmt.name, str(rounding)), X, out):
+                                 kernels.tables(fmt.name, str(rounding)), X, out,
+                                 inp.floats if ieee else _NO_FLOATS, ieee or (-1, 0, 0, 0),
+                                 minifloat_specials(fmt, rounding, overflow) if ieee else (0,) * 6):
         return None
     shape = layout.scale_shape
     return out.reshape(x.shape), X.reshape(shape), multipliers(X.astype(np.int64)).reshape(shape)

@@ -209,7 +209,8 @@ def minifloat_layout(fmt: Format) -> MinifloatLayout | None:
 @lru_cache(maxsize=None)
 def minifloat_specials(fmt: Format, rounding: str, overflow: str) -> tuple[int, ...]:
     """The reference's codes for (overflow +, overflow -, inf +, inf -, NaN +, NaN -) under this rounding and
-    overflow mode (-1 for NaN where the format has no NaN code: such input goes to the other kernels)."""
+    overflow mode (-1 for NaN where the format has no NaN code: api.encode refuses NaN input to such a
+    format before any kernel runs)."""
     huge = fmt.next_up * 2
 
     def code(negative, mag):

@@ -28,8 +28,10 @@ def test_which_formats_are_ieee_like():
 
 
 def _bounds(shape):
-    """Least and greatest scale exponent the kernel takes (encode_minifloat's docstring)."""
-    return max(-126 - shape.emin, shape.mbits - shape.emin - 127), shape.mbits - shape.emin + 126
+    """Least and greatest scale exponent the kernel takes (kernels.minifloat_in_bounds)."""
+    taken = [X for X in range(-400, 400) if kernels.minifloat_in_bounds(X, shape.mbits, shape.emin)]
+    assert taken == list(range(taken[0], taken[-1] + 1))
+    return taken[0], taken[-1]
 
 
 @pytest.mark.parametrize("fmt", DISTINCT)

@@ -1241,6 +1241,7 @@ def encode_contiguous(bits, lut, gid_mode, shape3, block, base, cut, x_none, oma
     maxmag, sign) of an IEEE-like format (mbits -1: none; float32 input, nearest), a group whose exponent
     minifloat_in_bounds takes goes through _minifloat_group instead of the tables, reading `floats`."""
     mbits, emin, maxmag, sign = minifloat
+    codes = _special_codes(specials)
     n, inner = shape3[1], shape3[2]
     nblocks = (n + block - 1) // block
     size = inner if gid_mode == 1 else block
@@ -1269,7 +1270,7 @@ def encode_contiguous(bits, lut, gid_mode, shape3, block, base, cut, x_none, oma
             if E == np.uint64(0) and top != 0:
                 nsub += 1
             elif (mbits >= 0) & minifloat_in_bounds(X, mbits, emin):
-                _minifloat_group(bits, floats, t, end, X, mbits, emin, maxmag, sign, specials, None, out)
+                _minifloat_group(bits, floats, t, end, X, mbits, emin, maxmag, sign, codes, None, out)
             else:
                 _encode_shifted(bits, lut, t, end, Xs, g, ~special & _clean(top, low, X), omask, tab, sub, rnd, over,
                                 T, out)
@@ -1431,16 +1432,22 @@ def minifloat_in_bounds(X, mbits, emin):
 
 
 @nb.njit(inline="always", **_JIT)
-def _minifloat_group(bits, floats, t, end, X, mbits, emin, maxmag, sign, specials, vals, out):
-    """Elements t..end at scale exponent X (minifloat_in_bounds) through _minifloat_run."""
+def _special_codes(specials):
+    """The six codes of _minifloat_nearest as uint32, converted once per call, not per group."""
+    return (np.uint32(specials[0]), np.uint32(specials[1]), np.uint32(specials[2]), np.uint32(specials[3]),
+            np.uint32(specials[4]), np.uint32(specials[5]))
+
+
+@nb.njit(inline="always", **_JIT)
+def _minifloat_group(bits, floats, t, end, X, mbits, emin, maxmag, sign, codes, vals, out):
+    """Elements t..end at scale exponent X (minifloat_in_bounds) through _minifloat_run; codes from
+    _special_codes."""
     base = 127 + np.int64(X) + emin
     off = np.uint32((base - 1) << 23)
     minnorm = np.uint32(min(base, 255) << 23)
     sh0 = np.uint32(23 - mbits)
     hm1 = np.uint32((1 << (22 - mbits)) - 1)
     s = np.float32(2.0 ** (mbits - emin - np.int64(X)))
-    codes = (np.uint32(specials[0]), np.uint32(specials[1]), np.uint32(specials[2]), np.uint32(specials[3]),
-             np.uint32(specials[4]), np.uint32(specials[5]))
     _minifloat_run(bits[t:end], floats[t:end], off, sh0, hm1, s, minnorm, np.uint32(maxmag), np.uint32(sign), codes,
                    vals, out[t:end])
 
@@ -1451,7 +1458,8 @@ def encode_minifloat(bits, floats, X, mbits, emin, maxmag, sign, specials, vals,
     at scale exponent X (minifloat_in_bounds) in an IEEE-like format (mbits, emin, maxmag, sign:
     numba_backend.MinifloatLayout), or with `vals` (not None) its value vals[code]."""
     total = bits.size
+    codes = _special_codes(specials)
     for c in nb.prange((total + CHUNK - 1) // CHUNK):
         t0, t1 = c * CHUNK, min(total, (c + 1) * CHUNK)
-        _minifloat_group(bits, floats, t0, t1, X, mbits, emin, maxmag, sign, specials, vals, out)
+        _minifloat_group(bits, floats, t0, t1, X, mbits, emin, maxmag, sign, codes, vals, out)
     return out

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..formats import Format, floor_log2
+from ..formats.minifloat import minifloat_decoder
 from ..policies import Overflow, Rounding
 from . import kernels, reference, vectorized
 from .layout import Layout
@@ -112,14 +113,16 @@ def _fast_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> boo
             and (x.dtype.itemsize <= 4 or _odd_keys(fmt, rounding)))
 
 
+def _minifloat_arithmetic(x: np.ndarray, fmt: Format, rounding: str) -> MinifloatLayout | None:
+    """What the minifloat arithmetic needs (kernels.encode_minifloat, and encode_contiguous group by group):
+    float32 input, rounding to nearest, an IEEE-like format (minifloat_layout); None elsewhere."""
+    return minifloat_layout(fmt) if x.dtype == np.float32 and rounding == Rounding.NEAREST else None
+
+
 def _minifloat_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, X: int) -> MinifloatLayout | None:
-    """Arithmetic instead of tables (kernels.encode_minifloat): an IEEE-like format (minifloat_layout), rounding
-    to nearest, one scale exponent X within the kernel's bounds, float32 input."""
-    if layout.granularity in (None, "tensor") and x.dtype == np.float32 and rounding == Rounding.NEAREST:
-        ieee = minifloat_layout(fmt)
-        if ieee is not None and kernels.minifloat_in_bounds(X, ieee.mbits, ieee.emin):
-            return ieee
-    return None
+    """_minifloat_arithmetic with one scale exponent X, within the kernel's bounds."""
+    ieee = _minifloat_arithmetic(x, fmt, rounding) if layout.granularity in (None, "tensor") else None
+    return ieee if ieee is not None and kernels.minifloat_in_bounds(X, ieee.mbits, ieee.emin) else None
 
 
 def _scaled_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> bool:
@@ -175,17 +178,9 @@ def stochastic_key_table(fmt: Format, rounding: str, overflow: str) -> np.ndarra
 class MinifloatLayout(NamedTuple):
     """What kernels.encode_minifloat needs of a format whose codes are an IEEE-like float's."""
     mbits: int   # mantissa bits
-    emin: int    # least normal binade (see _ieee_magnitude)
+    emin: int    # least normal binade: index i >= 2^mbits has exponent emin - 1 + (i >> mbits)
     maxmag: int  # index of max
     sign: int    # the bit a negative code adds to its magnitude's
-
-
-def _ieee_magnitude(i: int, mbits: int, emin: int) -> Fraction:
-    """Magnitude of index i (exponent bits, then mantissa bits) in an IEEE-like float with least normal binade emin."""
-    e, f = i >> mbits, i & ((1 << mbits) - 1)
-    if e == 0:
-        return f * Fraction(2) ** (emin - mbits)
-    return ((1 << mbits) + f) * Fraction(2) ** (emin - mbits + e - 1)
 
 
 @lru_cache(maxsize=None)
@@ -198,9 +193,10 @@ def minifloat_layout(fmt: Format) -> MinifloatLayout | None:
         return None
     sign = 1 << (fmt.bits - 1)
     for mbits in range(8):
-        emin = floor_log2(mags[1]) + (mbits if mbits else 0)
-        if all(_ieee_magnitude(i, mbits, emin) == m for i, m in enumerate(mags)) \
-                and _ieee_magnitude(len(mags), mbits, emin) == fmt.next_up \
+        emin = floor_log2(mags[1]) + mbits  # mags[1] = 2^(emin - mbits), the least subnormal (2^emin if mbits = 0)
+        ebits = max(1, len(mags).bit_length() - mbits)  # enough to index next_up too
+        magnitude = minifloat_decoder(ebits, mbits, 1 - emin, "none", signed=False)  # index -> (sign, magnitude)
+        if all(magnitude(i)[1] == m for i, m in enumerate(mags)) and magnitude(len(mags))[1] == fmt.next_up \
                 and all(fmt.code_for(False, i) == i and fmt.code_for(True, i) == i | sign for i in range(len(mags))):
             return MinifloatLayout(mbits, emin, len(mags) - 1, sign)
     return None
@@ -259,7 +255,7 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
     T = kernels.tables(fmt.name, str(rounding))
     out = np.empty(x.size, np.uint8 if values is None else values.dtype)
     minifloat = _minifloat_path(x, fmt, layout, rounding, int(Xf[0]))
-    if minifloat is not None:
+    if minifloat is not None:  # one scale exponent
         kernels.encode_minifloat(inp.bits, inp.floats, int(Xf[0]), *minifloat,
                                  minifloat_specials(fmt, rounding, overflow), values, out)
     elif _fast_path(x, fmt, layout, rounding):
@@ -308,7 +304,7 @@ def _encode_contiguous(x: np.ndarray, fmt: Format, layout: Layout, rounding: str
     out = np.empty(x.size, np.uint8)
     tab, sub, omask = scale0_tables(fmt, rounding, overflow)
     base, cut, x_none = exponent_steps(fmt, np.float32)
-    ieee = minifloat_layout(fmt) if x.dtype == np.float32 and rounding == Rounding.NEAREST else None
+    ieee = _minifloat_arithmetic(x, fmt, rounding)
     if kernels.encode_contiguous(inp.bits, _float32_lut(inp), gid_mode, s3, block, base, cut, x_none, omask, tab, sub,
                                  kernels.ROUND[rounding], kernels.OVER[overflow],
                                  kernels.tables(fmt.name, str(rounding)), X, out,

@@ -1,6 +1,7 @@
-"""The arithmetic kernel of IEEE-like minifloats (kernels.encode_minifloat: nearest, float32, one scale)
-equals the vectorized codec on every 16-bit key with the low bits that decide ties and sticky bits, at every
-scale exponent the kernel takes, and hands everything else to the table kernels."""
+"""The arithmetic kernels of IEEE-like minifloats (kernels.encode_minifloat: nearest, float32, one scale; and
+kernels._minifloat_stochastic inside stochastic_scaled) equal the vectorized codec on every 16-bit key with the
+low bits that decide ties and sticky bits, at every scale exponent they take, and hand everything else to the
+table kernels."""
 import numpy as np
 import pytest
 
@@ -52,6 +53,55 @@ def test_every_key_at_every_scale_equals_vectorized(fmt):
             kernels.encode_minifloat(inp.bits, inp.floats, X, *shape, specials, None, out)
             want = vectorized.element_codes(x64, np.full(x.size, X, np.int64), None, f, "nearest", overflow)
             np.testing.assert_array_equal(out, want, err_msg=f"{fmt} {overflow} X={X}")
+
+
+def _stochastic_codes(f, x, X, rounding, overflow, bits, sr_bits):
+    """kernels.stochastic_scaled per tensor at scale exponent X with the given random bits."""
+    inp = numba_backend._bits(x)
+    floor0, ext, rank_code = numba_backend.stochastic_tables(f, rounding, overflow)
+    out = np.empty(x.size, np.uint8)
+    return kernels.stochastic_scaled(
+        inp.bits, inp.floats, floor0, ext, rank_code, len(f.magnitudes),
+        numba_backend.stochastic_key_table(f, rounding, overflow), np.array([X], np.int32), 0, (1, x.size, 1), 1,
+        kernels.ROUND[rounding], kernels.OVER[overflow], np.uint64(0), bits, -1 if sr_bits is None else sr_bits,
+        kernels.tables(f.name, rounding), out, numba_backend.minifloat_layout(f),
+        numba_backend.minifloat_specials(f, rounding, str(overflow)))
+
+
+@pytest.mark.parametrize("fmt", DISTINCT)
+def test_stochastic_on_every_key_at_every_scale_equals_vectorized(fmt):
+    """Every stochastic rule (the exact one, and those with 5 random bits) on every 16-bit key with the low bits
+    above, random bits at random and at the ends (0, all ones) and just either side of the element's own part
+    below the grid step, at the least and greatest scale exponent the kernel takes, and at -1, 0 and 9."""
+    f = rl.format_info(fmt)
+    shape = numba_backend.minifloat_layout(f)
+    x = PATTERNS.view(np.float32)
+    if f.nan_codes is None:
+        x = np.where(np.isnan(x), np.float32(0), x)
+    with np.errstate(invalid="ignore"):
+        x64 = x.astype(np.float64)
+    lo, hi = _bounds(shape)
+    rng = np.random.default_rng(3)
+    rules = [(str(r), sr) for r in f.roundings if r.stochastic for sr in ((None, 5) if r == "stochastic" else (5,))]
+    for rounding, sr_bits in rules:
+        nbits = 32 if sr_bits is None else sr_bits
+        for k, X in enumerate((lo, -1, 0, 9, hi)):
+            overflow = f.overflows[k % len(f.overflows)]
+            # the bits of |x| / 2^X below its grid step, as the top nbits of a 32-bit draw: R equal to them, one
+            # below and one above decide every comparison's edge
+            a = np.abs(x64) * 2.0 ** -X
+            with np.errstate(invalid="ignore", divide="ignore"):
+                step = np.where(a >= 2.0 ** shape.emin, 2.0 ** (np.floor(np.log2(np.where(a > 0, a, 1.0)))
+                                                                  - shape.mbits), 2.0 ** (shape.emin - shape.mbits))
+                frac = np.nan_to_num(np.mod(a, step) / step)
+            part = np.clip(np.floor(frac * 2.0 ** nbits), 0, 2 ** nbits - 1).astype(np.int64)
+            for bits in (rng.integers(0, 2 ** nbits, x.size), part, part - 1, part + 1,
+                         np.zeros(x.size, np.int64), np.full(x.size, 2 ** nbits - 1)):
+                bits = np.clip(bits, 0, 2 ** nbits - 1).astype(np.uint32)
+                got = _stochastic_codes(f, x, X, rounding, overflow, bits, sr_bits)
+                want = vectorized.element_codes(x64, np.full(x.size, X, np.int64), None, f, rounding, overflow,
+                                                bits.astype(np.int64), sr_bits)
+                np.testing.assert_array_equal(got, want, err_msg=f"{fmt} {rounding} {sr_bits} {overflow} X={X}")
 
 
 def test_the_encoder_takes_it_for_float32_nearest_one_scale(monkeypatch):

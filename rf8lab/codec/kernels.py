@@ -1344,18 +1344,22 @@ def _stochastic_run(bits, floats, p0, p1, X, steps, floor0, ext, rank_code, n, s
 
 @nb.njit(parallel=True, **_JIT)
 def stochastic_scaled(bits, floats, floor0, ext, rank_code, n, steps, Xs, gid_mode, shape3, block, rnd, over, seed,
-                      rbits, nsr, T, out):
+                      rbits, nsr, T, out, minifloat, specials):
     """Stochastic codes of float32 input (bits, and floats: the same memory as float32) with a scale exponent
     per group (Xs): the floor rank from the scale-0 table `floor0` at shifted truncated keys, then
     _stochastic_up with the bits drawn from (seed, element index), or replayed from rbits. For keys where the
     grid step above the floor is a power of two, `steps` (stochastic_key_table: both codes and the step's bit
     position j per key, j = 255 elsewhere) replaces the floor table and the float comparison with one read and
-    integers (_stochastic_spacing_up)."""
+    integers (_stochastic_spacing_up). With `minifloat` = (mbits, emin, maxmag, sign) of an IEEE-like format
+    (mbits -1: none), a piece whose exponent minifloat_in_bounds takes is rounded by _minifloat_stochastic, no
+    table read; specials: its six codes (_minifloat_nearest)."""
     n_, inner = shape3[1], shape3[2]
     nblocks = (n_ + block - 1) // block
     bshift = _block_shift(n_, inner, block)
     total = bits.size
     sk, c0, c1, ties = _stochastic_rule(rnd, nsr)
+    mbits, emin, maxmag, sign = minifloat
+    codes = _special_codes(specials)
     for c in nb.prange((total + CHUNK - 1) // CHUNK):
         t0 = c * CHUNK
         t1 = min(total, t0 + CHUNK)
@@ -1366,6 +1370,15 @@ def stochastic_scaled(bits, floats, floor0, ext, rank_code, n, steps, Xs, gid_mo
             for p0 in range(t, end, step):
                 p1 = min(end, p0 + step)
                 X = np.int64(Xs[xoff + (p0 >> xshift)])
+                if (mbits >= 0) & minifloat_in_bounds(X, mbits, emin):  # no table; specials included
+                    if nsr < 0:
+                        ek, e0, e1, et = EXACT_RULE
+                        _minifloat_stochastic_run(bits, p0, p1, X, mbits, emin, maxmag, sign, codes, seed, rbits, nsr,
+                                                  ek, e0, e1, et, out)
+                    else:
+                        _minifloat_stochastic_run(bits, p0, p1, X, mbits, emin, maxmag, sign, codes, seed, rbits, nsr,
+                                                  sk, c0, c1, ties, out)
+                    continue
                 top, low = _extremes(bits, None, p0, p1)
                 if nsr < 0:  # the rule's constants known to the compiler: a third faster
                     ek, e0, e1, et = EXACT_RULE
@@ -1439,15 +1452,20 @@ def _special_codes(specials):
 
 
 @nb.njit(inline="always", **_JIT)
+def _minifloat_constants(X, mbits, emin):
+    """(base, off, minnorm, sh0, hm1, s) at scale exponent X (minifloat_in_bounds): base the exponent field of
+    binade emin there, off that of binade emin - 1 in place, minnorm the least pattern of binade emin, sh0 the
+    bits below the kept mantissa, hm1 half an ulp less one, s = 2^(mbits - emin - X)."""
+    base = 127 + np.int64(X) + emin
+    return (base, np.uint32((base - 1) << 23), np.uint32(min(base, 255) << 23), np.uint32(23 - mbits),
+            np.uint32((1 << (22 - mbits)) - 1), np.float32(2.0 ** (mbits - emin - np.int64(X))))
+
+
+@nb.njit(inline="always", **_JIT)
 def _minifloat_group(bits, floats, t, end, X, mbits, emin, maxmag, sign, codes, vals, out):
     """Elements t..end at scale exponent X (minifloat_in_bounds) through _minifloat_run; codes from
     _special_codes."""
-    base = 127 + np.int64(X) + emin
-    off = np.uint32((base - 1) << 23)
-    minnorm = np.uint32(min(base, 255) << 23)
-    sh0 = np.uint32(23 - mbits)
-    hm1 = np.uint32((1 << (22 - mbits)) - 1)
-    s = np.float32(2.0 ** (mbits - emin - np.int64(X)))
+    _, off, minnorm, sh0, hm1, s = _minifloat_constants(X, mbits, emin)
     _minifloat_run(bits[t:end], floats[t:end], off, sh0, hm1, s, minnorm, np.uint32(maxmag), np.uint32(sign), codes,
                    vals, out[t:end])
 
@@ -1463,3 +1481,41 @@ def encode_minifloat(bits, floats, X, mbits, emin, maxmag, sign, specials, vals,
         t0, t1 = c * CHUNK, min(total, (c + 1) * CHUNK)
         _minifloat_group(bits, floats, t0, t1, X, mbits, emin, maxmag, sign, codes, vals, out)
     return out
+
+
+# Stochastic rounding of the same formats: the floor index is the nearest path's index truncated (in the normal
+# binades the pattern less off, shifted; below them the 24-bit significand shifted by the bits below the grid
+# step), and whether to go up is _stochastic_spacing_up's integer comparison at the significand's bit j of the
+# grid step: 23 - mbits in the normal binades, one more per binade below (a float32 subnormal counts as binade
+# -126). Index max + 1 is the overflow code, as the tables' rank n is.
+
+@nb.njit(inline="always", **_JIT)
+def _minifloat_stochastic(b, R, base, off, minnorm, sh0, maxmag, sign, specials, sk, c0, c1, ties):
+    """Code of float32 pattern b under the stochastic rule (sk, c0, c1, ties) of _stochastic_rule with the random
+    bits R, from _minifloat_constants at the group's scale; specials as in _minifloat_nearest."""
+    u = np.uint32(b & np.uint32(0x7FFFFFFF))
+    neg = np.uint32(b >> np.uint32(31))
+    E = np.int64(u >> np.uint32(23))
+    j = np.int64(sh0) + max(base - max(E, np.int64(1)), np.int64(0))
+    M = np.int64(u & np.uint32(0x7FFFFF)) | (np.int64(E != 0) << 23)
+    floor = np.uint32(np.uint32(u - off) >> sh0) if u >= minnorm else np.uint32(M >> min(j, np.int64(31)))
+    mag = floor + np.uint32(_stochastic_spacing_up(b, j, R, sk, c0, c1, ties))
+    over_pos, over_neg, inf_pos, inf_neg, nan_pos, nan_neg = specials
+    code = np.uint32(mag | (neg * sign))
+    code = code if mag <= maxmag else (over_neg if neg == np.uint32(1) else over_pos)
+    if u >= np.uint32(0x7F800000):
+        code = (nan_neg if neg == np.uint32(1) else nan_pos) if u != np.uint32(0x7F800000) \
+            else (inf_neg if neg == np.uint32(1) else inf_pos)
+    return code
+
+
+@nb.njit(inline="always", **_JIT)
+def _minifloat_stochastic_run(bits, p0, p1, X, mbits, emin, maxmag, sign, codes, seed, rbits, nsr, sk, c0, c1, ties,
+                              out):
+    """out[k] = _minifloat_stochastic of element k for k in p0..p1 (one scale exponent X, minifloat_in_bounds), its
+    bits drawn from (seed, k) or replayed from rbits."""
+    base, off, minnorm, sh0, _, _ = _minifloat_constants(X, mbits, emin)
+    mx, sg = np.uint32(maxmag), np.uint32(sign)
+    for k in range(np.uint64(p0), np.uint64(p1)):
+        out[k] = _minifloat_stochastic(np.uint32(bits[k]), _draw_or_replay(seed, rbits, k, nsr), base, off, minnorm,
+                                       sh0, mx, sg, codes, sk, c0, c1, ties)

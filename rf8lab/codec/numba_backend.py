@@ -134,8 +134,8 @@ def _scaled_path(x: np.ndarray, fmt: Format, layout: Layout, rounding: str) -> b
 
 
 def _stochastic_path(x: np.ndarray, fmt: Format, rounding: str) -> bool:
-    """Stochastic rounding at shifted keys (kernels.stochastic_scaled): float32 input, a power-of-two scale,
-    big enough to pay for the table."""
+    """Stochastic rounding at shifted keys (kernels.stochastic_scaled; IEEE-like formats by arithmetic there,
+    minifloat_layout): float32 input, a power-of-two scale, big enough to pay for the table."""
     return (Rounding(rounding).stochastic and not fmt.float_scale and x.dtype == np.float32
             and x.size >= 1 << 16)
 
@@ -262,9 +262,12 @@ def encode(x: np.ndarray, fmt: Format, layout: Layout, rounding: str, overflow: 
         _lookup(inp, fmt, int(Xf[0]), rounding, overflow, _NONE if values is None else values, out)
     elif values is None and _stochastic_path(x, fmt, rounding):
         floor0, ext, rank_code = stochastic_tables(fmt, rounding, overflow)
+        ieee = minifloat_layout(fmt)
         kernels.stochastic_scaled(inp.bits, inp.floats, floor0, ext, rank_code, len(fmt.magnitudes),
                                   stochastic_key_table(fmt, rounding, overflow), X.reshape(-1),
-                                  gid_mode, s3, block, rnd, over, key, None if random_bits is None else rb, nsr, T, out)
+                                  gid_mode, s3, block, rnd, over, key, None if random_bits is None else rb, nsr, T, out,
+                                  ieee or (-1, 0, 0, 0),
+                                  minifloat_specials(fmt, rounding, overflow) if ieee else (0,) * 6)
     elif values is None and _scaled_path(x, fmt, layout, rounding):
         tab, sub, omask = scale0_tables(fmt, rounding, overflow)
         kernels.lookup_scaled(inp.bits, _float32_lut(inp), omask, tab, sub, X.reshape(-1), gid_mode, s3, block, rnd,

@@ -1483,22 +1483,22 @@ def encode_minifloat(bits, floats, X, mbits, emin, maxmag, sign, specials, vals,
     return out
 
 
-# Stochastic rounding of the same formats: the floor index is the nearest path's index truncated (in the normal
-# binades the pattern less off, shifted; below them the 24-bit significand shifted by the bits below the grid
-# step), and whether to go up is _stochastic_spacing_up's integer comparison at the significand's bit j of the
-# grid step: 23 - mbits in the normal binades, one more per binade below (a float32 subnormal counts as binade
-# -126). Index max + 1 is the overflow code, as the tables' rank n is.
+# Stochastic rounding of the same formats: the floor index is the nearest path's index truncated, and whether to
+# go up is _stochastic_spacing_up's integer comparison at the significand's bit j of the grid step: in the normal
+# binades the pattern less off shifted right by j = 23 - mbits; below them the 24-bit significand shifted by j,
+# one more per binade (a float32 subnormal counts as binade -126). Index max + 1 is the overflow code, as the
+# tables' rank n is. The loop takes every element as normal, with j a constant there (LLVM then shifts by a
+# scalar), and where a piece of 64 has an element below the normal binades, rounds the piece again with j and the
+# floor chosen per element (_minifloat_below). Measured on 16M GG weights per tensor (about 1 element in 1300
+# below): 2x the first form, which chose per element everywhere; a scan of the whole run for the few took as long
+# as that form (LLVM vectorized the scan with the rare branch computed for every element).
 
 @nb.njit(inline="always", **_JIT)
-def _minifloat_stochastic(b, R, base, off, minnorm, sh0, maxmag, sign, specials, sk, c0, c1, ties):
-    """Code of float32 pattern b under the stochastic rule (sk, c0, c1, ties) of _stochastic_rule with the random
-    bits R, from _minifloat_constants at the group's scale; specials as in _minifloat_nearest."""
+def _minifloat_stochastic(b, R, j, floor, maxmag, sign, specials, sk, c0, c1, ties):
+    """Code of float32 pattern b with floor index `floor` and grid-step bit j under the stochastic rule
+    (sk, c0, c1, ties) of _stochastic_rule with the random bits R; specials as in _minifloat_nearest."""
     u = np.uint32(b & np.uint32(0x7FFFFFFF))
     neg = np.uint32(b >> np.uint32(31))
-    E = np.int64(u >> np.uint32(23))
-    j = np.int64(sh0) + max(base - max(E, np.int64(1)), np.int64(0))
-    M = np.int64(u & np.uint32(0x7FFFFF)) | (np.int64(E != 0) << 23)
-    floor = np.uint32(np.uint32(u - off) >> sh0) if u >= minnorm else np.uint32(M >> min(j, np.int64(31)))
     mag = floor + np.uint32(_stochastic_spacing_up(b, j, R, sk, c0, c1, ties))
     over_pos, over_neg, inf_pos, inf_neg, nan_pos, nan_neg = specials
     code = np.uint32(mag | (neg * sign))
@@ -1510,12 +1510,41 @@ def _minifloat_stochastic(b, R, base, off, minnorm, sh0, maxmag, sign, specials,
 
 
 @nb.njit(inline="always", **_JIT)
+def _minifloat_below(b, base, sh0):
+    """(j, floor index) of float32 pattern b below the normal binades (exponent field < base)."""
+    E = np.int64((b >> np.uint32(23)) & np.uint32(255))
+    j = np.int64(sh0) + base - max(E, np.int64(1))
+    M = np.int64(b & np.uint32(0x7FFFFF)) | (np.int64(E != 0) << 23)
+    return j, np.uint32(M >> min(j, np.int64(31)))
+
+
+STOCHASTIC_PIECE = 64  # elements per check for elements below the normal binades in _minifloat_stochastic_run
+
+
+@nb.njit(inline="always", **_JIT)
 def _minifloat_stochastic_run(bits, p0, p1, X, mbits, emin, maxmag, sign, codes, seed, rbits, nsr, sk, c0, c1, ties,
                               out):
-    """out[k] = _minifloat_stochastic of element k for k in p0..p1 (one scale exponent X, minifloat_in_bounds), its
-    bits drawn from (seed, k) or replayed from rbits."""
+    """out[k] = the stochastic code of element k for k in p0..p1 (one scale exponent X, minifloat_in_bounds), its
+    bits drawn from (seed, k) or replayed from rbits: every STOCHASTIC_PIECE elements as normal ones, and again,
+    each at its own j and floor, where some are not."""
     base, off, minnorm, sh0, _, _ = _minifloat_constants(X, mbits, emin)
     mx, sg = np.uint32(maxmag), np.uint32(sign)
-    for k in range(np.uint64(p0), np.uint64(p1)):
-        out[k] = _minifloat_stochastic(np.uint32(bits[k]), _draw_or_replay(seed, rbits, k, nsr), base, off, minnorm,
-                                       sh0, mx, sg, codes, sk, c0, c1, ties)
+    for q0 in range(p0, p1, STOCHASTIC_PIECE):
+        q1 = min(p1, q0 + STOCHASTIC_PIECE)
+        below = np.int64(0)  # an integer: a bool reduction kept LLVM from vectorizing the loop
+        for k in range(np.uint64(q0), np.uint64(q1)):
+            b = np.uint32(bits[k])
+            u = np.uint32(b & np.uint32(0x7FFFFFFF))
+            out[k] = _minifloat_stochastic(b, _draw_or_replay(seed, rbits, k, nsr), np.int64(sh0),
+                                           np.uint32(np.uint32(u - off) >> sh0), mx, sg, codes, sk, c0, c1, ties)
+            below |= np.int64(u < minnorm)
+        if below:
+            for k in range(np.uint64(q0), np.uint64(q1)):
+                b = np.uint32(bits[k])
+                u = np.uint32(b & np.uint32(0x7FFFFFFF))
+                j, floor = _minifloat_below(b, base, sh0)
+                normal = u >= minnorm
+                out[k] = _minifloat_stochastic(b, _draw_or_replay(seed, rbits, k, nsr),
+                                               np.int64(sh0) if normal else j,
+                                               np.uint32(np.uint32(u - off) >> sh0) if normal else floor,
+                                               mx, sg, codes, sk, c0, c1, ties)

@@ -22,9 +22,11 @@ How each decision stays exact:
 The array kernels answer each element from tables that _float_code fills, choosing what measured fastest
 on a 2-core AVX-512 machine (LLVM vectorizes a gather of 32-bit table entries, so the tables the hot loops
 read hold int32, and loops keep to what vectorizes: see docs/architecture.md), with one exception:
-- IEEE-like minifloats (E4M3, E5M2, the MX elements, ...), float32 input, one scale exponent, rounding to
-  nearest even: integer arithmetic on the pattern and one float rint below the least normal binade, no
-  table (`encode_minifloat`), which vectorizes on AVX2 too;
+- IEEE-like minifloats (E4M3, E5M2, the MX elements, ...), float32 input, one scale exponent per tensor or
+  per group: rounding to nearest even is integer arithmetic on the pattern and one float rint below the least
+  normal binade (`encode_minifloat`), stochastic rounding the truncated index and the integer comparison of
+  `_stochastic_spacing_up` (`_minifloat_stochastic`, inside `stochastic_scaled`); no table, so they vectorize
+  on AVX2 too;
 - one scale exponent per tensor and a deterministic rounding: a 65,536-entry table per exponent indexed by
   the top 16 bits of the float32 pattern (`key16_table`; `lookup`, `lookup_refined`); float64 input at the
   round-to-odd keys its values would have as float32 (`_keys64`);

@@ -2,6 +2,12 @@
 import importlib.util
 import os
 
+# Two pytest-xdist workers on two cores, each with two OpenMP threads (Numba's parallel kernels, torch): an
+# OpenMP thread that has finished spins for its next task by default, taking the core from the other worker.
+# Passive waiting measured 2.2x less wall time on the codec tests (146 s against 66 s, warm Numba cache). Set
+# before anything imports torch or Numba loads its OpenMP pool (at the first parallel kernel call).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import pytest
 from hypothesis import Phase, settings
 

@@ -1409,15 +1409,9 @@ def stochastic_scaled(bits, floats, floor0, ext, rank_code, n, steps, Xs, gid_mo
 # round the product in float32 where a directed rounding must not).
 
 @nb.njit(inline="always", **_JIT)
-def _minifloat_nearest(b, xf, off, sh0, hm1, s, minnorm, maxmag, sign, specials):
-    """Code of float32 pattern b (value xf), from encode_minifloat's constants (see there); specials =
-    (overflow +, overflow -, inf +, inf -, NaN +, NaN -) codes."""
-    u = np.uint32(b & np.uint32(0x7FFFFFFF))
-    neg = np.uint32(b >> np.uint32(31))
-    v = np.uint32(u - off)
-    normal = np.uint32(np.uint32(v + hm1 + np.uint32(np.uint32(v >> sh0) & np.uint32(1))) >> sh0)
-    below = np.uint32(np.int32(np.rint(abs(xf) * s)))
-    mag = below if u < minnorm else normal
+def _minifloat_code(u, neg, mag, maxmag, sign, specials):
+    """Code of magnitude index mag with the sign bit neg for |pattern| u: overflow past maxmag, inf and NaN input
+    from specials = (overflow +, overflow -, inf +, inf -, NaN +, NaN -) codes."""
     over_pos, over_neg, inf_pos, inf_neg, nan_pos, nan_neg = specials
     code = np.uint32(mag | (neg * sign))
     code = code if mag <= maxmag else (over_neg if neg == np.uint32(1) else over_pos)
@@ -1425,6 +1419,19 @@ def _minifloat_nearest(b, xf, off, sh0, hm1, s, minnorm, maxmag, sign, specials)
         code = (nan_neg if neg == np.uint32(1) else nan_pos) if u != np.uint32(0x7F800000) \
             else (inf_neg if neg == np.uint32(1) else inf_pos)
     return code
+
+
+@nb.njit(inline="always", **_JIT)
+def _minifloat_nearest(b, xf, off, sh0, hm1, s, minnorm, maxmag, sign, specials):
+    """Code of float32 pattern b (value xf), from encode_minifloat's constants (see there); specials as in
+    _minifloat_code."""
+    u = np.uint32(b & np.uint32(0x7FFFFFFF))
+    neg = np.uint32(b >> np.uint32(31))
+    v = np.uint32(u - off)
+    normal = np.uint32(np.uint32(v + hm1 + np.uint32(np.uint32(v >> sh0) & np.uint32(1))) >> sh0)
+    below = np.uint32(np.int32(np.rint(abs(xf) * s)))
+    mag = below if u < minnorm else normal
+    return _minifloat_code(u, neg, mag, maxmag, sign, specials)
 
 
 @nb.njit(inline="always", **_JIT)
@@ -1499,17 +1506,11 @@ def encode_minifloat(bits, floats, X, mbits, emin, maxmag, sign, specials, vals,
 @nb.njit(inline="always", **_JIT)
 def _minifloat_stochastic(b, R, j, floor, maxmag, sign, specials, sk, c0, c1, ties):
     """Code of float32 pattern b with floor index `floor` and grid-step bit j under the stochastic rule
-    (sk, c0, c1, ties) of _stochastic_rule with the random bits R; specials as in _minifloat_nearest."""
+    (sk, c0, c1, ties) of _stochastic_rule with the random bits R; specials as in _minifloat_code."""
     u = np.uint32(b & np.uint32(0x7FFFFFFF))
     neg = np.uint32(b >> np.uint32(31))
     mag = floor + np.uint32(_stochastic_spacing_up(b, j, R, sk, c0, c1, ties))
-    over_pos, over_neg, inf_pos, inf_neg, nan_pos, nan_neg = specials
-    code = np.uint32(mag | (neg * sign))
-    code = code if mag <= maxmag else (over_neg if neg == np.uint32(1) else over_pos)
-    if u >= np.uint32(0x7F800000):
-        code = (nan_neg if neg == np.uint32(1) else nan_pos) if u != np.uint32(0x7F800000) \
-            else (inf_neg if neg == np.uint32(1) else inf_pos)
-    return code
+    return _minifloat_code(u, neg, mag, maxmag, sign, specials)
 
 
 @nb.njit(inline="always", **_JIT)

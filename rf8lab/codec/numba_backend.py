@@ -176,7 +176,8 @@ def stochastic_key_table(fmt: Format, rounding: str, overflow: str) -> np.ndarra
 
 
 class MinifloatLayout(NamedTuple):
-    """What kernels.encode_minifloat needs of a format whose codes are an IEEE-like float's."""
+    """What kernels.encode_minifloat (and stochastic_scaled's minifloat pieces) need of a format whose codes are an
+    IEEE-like float's."""
     mbits: int   # mantissa bits
     emin: int    # least normal binade: index i >= 2^mbits has exponent emin - 1 + (i >> mbits)
     maxmag: int  # index of max
